@@ -1,0 +1,233 @@
+"""The chain client: plain ``eth_*`` JSON-RPC through web3.py, so it runs on anvil and on Besu.
+
+Nothing here calls ``anvil_*``, ``evm_*`` or any other node-specific method. Transactions are
+signed locally (the node holds no keys) and sent with ``eth_sendRawTransaction``; reverts are
+decoded into the contract's custom errors.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_typing import ABI, ChecksumAddress
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt
+
+from contracts.build import load_artifact
+from ledger.errors import ChainError
+
+#: Default seconds to wait for an RPC answer and for a receipt.
+RPC_TIMEOUT_S = 10.0
+RECEIPT_TIMEOUT_S = 60.0
+#: Gas headroom over the node's estimate (estimates are exact on anvil, close on Besu).
+GAS_HEADROOM = 1.2
+
+
+class ContractRevertError(ChainError):
+    """A call or transaction reverted with one of the contract's custom errors."""
+
+    problem = "contract-revert"
+
+    def __init__(self, name: str, args: tuple[Any, ...], *, tx_hash: str | None = None) -> None:
+        super().__init__(f"reverted with {name}{args}")
+        self.name = name
+        self.args_ = args
+        self.tx_hash = tx_hash
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorAbi:
+    """One custom error of a contract ABI."""
+
+    name: str
+    types: tuple[str, ...]
+
+
+def error_selectors(abi: ABI) -> dict[bytes, ErrorAbi]:
+    """Custom errors of an ABI by their 4-byte selector."""
+    out: dict[bytes, ErrorAbi] = {}
+    for item in abi:
+        if item.get("type") == "error":
+            entry: dict[str, Any] = dict(item)
+            types = tuple(str(i["type"]) for i in entry.get("inputs", []))
+            out[keccak(text=f"{entry['name']}({','.join(types)})")[:4]] = ErrorAbi(
+                str(entry["name"]), types
+            )
+    return out
+
+
+def decode_revert(w3: Web3, abi: ABI, data: bytes | str) -> ContractRevertError:
+    """Decode revert data into the custom error it encodes."""
+    raw = HexBytes(data)
+    known = error_selectors(abi).get(bytes(raw[:4]))
+    if known is None:
+        return ContractRevertError("UnknownRevert", (raw.to_0x_hex(),))
+    values = w3.codec.decode(list(known.types), bytes(raw[4:]))
+    return ContractRevertError(known.name, tuple(values))
+
+
+def connect(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
+    """A web3 connection to ``rpc_url`` (HTTP)."""
+    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+
+
+class ChainClient:
+    """Sends signed transactions to, and reads from, tracechain's contracts on one chain."""
+
+    def __init__(self, rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> None:
+        self.rpc_url = rpc_url
+        self.w3 = connect(rpc_url, timeout=timeout)
+        self._chain_id: int | None = None
+        self._nonce_lock = threading.Lock()
+        self._nonces: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ reads
+
+    @property
+    def chain_id(self) -> int:
+        """The chain id (asked once)."""
+        if self._chain_id is None:
+            self._chain_id = self._rpc(lambda: int(self.w3.eth.chain_id))
+        return self._chain_id
+
+    def reachable(self) -> bool:
+        """Whether the node answers."""
+        try:
+            self.w3.eth.block_number  # noqa: B018 - the call is the check
+        except (OSError, Web3Exception, ValueError):
+            return False
+        return True
+
+    def genesis_hash(self) -> str:
+        """The hash of block 0, which identifies the chain's history."""
+        block = self._rpc(lambda: self.w3.eth.get_block(0))
+        return HexBytes(block["hash"]).to_0x_hex()
+
+    def code_hash(self, address: str) -> str:
+        """keccak256 of the code at ``address`` (of empty bytes when there is none)."""
+        code = self._rpc(lambda: self.w3.eth.get_code(to_checksum_address(address)))
+        return "0x" + keccak(bytes(code)).hex()
+
+    def contract(self, name: str, address: str) -> Contract:
+        """A contract object for a committed artifact at ``address``."""
+        abi = load_artifact(name)["abi"]
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
+
+    # ------------------------------------------------------------------ writes
+
+    def deploy(self, account: LocalAccount, name: str, *args: Any) -> TxReceipt:
+        """Deploy the artifact ``name`` with constructor ``args``; return the receipt."""
+        artifact = load_artifact(name)
+        factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        tx = factory.constructor(*args).build_transaction(self._base_tx(account))
+        tx["gas"] = int(tx["gas"] * GAS_HEADROOM)
+        return self._sign_send_wait(account, tx, artifact["abi"])
+
+    def transact(
+        self, account: LocalAccount, call: ContractFunction, *, gas: int | None = None
+    ) -> TxReceipt:
+        """Sign and send ``call`` from ``account``, wait for its receipt; raise on revert.
+
+        Without ``gas`` the node estimates it, which also surfaces a revert (decoded into
+        :class:`ContractRevertError`) before anything is sent.
+        """
+        abi = call.contract_abi
+        params = self._base_tx(account)
+        if gas is not None:
+            params["gas"] = gas
+        try:
+            tx = call.build_transaction(params)
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._revert(abi, exc) from None
+        if gas is None:
+            tx["gas"] = int(tx["gas"] * GAS_HEADROOM)
+        return self._sign_send_wait(account, tx, abi)
+
+    def call(self, fn: ContractFunction, *, block: BlockIdentifier = "latest") -> Any:
+        """Run a view ``fn`` at ``block``; raise :class:`ContractRevertError` on a revert."""
+        try:
+            return fn.call(block_identifier=block)
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._revert(fn.contract_abi, exc) from None
+        except (OSError, Web3Exception) as exc:
+            raise ChainError(f"chain call failed: {exc}") from None
+
+    def wait(self, tx_hash: bytes | str, *, timeout: float = RECEIPT_TIMEOUT_S) -> TxReceipt:
+        """Wait for the receipt of ``tx_hash``."""
+        try:
+            return self.w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout)
+        except (OSError, Web3Exception) as exc:
+            raise ChainError(f"no receipt for {HexBytes(tx_hash).to_0x_hex()}: {exc}") from None
+
+    def next_nonce(self, address: ChecksumAddress) -> Nonce:
+        """The next nonce for ``address``: the node's pending count, or ours if ahead."""
+        with self._nonce_lock:
+            pending = self._rpc(lambda: self.w3.eth.get_transaction_count(address, "pending"))
+            nonce = max(pending, self._nonces.get(address, 0))
+            self._nonces[address] = nonce + 1
+            return Nonce(nonce)
+
+    def forget_nonce(self, address: str) -> None:
+        """Drop our nonce for ``address`` (after a failed send) so the node's count rules."""
+        with self._nonce_lock:
+            self._nonces.pop(address, None)
+
+    # ------------------------------------------------------------------ internals
+
+    def _base_tx(self, account: LocalAccount) -> TxParams:
+        return {
+            "from": account.address,
+            "chainId": self.chain_id,
+            "gasPrice": self._rpc(lambda: self.w3.eth.gas_price),
+        }
+
+    def _sign_send_wait(self, account: LocalAccount, tx: TxParams, abi: ABI) -> TxReceipt:
+        tx = TxParams(**tx)
+        tx["nonce"] = self.next_nonce(account.address)
+        signed = account.sign_transaction(dict(tx))  # type: ignore[arg-type]
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except (OSError, Web3Exception, ValueError) as exc:
+            self.forget_nonce(account.address)
+            raise ChainError(f"sending the transaction failed: {exc}") from None
+        receipt = self.wait(tx_hash)
+        if receipt["status"] != 1:
+            raise self._replay_revert(abi, tx, receipt)
+        return receipt
+
+    def _replay_revert(self, abi: ABI, tx: TxParams, receipt: TxReceipt) -> ContractRevertError:
+        """Find why a mined transaction reverted by replaying it with eth_call at its block."""
+        call: TxParams = {k: v for k, v in tx.items() if k in ("from", "to", "data", "gas")}  # type: ignore[assignment]
+        tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+        except (ContractCustomError, ContractLogicError) as exc:
+            err = self._revert(abi, exc)
+            err.tx_hash = tx_hash
+            return err
+        except (OSError, Web3Exception, ValueError):
+            pass
+        return ContractRevertError("Reverted", (), tx_hash=tx_hash)
+
+    def _revert(
+        self, abi: ABI, exc: ContractCustomError | ContractLogicError
+    ) -> ContractRevertError:
+        data = exc.data if isinstance(exc.data, str) else None
+        if data and data.startswith("0x") and len(data) >= 10:
+            return decode_revert(self.w3, abi, data)
+        return ContractRevertError("Reverted", (str(exc),))
+
+    def _rpc(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None

@@ -1,0 +1,77 @@
+"""All settings of tracechain in one pydantic-settings class.
+
+Values come from the environment (``TRACECHAIN_*``, plus the conventional ``DATABASE_URL``,
+``ANVIL_BIN`` and ``SOLC_BIN``), then from a ``.env`` file in the working directory, then from
+the defaults below, which suit a developer's checkout (`make run`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root when running from a checkout (the parent of this package).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob tracechain reads, with its environment variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRACECHAIN_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default=REPO_ROOT / ".data",
+        description="Where the devnet state, keys and the SQLite database live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "TRACECHAIN_DATABASE_URL"),
+        description="SQLAlchemy URL; default SQLite (WAL) in the data dir.",
+    )
+    rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC endpoint of the chain; default the devnet on devnet_port.",
+    )
+    devnet_host: str = "127.0.0.1"
+    devnet_port: int = Field(default=8545, ge=1, le=65535)
+    #: Chain id of the devnet (a private, permissioned network).
+    devnet_chain_id: int = Field(default=46_802, ge=1)
+    #: Seconds between anvil's state dumps; a kill -9 loses at most this much chain history.
+    devnet_state_interval: int = Field(default=2, ge=1)
+    devnet_hardfork: str = "prague"
+    anvil_bin: Path | None = Field(
+        default=None, validation_alias=AliasChoices("ANVIL_BIN", "TRACECHAIN_ANVIL_BIN")
+    )
+    solc_bin: Path | None = Field(
+        default=None, validation_alias=AliasChoices("SOLC_BIN", "TRACECHAIN_SOLC_BIN")
+    )
+    node_modules: Path = Field(
+        default=REPO_ROOT / "devnet" / "node_modules",
+        description="The pinned npm toolchain (npm ci in devnet/).",
+    )
+
+    @property
+    def effective_rpc_url(self) -> str:
+        """The RPC URL to use: the configured one, or the devnet's."""
+        return self.rpc_url or f"http://{self.devnet_host}:{self.devnet_port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL to use: the configured one, or SQLite in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'tracechain.sqlite3'}"
+
+    @property
+    def deployment_file(self) -> Path:
+        """The deployment record of the contracts on the configured chain."""
+        return self.data_dir / "deployment.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
