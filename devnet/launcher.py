@@ -196,7 +196,7 @@ class Devnet:
             time.sleep(0.05)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-        self.paths.pid.unlink(missing_ok=True)
+        self._wait_until_gone(pid)
         return True
 
     def kill(self) -> bool:
@@ -205,9 +205,7 @@ class Devnet:
         if pid is None:
             return False
         os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
-            time.sleep(0.02)
-        self.paths.pid.unlink(missing_ok=True)
+        self._wait_until_gone(pid)
         return True
 
     def status(self) -> DevnetStatus:
@@ -263,6 +261,15 @@ class Devnet:
                 start_new_session=True,  # survives the CLI that started it
             )
         write_secret(self.paths.pid, str(proc.pid))
+
+    def _wait_until_gone(self, pid: int) -> None:
+        """Wait until the process and its listening socket are gone (threads exit last)."""
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < deadline and (
+            _alive(pid) or _port_open(self.settings.devnet_host, self.settings.devnet_port)
+        ):
+            time.sleep(0.02)
+        self.paths.pid.unlink(missing_ok=True)
 
     def _wait_until_answering(self, client: ChainClient) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

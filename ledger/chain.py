@@ -72,7 +72,13 @@ def decode_revert(w3: Web3, abi: ABI, data: bytes | str) -> ContractRevertError:
     if known is None:
         return ContractRevertError("UnknownRevert", (raw.to_0x_hex(),))
     values = w3.codec.decode(list(known.types), bytes(raw[4:]))
-    return ContractRevertError(known.name, tuple(values))
+    return ContractRevertError(
+        known.name,
+        tuple(
+            to_checksum_address(v) if t == "address" else v
+            for t, v in zip(known.types, values, strict=True)
+        ),
+    )
 
 
 def connect(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
@@ -155,11 +161,14 @@ class ChainClient:
     def call(self, fn: ContractFunction, *, block: BlockIdentifier = "latest") -> Any:
         """Run a view ``fn`` at ``block``; raise :class:`ContractRevertError` on a revert."""
         try:
-            return fn.call(block_identifier=block)
+            result = fn.call(block_identifier=block)
         except (ContractCustomError, ContractLogicError) as exc:
             raise self._revert(fn.contract_abi, exc) from None
         except (OSError, Web3Exception) as exc:
             raise ChainError(f"chain call failed: {exc}") from None
+        if len(fn.abi.get("outputs", ())) > 1:
+            return tuple(result)
+        return result
 
     def wait(self, tx_hash: bytes | str, *, timeout: float = RECEIPT_TIMEOUT_S) -> TxReceipt:
         """Wait for the receipt of ``tx_hash``."""

@@ -1,0 +1,56 @@
+# tracechain: `make run` starts the devnet (and, once it exists, the API); `make test` runs every check.
+# Both create .venv and install the Python and npm dependencies on first use; later calls do no
+# network work (stamps are rebuilt only when pyproject.toml or the npm lock file changes).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := $(VENV)/.stamps
+NPM_STAMP := devnet/node_modules/.tracechain-installed
+
+.PHONY: run test deps deps-dev npm lint typecheck contracts-check pytest contracts clean
+
+run: deps npm
+	$(BIN)/tracechain devnet up
+
+test: deps-dev npm lint typecheck contracts-check pytest
+
+deps: $(STAMPS)/run
+deps-dev: $(STAMPS)/dev
+npm: $(NPM_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMPS)/run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/run
+
+$(NPM_STAMP): devnet/package.json devnet/package-lock.json
+	cd devnet && npm ci --no-audit --no-fund
+	@touch $@
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+contracts-check:
+	$(BIN)/python -m contracts.build --check
+
+pytest:
+	$(BIN)/pytest
+
+# Recompile the Solidity sources into contracts/artifacts/ (commit the result).
+contracts: deps npm
+	$(BIN)/python -m contracts.build
+
+clean:
+	rm -rf $(VENV) devnet/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""Merkle trees compatible with OpenZeppelin's ``MerkleProof`` (sorted pairs, double-hashed leaves).
+
+A leaf is ``keccak256(bytes.concat(keccak256(abi.encode(eventHash, idKey, recorder))))``, as in
+OpenZeppelin's StandardMerkleTree, so that a leaf can never be mistaken for an inner node. Inner
+nodes hash the sorted pair, so a proof is just the list of siblings from the leaf up, and
+``MerkleProof.verify(proof, root, leaf)`` (or ``TraceAnchor.verifyEvent``) checks it with no code
+of ours. Leaves are sorted before building, so the same set of events always gives the same root.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_abi.abi import encode
+from eth_utils.address import to_canonical_address
+from eth_utils.crypto import keccak
+
+from ledger.errors import InvalidInputError
+
+HASH_SIZE = 32
+
+
+class MerkleError(InvalidInputError):
+    """A tree with no leaves, or a leaf or proof element of the wrong size."""
+
+    problem = "merkle"
+
+
+def leaf_hash(event_hash: bytes, id_key: bytes, recorder: str | bytes) -> bytes:
+    """The double-hashed leaf of one event (``TraceAnchor.leafHash``)."""
+    if len(event_hash) != HASH_SIZE or len(id_key) != HASH_SIZE:
+        raise MerkleError("event hash and identifier key must be 32 bytes", field="leaf")
+    address = recorder if isinstance(recorder, bytes) else to_canonical_address(recorder)
+    inner = keccak(encode(["bytes32", "bytes32", "address"], [event_hash, id_key, address]))
+    return keccak(inner)
+
+
+def hash_pair(a: bytes, b: bytes) -> bytes:
+    """OpenZeppelin's commutative node hash: keccak256 of the sorted pair."""
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root a proof leads to from ``leaf`` (``MerkleProof.processProof``)."""
+    node = leaf
+    for sibling in proof:
+        if len(sibling) != HASH_SIZE:
+            raise MerkleError("proof elements must be 32 bytes", field="proof")
+        node = hash_pair(node, sibling)
+    return node
+
+
+def verify(proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:
+    """Whether ``proof`` leads from ``leaf`` to ``root``."""
+    return process_proof(leaf, proof) == root
+
+
+@dataclass(frozen=True, slots=True)
+class MerkleTree:
+    """A tree over sorted, distinct leaves; ``layers[0]`` are the leaves, the last the root."""
+
+    layers: tuple[tuple[bytes, ...], ...]
+
+    @classmethod
+    def build(cls, leaves: Sequence[bytes]) -> MerkleTree:
+        """Build the tree; duplicate leaves are kept once."""
+        if not leaves:
+            raise MerkleError("a tree needs at least one leaf", field="leaves")
+        if any(len(leaf) != HASH_SIZE for leaf in leaves):
+            raise MerkleError("leaves must be 32 bytes", field="leaves")
+        layer = tuple(sorted(set(leaves)))
+        layers = [layer]
+        while len(layer) > 1:
+            pairs = [hash_pair(layer[i], layer[i + 1]) for i in range(0, len(layer) - 1, 2)]
+            if len(layer) % 2:
+                pairs.append(layer[-1])  # an odd node is promoted unchanged
+            layer = tuple(pairs)
+            layers.append(layer)
+        return cls(tuple(layers))
+
+    @property
+    def root(self) -> bytes:
+        """The root."""
+        return self.layers[-1][0]
+
+    @property
+    def leaves(self) -> tuple[bytes, ...]:
+        """The sorted, distinct leaves."""
+        return self.layers[0]
+
+    def proof(self, leaf: bytes) -> list[bytes]:
+        """The siblings from ``leaf`` up to the root."""
+        index = _index(self.leaves, leaf)
+        proof: list[bytes] = []
+        for layer in self.layers[:-1]:
+            sibling = index ^ 1
+            if sibling < len(layer):
+                proof.append(layer[sibling])
+            index //= 2
+        return proof
+
+    def proofs(self) -> dict[bytes, list[bytes]]:
+        """Every leaf's proof."""
+        return {leaf: self.proof(leaf) for leaf in self.leaves}
+
+
+def _index(sorted_leaves: tuple[bytes, ...], leaf: bytes) -> int:
+    i = bisect_left(sorted_leaves, leaf)
+    if i == len(sorted_leaves) or sorted_leaves[i] != leaf:
+        raise MerkleError("the leaf is not in the tree", field="leaf")
+    return i

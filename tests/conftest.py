@@ -1,0 +1,98 @@
+"""Fixtures shared by the whole suite: a real anvil devnet with our contracts, databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
+
+from devnet.launcher import Devnet
+from ledger.chain import ChainClient
+from ledger.deployment import Deployment
+from ledger.settings import REPO_ROOT, Settings
+from wallets.keystore import SCRYPT_N_LIGHT
+
+#: GS1's conformance data lives beside the repository, never inside it.
+CONFORMANCE_DIR = (REPO_ROOT / ".." / "shared" / "conformance").resolve()
+#: Where tests may leave files for a human to look at (screenshots, reports).
+TEST_OUTPUT_DIR = REPO_ROOT / "test-output"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def devnet_settings(data_dir: Path, port: int | None = None) -> Settings:
+    """Settings for a throwaway devnet in ``data_dir``."""
+    return Settings(
+        data_dir=data_dir,
+        devnet_port=port or free_port(),
+        devnet_state_interval=1,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+def conformance_dir() -> Path:
+    """GS1's conformance folder; skips where it is absent, except under CI=true."""
+    if not CONFORMANCE_DIR.is_dir():
+        reason = f"GS1 conformance data not found at {CONFORMANCE_DIR} (see README)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " and CI=true requires it")
+        pytest.skip(reason)
+    return CONFORMANCE_DIR
+
+
+@pytest.fixture(scope="session")
+def test_database_url() -> str:
+    """The PostgreSQL server the suite uses (trust auth on this machine)."""
+    return os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A real anvil node with TraceAnchor deployed, shared by the session."""
+    net = Devnet(devnet_settings(tmp_path_factory.mktemp("devnet")), key_work_factor=SCRYPT_N_LIGHT)
+    net.up()
+    yield net
+    net.down()
+
+
+@pytest.fixture(scope="session")
+def chain(devnet: Devnet) -> ChainClient:
+    """A chain client on the session devnet."""
+    return ChainClient(devnet.rpc_url)
+
+
+@pytest.fixture(scope="session")
+def deployment(devnet: Devnet) -> Deployment:
+    """The session devnet's deployment record."""
+    return Deployment.load(devnet.paths.deployment)
+
+
+@pytest.fixture(scope="session")
+def admin(devnet: Devnet) -> LocalAccount:
+    """The consortium admin of the session devnet."""
+    return devnet.admin_account()
+
+
+@pytest.fixture(scope="session")
+def anchor(chain: ChainClient, deployment: Deployment) -> Contract:
+    """The deployed TraceAnchor contract."""
+    return chain.contract("TraceAnchor", deployment.anchor_address)
+
+
+@pytest.fixture
+def new_account() -> LocalAccount:
+    """A fresh, unfunded key (the chain has zero gas price)."""
+    account: LocalAccount = Account.create()
+    return account
