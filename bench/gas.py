@@ -15,21 +15,18 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from devnet.launcher import Devnet  # noqa: E402
-from ledger.chain import ChainClient  # noqa: E402
-from ledger.deployment import Deployment  # noqa: E402
-from ledger.merkle import MerkleTree, leaf_hash  # noqa: E402
-from ledger.settings import Settings  # noqa: E402
-from wallets.keystore import SCRYPT_N_LIGHT  # noqa: E402
+from devnet.launcher import Devnet
+from ledger.chain import ChainClient
+from ledger.deployment import Deployment
+from ledger.merkle import MerkleTree, leaf_hash
+from ledger.settings import Settings
+from wallets.keystore import SCRYPT_N_LIGHT
 
 BATCH_SIZES = (1, 10, 100, 1_000, 10_000)
 SAMPLES = 5
@@ -73,13 +70,17 @@ def measure(devnet: Devnet) -> dict[str, float]:
     for size in BATCH_SIZES:
         used = []
         for _ in range(SAMPLES if size <= 1_000 else 2):
-            leaves = [leaf_hash(os.urandom(32), os.urandom(32), member.address) for _ in range(size)]
+            leaves = [
+                leaf_hash(os.urandom(32), os.urandom(32), member.address) for _ in range(size)
+            ]
             root = MerkleTree.build(leaves).root
             receipt = chain.transact(member, anchor.functions.anchorBatch(root, size))
             used.append(receipt["gasUsed"])
         gas = statistics.mean(used)
         figures[f"gas_per_event_{size}"] = round(gas / size, 2)
-        print(f"anchorBatch of {size:>6} events: {gas:>8.0f} gas per tx, {gas / size:>9.2f} per event")
+        print(
+            f"anchorBatch of {size:>6} events: {gas:>8.0f} gas per tx, {gas / size:>9.2f} per event"
+        )
     return figures
 
 
