@@ -1,0 +1,142 @@
+"""One entry point for every identifier form: :func:`parse` and :func:`to_digital_link`.
+
+Form detection, in order (cheap prefix tests, no backtracking regex):
+
+1. ``urn:epc:``            EPC URI (fast path)
+2. ``http://``/``https://`` handle proxy (``hdl.handle.net``) or our handle resolver URL when
+   the first path segment is a dotted numeric handle prefix (``88.118.8``); otherwise a GS1
+   Digital Link URI
+3. ``urn:oid:``            OID;  ``hdl:`` handle
+4. ``(``                   human-readable element string
+5. ``]`` or contains GS    raw barcode data with symbology identifier / separators
+6. ``prefix/suffix``       bare handle (see :mod:`ledger.identifiers.handle`)
+7. ``1.2.156.…``           bare OID
+8. digits                  raw barcode data without symbology identifier
+
+Inputs longer than :data:`MAX_INPUT_LENGTH`, empty, or holding control characters (other
+than GS in raw barcode data), format / surrogate / private-use / unassigned code points or
+whitespace are rejected before any of that.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ledger.identifiers.canonical import CANONICAL_HOST
+from ledger.identifiers.digital_link import parse_digital_link, split_url
+from ledger.identifiers.element_string import parse_barcode_data, parse_hri
+from ledger.identifiers.epc import epc_to_digital_link, parse_epc
+from ledger.identifiers.errors import (
+    CharacterSetError,
+    IdentifierSyntaxError,
+    LengthError,
+    NotConvertibleError,
+)
+from ledger.identifiers.handle import (
+    HANDLE_PROXY_HOSTS,
+    RESOLVER_PREFIX_RE,
+    looks_like_bare_handle,
+    parse_handle,
+    parse_handle_url_path,
+)
+from ledger.identifiers.model import GS1Identifier, Identifier
+from ledger.identifiers.oid import is_bare_oid, parse_oid
+
+__all__ = ["MAX_INPUT_LENGTH", "epc_to_digital_link", "parse", "to_digital_link"]
+
+#: Any input longer than this is rejected before parsing (the longest form, a Digital Link
+#: with qualifiers and attributes, fits comfortably).
+MAX_INPUT_LENGTH: Final = 2048
+
+
+def parse(text: str, *, company_prefix_length: int | None = None) -> Identifier:
+    """Parse any supported identifier form into a canonical :class:`Identifier`.
+
+    ``company_prefix_length`` (6-12) tells the GS1 company-prefix boundary of a GS1 key read
+    from a Digital Link or element string, overriding biip's company-prefix table (EPC URIs
+    carry the boundary themselves and ignore it).
+
+    Raises:
+        IdentifierError: (or a subclass) naming the invalid part and the reason.
+    """
+    if type(text) is not str:
+        raise IdentifierSyntaxError(
+            f"expected a string, got {type(text).__name__}", field="identifier"
+        )
+    if text.startswith("urn:epc:"):
+        return parse_epc(text)
+    _check_text(text)
+    head = text[:8].lower()
+    if head.startswith("urn:epc:"):
+        return parse_epc(text)
+    if head.startswith(("https://", "http://")):
+        return _parse_url(text, company_prefix_length)
+    if head == "urn:oid:":
+        return parse_oid(text)
+    if head.startswith("hdl:"):
+        return parse_handle(text)
+    first = text[0]
+    if first == "(":
+        return parse_hri(text, company_prefix_length=company_prefix_length)
+    if first == "]" or "\x1d" in text:
+        if first == "]" and text[1:3] in ("Q1", "d1", "Q0", "d0"):
+            # Plain-text QR / DataMatrix: the content is another form (DL URI, handle...).
+            return parse(text[3:], company_prefix_length=company_prefix_length)
+        return parse_barcode_data(text, company_prefix_length=company_prefix_length)
+    if looks_like_bare_handle(text):
+        return parse_handle(text)
+    if is_bare_oid(text):
+        return parse_oid(text)
+    if first.isdigit() and text.isascii():
+        return parse_barcode_data(text, company_prefix_length=company_prefix_length)
+    raise IdentifierSyntaxError(
+        "not a recognised identifier (EPC URI, GS1 Digital Link, GS1 element string, "
+        "handle prefix/suffix or urn:oid:)",
+        field="identifier",
+    )
+
+
+def to_digital_link(text: str, host: str = CANONICAL_HOST) -> str:
+    """Any GS1 identifier form (EPC URI incl. class and pattern forms, element string, DL)
+    -> GS1 Digital Link URI on ``host``, key qualifiers in order and data attributes kept.
+
+    Raises:
+        IdentifierError: invalid input, or not a GS1 identifier.
+    """
+    if host == CANONICAL_HOST and text.startswith("urn:epc:"):
+        return epc_to_digital_link(text)
+    identifier = parse(text)
+    if not isinstance(identifier, GS1Identifier):
+        raise NotConvertibleError(
+            f"a {identifier.scheme} identifier has no GS1 Digital Link form",
+            field="identifier",
+        )
+    return identifier.digital_link(host)
+
+
+def _check_text(text: str) -> None:
+    if len(text) > MAX_INPUT_LENGTH:
+        raise LengthError(
+            f"identifier has {len(text)} characters, at most {MAX_INPUT_LENGTH} allowed",
+            field="identifier",
+        )
+    if not text:
+        raise LengthError("identifier is empty", field="identifier")
+    if text.isprintable() and " " not in text:
+        return
+    bad = next((c for c in text if (not c.isprintable() or c == " ") and c != "\x1d"), None)
+    if bad is None:
+        return  # only GS separators: raw barcode data
+    raise CharacterSetError(
+        f"identifier contains U+{ord(bad):04X}, a control, format, unassigned or whitespace "
+        "character",
+        field="identifier",
+    )
+
+
+def _parse_url(text: str, company_prefix_length: int | None) -> Identifier:
+    _, host, path, _ = split_url(text)
+    first_segment = path[1:].partition("/")[0]
+    if host in HANDLE_PROXY_HOSTS or RESOLVER_PREFIX_RE.fullmatch(first_segment):
+        return parse_handle_url_path(path)
+    return parse_digital_link(text, company_prefix_length=company_prefix_length)
