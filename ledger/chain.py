@@ -24,6 +24,7 @@ from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt
 
 from contracts.build import load_artifact
 from ledger.errors import ChainError
+from wallets.signer import Signer, as_signer
 
 #: Default seconds to wait for an RPC answer and for a receipt.
 RPC_TIMEOUT_S = 10.0
@@ -130,7 +131,7 @@ class ChainClient:
 
     # ------------------------------------------------------------------ writes
 
-    def deploy(self, account: LocalAccount, name: str, *args: Any) -> TxReceipt:
+    def deploy(self, account: Signer | LocalAccount, name: str, *args: Any) -> TxReceipt:
         """Deploy the artifact ``name`` with constructor ``args``; return the receipt."""
         artifact = load_artifact(name)
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
@@ -139,7 +140,7 @@ class ChainClient:
         return self._sign_send_wait(account, tx, artifact["abi"])
 
     def transact(
-        self, account: LocalAccount, call: ContractFunction, *, gas: int | None = None
+        self, account: Signer | LocalAccount, call: ContractFunction, *, gas: int | None = None
     ) -> TxReceipt:
         """Sign and send ``call`` from ``account``, wait for its receipt; raise on revert.
 
@@ -192,19 +193,20 @@ class ChainClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _base_tx(self, account: LocalAccount) -> TxParams:
+    def _base_tx(self, account: Signer | LocalAccount) -> TxParams:
         return {
             "from": account.address,
             "chainId": self.chain_id,
             "gasPrice": self._rpc(lambda: self.w3.eth.gas_price),
         }
 
-    def _sign_send_wait(self, account: LocalAccount, tx: TxParams, abi: ABI) -> TxReceipt:
+    def _sign_send_wait(self, account: Signer | LocalAccount, tx: TxParams, abi: ABI) -> TxReceipt:
+        signer = as_signer(account)
         tx = TxParams(**tx)
-        tx["nonce"] = self.next_nonce(account.address)
-        signed = account.sign_transaction(dict(tx))  # type: ignore[arg-type]
+        tx["nonce"] = self.next_nonce(signer.address)
+        raw = signer.sign_transaction(tx)
         try:
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            tx_hash = self.w3.eth.send_raw_transaction(raw)
         except (OSError, Web3Exception, ValueError) as exc:
             self.forget_nonce(account.address)
             raise ChainError(f"sending the transaction failed: {exc}") from None

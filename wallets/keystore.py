@@ -16,6 +16,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keyfile.keyfile import create_keyfile_json, decode_keyfile_json
+from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 
 from wallets.errors import KeystoreError, PassphraseError
@@ -78,10 +79,10 @@ def load_keystore(path: Path, passphrase: str) -> LocalAccount:
     return account
 
 
-def keystore_address(path: Path) -> str:
+def keystore_address(path: Path) -> ChecksumAddress:
     """The address a keystore holds, read without unlocking it."""
     try:
         address = json.loads(path.read_text())["address"]
     except (OSError, ValueError, KeyError) as exc:
         raise KeystoreError(f"cannot read keystore {path}: {type(exc).__name__}") from None
-    return str(to_checksum_address(address if address.startswith("0x") else "0x" + address))
+    return to_checksum_address(address if address.startswith("0x") else "0x" + address)
