@@ -91,7 +91,7 @@ def normalise(value: str) -> str | None:
     not a GS1 key, or not a valid one, gives None and is hashed as it is.
     """
     try:
-        if value.startswith(CHECKED_EPC_SCHEMES):
+        if value.startswith("urn:epc:"):
             return _constrain(epc_to_digital_link(value))
         if _DIGITAL_LINK.fullmatch(value) is not None:
             return _constrain(to_digital_link(value))
