@@ -162,13 +162,15 @@ def format_epc_uri(key: GS1Key, company_prefix: str) -> str | None:
         if "7040" in qualifiers:
             return None
         extension = qualifiers.get("254", "0")
+        if "254" in qualifiers and extension == "0":
+            return None  # TDS reserves extension 0 for "no extension"
         return f"urn:epc:id:sgln:{cp}.{value[n:12]}.{epc_encode(extension)}"
     if ai == "8003":
         if len(value) == 14:
             return None
         return f"urn:epc:id:grai:{cp}.{value[1 + n : 13]}.{epc_encode(value[14:])}"
     if ai == "8004":
-        if qualifiers:
+        if qualifiers or len(value) == n:
             return None
         return f"urn:epc:id:giai:{cp}.{epc_encode(value[n:])}"
     return None

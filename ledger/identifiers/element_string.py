@@ -42,18 +42,21 @@ _HRI_AI: Final = re.compile(r"\((\d{2,4})\)")
 def parse_hri(text: str, *, company_prefix_length: int | None = None) -> GS1Identifier:
     """Parse a human-readable element string such as ``(01)09506000134352(10)ABC(21)123``.
 
+    Spaces around ``(AI)`` markers, as printed under barcodes, are ignored; a space inside a
+    value is an error (CSET 82 has none).
+
     Raises:
         IdentifierError: malformed, unknown AI, invalid value, or no / several primary keys.
     """
     _check_length(text)
-    parts = _HRI_AI.split(text)
+    parts = _HRI_AI.split(text.strip(" "))
     if parts[0] != "" or len(parts) < 3:
         raise IdentifierSyntaxError(
             "expected (AI)value(AI)value... starting with '('", field="element string"
         )
     elements = []
     for index in range(1, len(parts), 2):
-        ai, value = parts[index], parts[index + 1]
+        ai, value = parts[index], parts[index + 1].strip(" ")
         elements.append((ai, _value(ai, value)))
     return gs1_identifier(key_from_elements(elements), company_prefix_length=company_prefix_length)
 
@@ -93,7 +96,7 @@ def parse_barcode_data(text: str, *, company_prefix_length: int | None = None) -
         )
     try:
         message = GS1Message.parse(data)
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, ArithmeticError, LookupError) as exc:
         raise IdentifierSyntaxError(
             f"cannot split the barcode data into GS1 element strings: {str(exc)[:160]}",
             field="element string",

@@ -62,6 +62,10 @@ def parse_epc(text: str) -> GS1Identifier:
         IdentifierError: the URI is malformed, uses an unsupported scheme, or a part of it
             is invalid (the error's ``field`` names the part).
     """
+    if type(text) is not str:
+        raise IdentifierSyntaxError(
+            f"expected a string, got {type(text).__name__}", field="EPC URI"
+        )
     if len(text) > MAX_EPC_URI_LENGTH:
         raise LengthError(
             f"EPC URI has {len(text)} characters, at most {MAX_EPC_URI_LENGTH} allowed",

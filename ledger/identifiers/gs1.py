@@ -356,7 +356,7 @@ def _validate_date(value: str, field: str) -> None:
         )
 
 
-_LEADING_DIGITS = re.compile(r"\d{0,12}")
+_LEADING_DIGITS = re.compile(r"\d*")
 
 
 def company_prefix_digits(ai: str, value: str) -> str:

@@ -15,7 +15,8 @@ Form detection, in order (cheap prefix tests, no backtracking regex):
 
 Inputs longer than :data:`MAX_INPUT_LENGTH`, empty, or holding control characters (other
 than GS in raw barcode data), format / surrogate / private-use / unassigned code points or
-whitespace are rejected before any of that.
+whitespace (except spaces around the AIs of a human-readable element string) are rejected
+first.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def parse(text: str, *, company_prefix_length: int | None = None) -> Identifier:
         )
     if text.startswith("urn:epc:"):
         return parse_epc(text)
-    _check_text(text)
+    # Printed HRI has spaces around the AIs: "(01) 09506000134352 (10) ABC".
+    _check_text(text, allow_spaces=text.startswith("("))
     head = text[:8].lower()
     if head.startswith("urn:epc:"):
         return parse_epc(text)
@@ -114,7 +116,7 @@ def to_digital_link(text: str, host: str = CANONICAL_HOST) -> str:
     return identifier.digital_link(host)
 
 
-def _check_text(text: str) -> None:
+def _check_text(text: str, *, allow_spaces: bool = False) -> None:
     if len(text) > MAX_INPUT_LENGTH:
         raise LengthError(
             f"identifier has {len(text)} characters, at most {MAX_INPUT_LENGTH} allowed",
@@ -122,9 +124,10 @@ def _check_text(text: str) -> None:
         )
     if not text:
         raise LengthError("identifier is empty", field="identifier")
-    if text.isprintable() and " " not in text:
+    if text.isprintable() and (allow_spaces or " " not in text):
         return
-    bad = next((c for c in text if (not c.isprintable() or c == " ") and c != "\x1d"), None)
+    space = "" if allow_spaces else " "
+    bad = next((c for c in text if (not c.isprintable() or c == space) and c != "\x1d"), None)
     if bad is None:
         return  # only GS separators: raw barcode data
     raise CharacterSetError(

@@ -1,0 +1,207 @@
+"""Property tests: round trips between every form, check-digit mutations, hostile input."""
+
+from __future__ import annotations
+
+import contextlib
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.identifiers import (
+    CheckDigitError,
+    GS1Identifier,
+    HandleIdentifier,
+    IdentifierError,
+    epc_to_digital_link,
+    normalise_prefix,
+    parse,
+    prefix_candidates,
+    to_digital_link,
+)
+from ledger.identifiers.gs1 import CSET82, check_digit, epc_encode
+
+DIGITS = string.digits
+cset82_text = st.text(alphabet=sorted(CSET82), min_size=1, max_size=20)
+
+
+@st.composite
+def company_prefixes(draw: st.DrawFn) -> str:
+    length = draw(st.integers(min_value=6, max_value=12))
+    return draw(st.text(alphabet=DIGITS, min_size=length, max_size=length))
+
+
+def digits(n: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=DIGITS, min_size=n, max_size=n)
+
+
+@st.composite
+def epc_uris(draw: st.DrawFn) -> str:
+    """Valid EPC URIs of every supported scheme (TDS 2.1 section 6)."""
+    cp = draw(company_prefixes())
+    n = len(cp)
+    scheme = draw(st.sampled_from(["sgtin", "lgtin", "idpat", "sscc", "sgln", "grai", "giai"]))
+    if scheme in ("sgtin", "lgtin", "idpat"):
+        item_ref = draw(digits(13 - n))
+        if scheme == "idpat":
+            return f"urn:epc:idpat:sgtin:{cp}.{item_ref}.*"
+        value = epc_encode(draw(cset82_text))
+        form = "id:sgtin" if scheme == "sgtin" else "class:lgtin"
+        return f"urn:epc:{form}:{cp}.{item_ref}.{value}"
+    if scheme == "sscc":
+        return f"urn:epc:id:sscc:{cp}.{draw(digits(17 - n))}"
+    if scheme == "sgln":
+        extension = draw(cset82_text.filter(lambda e: e != "0") | st.just("0"))
+        return f"urn:epc:id:sgln:{cp}.{draw(digits(12 - n))}.{epc_encode(extension)}"
+    if scheme == "grai":
+        serial = draw(st.text(alphabet=sorted(CSET82), min_size=1, max_size=16))
+        return f"urn:epc:id:grai:{cp}.{draw(digits(12 - n))}.{epc_encode(serial)}"
+    reference = draw(st.text(alphabet=sorted(CSET82), min_size=1, max_size=30 - n))
+    return f"urn:epc:id:giai:{cp}.{epc_encode(reference)}"
+
+
+def company_prefix_length(uri: str) -> int:
+    return len(uri.split(":", 4)[4].split(".", 1)[0])
+
+
+@given(epc_uris())
+def test_epc_round_trips_through_every_form(uri: str) -> None:
+    identifier = parse(uri)
+    assert isinstance(identifier, GS1Identifier)
+    assert identifier.epc_uri == uri
+    length = company_prefix_length(uri)
+    dl = identifier.digital_link()
+    assert epc_to_digital_link(uri) == dl == to_digital_link(uri)
+    from_dl = parse(dl, company_prefix_length=length)
+    element_string = identifier.element_string
+    assert element_string is not None
+    from_hri = parse(element_string, company_prefix_length=length)
+    barcode = identifier.barcode_data
+    assert barcode is not None
+    from_raw = parse("]d2" + barcode, company_prefix_length=length)
+    for other in (from_dl, from_hri, from_raw):
+        assert other.canonical == identifier.canonical
+        assert other.id_key == identifier.id_key
+        assert other.owner_prefix == identifier.owner_prefix
+        assert other.epc_uri == uri
+    assert parse(to_digital_link(uri, "https://example.com/p")) == from_dl
+
+
+@st.composite
+def gtin_digital_links(draw: st.DrawFn) -> str:
+    """Digital Links of a GTIN with optional lot, serial and expiry (DL 1.4 section 4)."""
+    body = draw(digits(13))
+    gtin = body + check_digit(body)
+    if draw(st.booleans()) and gtin.startswith("0"):
+        gtin = gtin[1:]  # GTIN-13 form in the URI
+    path = f"/01/{gtin}"
+    if draw(st.booleans()):
+        path += "/10/" + "".join(f"%{ord(c):02X}" for c in draw(cset82_text))
+    if draw(st.booleans()):
+        path += "/21/" + "".join(f"%{ord(c):02X}" for c in draw(cset82_text))
+    query = "?17=261231" if draw(st.booleans()) else ""
+    return f"https://{draw(st.sampled_from(['id.gs1.org', 'a.example/x']))}{path}{query}"
+
+
+@given(gtin_digital_links())
+def test_digital_link_round_trips(dl: str) -> None:
+    identifier = parse(dl)
+    assert isinstance(identifier, GS1Identifier)
+    assert parse(identifier.digital_link()) == identifier
+    assert identifier.element_string is not None
+    assert parse(identifier.element_string) == identifier
+    assert identifier.barcode_data is not None
+    assert parse(identifier.barcode_data) == identifier
+    assert parse(identifier.canonical).canonical == identifier.canonical
+    epc = identifier.to_epc_uri(7)
+    assert parse(epc).canonical == parse(identifier.canonical).canonical or (
+        identifier.kind == "gtin"  # a GTIN's EPC form is the pattern cp.ir.*
+    )
+    assert identifier.owner_prefix in prefix_candidates(identifier)
+
+
+@st.composite
+def keys_with_one_digit_changed(draw: st.DrawFn) -> str:
+    """An element string whose GTIN/SSCC/GLN has exactly one digit substituted."""
+    ai, length = draw(st.sampled_from([("01", 14), ("00", 18), ("414", 13)]))
+    body = draw(digits(length - 1))
+    key = body + check_digit(body)
+    position = draw(st.integers(min_value=0, max_value=length - 1))
+    new = draw(st.sampled_from([d for d in DIGITS if d != key[position]]))
+    return f"({ai}){key[:position]}{new}{key[position + 1 :]}"
+
+
+@given(keys_with_one_digit_changed())
+def test_single_digit_mutation_is_caught(text: str) -> None:
+    try:
+        parse(text)
+    except CheckDigitError:
+        return
+    raise AssertionError(f"{text!r} was accepted")
+
+
+PREFIXES = [
+    "",
+    "urn:epc:id:sgtin:",
+    "urn:epc:id:sgtin:0614141.812345.",
+    "urn:epc:idpat:sgtin:",
+    "urn:epc:id:giai:0614141.",
+    "https://id.gs1.org/01/",
+    "https://id.gs1.org/01/09506000134352/10/",
+    "https://id.gs1.org/01/09506000134352?",
+    "https://hdl.handle.net/",
+    "https://r.example/88.1/",
+    "(01)",
+    "(01)09506000134352(",
+    "]d2",
+    "]E0",
+    "]Q1",
+    "01095060001343521",
+    "88.118.8/",
+    "hdl:",
+    "urn:oid:1.2.156.",
+]
+hostile_text = st.one_of(
+    st.text(),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=300),
+    st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+    st.text(alphabet="%/.?&=()*0123456789:\x1d]dQ", max_size=200),
+    st.integers(min_value=1000, max_value=20000).map(lambda n: "9" * n),
+)
+
+
+@given(st.sampled_from(PREFIXES), hostile_text)
+def test_arbitrary_text_only_raises_identifier_error(prefix: str, tail: str) -> None:
+    text = prefix + tail
+    for function in (parse, to_digital_link, epc_to_digital_link, normalise_prefix):
+        with contextlib.suppress(IdentifierError):
+            function(text)
+
+
+@st.composite
+def handles(draw: st.DrawFn) -> tuple[str, str]:
+    segment = st.text(alphabet=string.ascii_letters + DIGITS + "_-", min_size=1, max_size=8)
+    first = draw(st.text(alphabet=DIGITS, min_size=1, max_size=5))
+    prefix = ".".join([first, *draw(st.lists(segment, min_size=1, max_size=3))])
+    suffix = draw(
+        st.text(
+            alphabet=st.characters(
+                exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
+            ),
+            min_size=1,
+            max_size=60,
+        )
+    )
+    return prefix, suffix
+
+
+@given(handles())
+def test_handle_round_trips(parts: tuple[str, str]) -> None:
+    prefix, suffix = parts
+    identifier = parse(f"{prefix}/{suffix}")
+    assert isinstance(identifier, HandleIdentifier)
+    assert identifier.canonical == f"{prefix.lower()}/{suffix}"
+    assert parse(identifier.canonical) == identifier
+    assert parse(identifier.resolver_url("r.example.cn")) == identifier
+    assert parse("hdl:" + identifier.canonical.upper().split("/")[0] + "/" + suffix) == identifier
+    assert normalise_prefix(identifier.owner_prefix) == identifier.owner_prefix
