@@ -50,6 +50,9 @@ _URL: Final = re.compile(
     r"(?i)(https?)://([a-z0-9][a-z0-9.-]{0,252}(?::\d{1,5})?)(/[^?#]*)?(?:\?([^#]*))?(?:#.*)?"
 )
 _AI: Final = re.compile(r"\d{2,4}")
+# RFC 3986 path and query characters (percent-escapes are checked where values are decoded).
+_PATH_CHARS: Final = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+_QUERY_CHARS: Final = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
 
 
 def split_url(text: str) -> tuple[str, str, str, str]:
@@ -112,6 +115,10 @@ def parse_digital_link(text: str, *, company_prefix_length: int | None = None) -
     if not text.isascii():
         raise CharacterSetError("Digital Link URI must be ASCII (percent-encode)", field="URL")
     _, _, path, query = split_url(text)
+    if _PATH_CHARS.fullmatch(path) is None or _QUERY_CHARS.fullmatch(query) is None:
+        raise CharacterSetError(
+            "Digital Link URI has a character that must be percent-encoded", field="URL"
+        )
     return gs1_identifier(
         parse_path_and_query(path, query), company_prefix_length=company_prefix_length
     )

@@ -23,11 +23,12 @@ from ledger.identifiers.canonical import (
     format_epc_uri,
     kind_of,
 )
-from ledger.identifiers.errors import IdentifierError, NotConvertibleError
+from ledger.identifiers.errors import IdentifierSyntaxError, NotConvertibleError
 from ledger.identifiers.gs1 import (
     GS1Key,
     company_prefix_digits,
     explicit_company_prefix,
+    field_name,
     lookup_company_prefix,
 )
 from ledger.identifiers.urls import base_url
@@ -258,6 +259,11 @@ def gs1_identifier(
     :func:`ledger.identifiers.prefixes.prefix_candidates` lists all lengths.
     """
     digits = company_prefix_digits(key.ai, key.value)
+    if len(digits) < 6:
+        field = field_name(key.ai)
+        raise IdentifierSyntaxError(
+            f"{field} does not start with a GS1 company prefix (6-12 digits)", field=field
+        )
     if company_prefix_length is not None:
         cp: str | None = explicit_company_prefix(key.ai, key.value, company_prefix_length)
     elif company_prefix is not None and digits.startswith(company_prefix):
@@ -319,10 +325,3 @@ class OidIdentifier(Identifier):
     def dotted(self) -> str:
         """The OID in dotted-decimal form."""
         return self._dotted
-
-
-def ensure_identifier_error(exc: Exception) -> IdentifierError:
-    """Wrap an unexpected library exception as an :class:`IdentifierError`."""
-    if isinstance(exc, IdentifierError):
-        return exc
-    return IdentifierError(str(exc)[:200] or type(exc).__name__, field="identifier")
