@@ -1,9 +1,9 @@
 """Industrial identifiers: parse, validate, normalise and convert.
 
-Forms: GS1 keys as EPC URIs (TDS 2.1), GS1 Digital Link URIs (DL 1.4) and element strings
-(GenSpecs; human-readable or raw barcode data); Handle System / IDIS handles; OIDs under
-China's arcs. Every identifier has one canonical form, an on-chain ``id_key`` (keccak256 of
-it), a class identifier where it has one, and a normalised owning prefix::
+Forms: GS1 keys as EPC URIs (TDS 2.1), GS1 Digital Link URIs (DL 1.2+ URI syntax) and
+element strings (GenSpecs; human-readable or raw barcode data); Handle System / IDIS handles;
+OIDs under China's arcs. Every identifier has one canonical form, an on-chain ``id_key``
+(keccak256 of it), a class identifier where it has one, and a normalised owning prefix::
 
     >>> from ledger.identifiers import parse
     >>> item = parse("urn:epc:id:sgtin:0614141.812345.6789")

@@ -1,18 +1,18 @@
 """Canonical forms of GS1 keys and their renderings as Digital Link, EPC URI and element string.
 
 Canonical form
-    The GS1 Digital Link URI on ``https://id.gs1.org`` (DL 1.4 section 4.12: numeric AIs,
+    The GS1 Digital Link URI on ``https://id.gs1.org`` (DL URI syntax 4.12: numeric AIs,
     GTIN padded to 14 digits, upper-case percent-escapes) holding the primary key and its
     *identifying* key qualifiers in standard order, and no data attributes.
 
     One deliberate rule: when an instance qualifier is present (serial ``21`` or TPX ``235``
     of a GTIN, serial of an ITIP) the class-level qualifiers (consumer product variant ``22``
-    and batch/lot ``10``) are left out. GTIN + serial already identifies the item uniquely
-    (GenSpecs 4.3.2), and an EPC URI of the item (TDS SGTIN) never carries the lot, so the same
-    physical item gets one ``id_key`` whether it was scanned from a Digital Link that shows
-    its lot, from an element string, or read as an SGTIN from an RFID tag. The lot is kept on
-    the identifier: it is in :meth:`Identifier.digital_link`, the element string and the
-    class identifier (an LGTIN).
+    and batch/lot ``10``) are left out. A GTIN with a serial number already identifies one
+    instance (GenSpecs), and the EPC URI of the item (TDS SGTIN) never carries the lot, so the
+    same physical item gets one ``id_key`` whether it was scanned from a Digital Link that
+    shows its lot, from an element string, or read as an SGTIN from an RFID tag. The lot is
+    kept on the identifier: it is in :meth:`Identifier.digital_link`, the element string and
+    the class identifier (an LGTIN).
 """
 
 from __future__ import annotations

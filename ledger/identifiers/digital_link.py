@@ -1,10 +1,10 @@
-"""GS1 Digital Link URIs (GS1 Digital Link standard 1.4, URI syntax) parsed into identifiers.
+"""GS1 Digital Link URIs (GS1 Digital Link standard, URI syntax 1.2+) parsed into identifiers.
 
 ``https://{host}[/{path prefix}]/{AI}/{key}[/{qualifier AI}/{value}]...[?{AI}={value}&...]``
 
 * Any http(s) host; any path prefix before the primary key. The primary key is found as the
   leftmost AI segment from which the rest of the path is a valid sequence of key qualifiers
-  (DL 1.4 section 4.5 grammar), so a prefix such as ``/shop/01`` is not mistaken for it.
+  (DL grammar ``gs1path``), so a prefix such as ``/shop/01`` is not mistaken for it.
 * Path values are percent-decoded *after* splitting on ``/``: ``%2F`` is a slash inside a
   value (allowed in CSET 82), never a separator.
 * GTIN-8/12/13 are zero-padded to 14 digits; key qualifiers must be in standard order

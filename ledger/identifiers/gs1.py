@@ -6,8 +6,9 @@ top: a fast check digit, typed validation errors, the primary-key / key-qualifie
 GS1 Digital Link standard and the percent-escaping rules of Digital Link and EPC URIs.
 
 References: GS1 General Specifications 24.0 (GenSpecs) section 3 (AIs), 7.9 (check digit),
-7.11 (AI encodable character set 82), 7.12 (dates); GS1 Digital Link 1.4 section 4 (URI
-syntax, key qualifiers); EPC Tag Data Standard 2.1 (TDS) section 6 and table A-1 (escaping).
+7.11 (AI encodable character set 82), 7.12 (dates); GS1 Digital Link URI syntax 1.2+
+(grammar: ``gs1path``, ``XSYMBOL``); EPC Tag Data Standard 2.1 (TDS) section 6 and table A-1
+(escaping).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class GS1Key(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class PrimaryKey:
-    """One primary key of the GS1 Digital Link standard (DL 1.4 table 4-1)."""
+    """One primary key of the GS1 Digital Link standard (DL URI syntax grammar, ``gs1path``)."""
 
     ai: str
     kind: str
@@ -407,7 +408,7 @@ def explicit_company_prefix(ai: str, value: str, length: int) -> str:
 
 
 # Digital Link path segments and query values: everything but RFC 3986 unreserved characters
-# is percent-encoded with upper-case hex (DL 1.4 section 4.9; the values are CSET 82).
+# is percent-encoded with upper-case hex (DL grammar ``XSYMBOL``; the values are CSET 82).
 _DL_TABLE: Final = {ord(c): f"%{ord(c):02X}" for c in CSET82 if not (c.isalnum() or c in "-._")}
 # EPC URIs: only these seven CSET 82 characters are escaped (TDS 2.1 table A-1).
 _EPC_TABLE: Final = {ord(c): f"%{ord(c):02X}" for c in '"%&/<>?'}
@@ -454,8 +455,8 @@ def gtin14(value: str) -> str:
     return value.zfill(14)
 
 
-#: AIs that only make sense next to one of the given primary keys (GenSpecs 4.13 pairing
-#: rules for the key qualifiers).
+#: AIs that only make sense next to one of the given primary keys (GenSpecs mandatory
+#: associations of element strings, for the key qualifiers).
 _REQUIRES: Final[dict[str, tuple[str, ...]]] = {
     "21": ("01", "8006"),
     "22": ("01", "8006"),

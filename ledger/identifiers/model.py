@@ -233,7 +233,8 @@ class GS1Identifier(Identifier):
                 "an SGTIN pattern without item reference has no GS1 Digital Link form",
                 field="item reference",
             )
-        return format_digital_link(self._key, base_url(host))
+        base = CANONICAL_HOST if host == CANONICAL_HOST else base_url(host)
+        return format_digital_link(self._key, base)
 
     def resolver_url(self, host: str) -> str:
         """The Digital Link URI on ``host`` (our resolver speaks GS1 Digital Link)."""
@@ -248,7 +249,6 @@ def gs1_identifier(
     *,
     company_prefix: str | None = None,
     company_prefix_length: int | None = None,
-    kind: str | None = None,
 ) -> GS1Identifier:
     """Build the identifier of a validated key.
 
@@ -272,7 +272,7 @@ def gs1_identifier(
         cp = lookup_company_prefix(key.ai, key.value)
     owner = "gs1:" + (cp if cp is not None else digits[:12])
     canonical = format_digital_link(canonical_key(key), CANONICAL_HOST, attributes=False)
-    return GS1Identifier(kind or kind_of(key), canonical, owner, key, cp)
+    return GS1Identifier(kind_of(key), canonical, owner, key, cp)
 
 
 class HandleIdentifier(Identifier):

@@ -1,4 +1,4 @@
-"""GS1 Digital Link URIs: examples of the GS1 Digital Link standard 1.4 (URI syntax)."""
+"""GS1 Digital Link URIs: examples after the GS1 Digital Link URI syntax grammar (1.2+)."""
 
 from __future__ import annotations
 
@@ -22,63 +22,63 @@ VALID = [
         "https://id.gs1.org/01/09506000134352",
         "https://id.gs1.org/01/09506000134352",
         "gtin",
-        id="DL-4.1-gtin",
+        id="DL-grammar-gtin-path",
     ),
     pytest.param(
         "https://example.com/01/9506000134352",
         "https://id.gs1.org/01/09506000134352",
         "https://id.gs1.org/01/09506000134352",
         "gtin",
-        id="DL-4.9-gtin13-zero-padded",
+        id="DL-grammar-gtin-value-13-zero-padded",
     ),
     pytest.param(
         "https://example.com/01/614141123452",
         "https://id.gs1.org/01/00614141123452",
         "https://id.gs1.org/01/00614141123452",
         "gtin",
-        id="DL-4.9-gtin12-zero-padded",
+        id="DL-grammar-gtin-value-12-zero-padded",
     ),
     pytest.param(
         "https://example.com/01/95012346",
         "https://id.gs1.org/01/00000095012346",
         "https://id.gs1.org/01/00000095012346",
         "gtin",
-        id="DL-4.9-gtin8-zero-padded",
+        id="DL-grammar-gtin-value-8-zero-padded",
     ),
     pytest.param(
         "https://example.com/01/09506000134352/10/AB-123",
         "https://id.gs1.org/01/09506000134352/10/AB-123",
         "https://id.gs1.org/01/09506000134352/10/AB-123",
         "lgtin",
-        id="DL-4.5-gtin-lot",
+        id="DL-grammar-lot-comp",
     ),
     pytest.param(
         "https://example.com/01/09506000134352/10/AB-123/21/12345?17=261231",
         "https://id.gs1.org/01/09506000134352/21/12345",
         "https://id.gs1.org/01/09506000134352/10/AB-123/21/12345?17=261231",
         "sgtin",
-        id="DL-4.5-gtin-lot-serial-expiry",
+        id="DL-grammar-gtin-path-expiry-parameter",
     ),
     pytest.param(
         "https://brand.example.com/some/path/prefix/01/09506000134352/21/a%2Fb?linkType=gs1:pip",
         "https://id.gs1.org/01/09506000134352/21/a%2Fb",
         "https://id.gs1.org/01/09506000134352/21/a%2Fb",
         "sgtin",
-        id="DL-4.4-path-prefix-escaped-slash-non-AI-query-dropped",
+        id="DL-path-prefix-escaped-slash-non-AI-query-dropped",
     ),
     pytest.param(
         "https://id.gs1.org/00/106141412345678908?02=00614141123452&37=25&10=ABC123",
         "https://id.gs1.org/00/106141412345678908",
         "https://id.gs1.org/00/106141412345678908?02=00614141123452&10=ABC123&37=25",
         "sscc",
-        id="DL-4.6-sscc-with-attributes",
+        id="biip-DL-example-sscc-with-attributes",
     ),
     pytest.param(
         "https://example.com/414/9506000134376/254/1",
         "https://id.gs1.org/414/9506000134376/254/1",
         "https://id.gs1.org/414/9506000134376/254/1",
         "sgln",
-        id="DL-4.5-gln-extension",
+        id="DL-grammar-gln-path-glnx",
     ),
     pytest.param(
         "https://example.com/8003/09506000134369ABC",
@@ -143,7 +143,7 @@ INVALID = [
         "https://id.gs1.org/01/09506000134352/21/1/10/2",
         IdentifierSyntaxError,
         "Digital Link",
-        id="DL-4.5-qualifier-order",
+        id="DL-grammar-gtin-path-order",
     ),
     pytest.param(
         "https://id.gs1.org/01/09506000134352/254/1",

@@ -28,14 +28,14 @@ EXAMPLES = [
         "https://id.gs1.org/01/10614141123459/21/400",
         "sgtin",
         "gs1:0614141",
-        id="TDS-E.3-sgtin-96",
+        id="TDS-annexE-sgtin-96",
     ),
     pytest.param(
         "urn:epc:id:sgtin:0614141.712345.32a%2Fb",
         "https://id.gs1.org/01/70614141123451/21/32a%2Fb",
         "sgtin",
         "gs1:0614141",
-        id="TDS-E.3-sgtin-198-escaped-slash",
+        id="TDS-sgtin-escaped-slash",
     ),
     pytest.param(
         "urn:epc:class:lgtin:4012345.012345.998877",

@@ -89,7 +89,7 @@ def test_epc_round_trips_through_every_form(uri: str) -> None:
 
 @st.composite
 def gtin_digital_links(draw: st.DrawFn) -> str:
-    """Digital Links of a GTIN with optional lot, serial and expiry (DL 1.4 section 4)."""
+    """Digital Links of a GTIN with optional lot, serial and expiry (DL grammar ``gtin-path``)."""
     body = draw(digits(13))
     gtin = body + check_digit(body)
     if draw(st.booleans()) and gtin.startswith("0"):
