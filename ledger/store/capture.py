@@ -1,0 +1,345 @@
+"""Atomic, idempotent capture: a document's events, their identifier index rows, their outbox
+rows and the capture row, in ONE database transaction.
+
+Idempotency rests on ``event.event_hash`` (unique): events are inserted with ``INSERT … ON
+CONFLICT (event_hash) DO NOTHING … RETURNING id``, so an event captured twice (in two
+documents, twice in one document, or by two processes at the same moment) is stored once and
+every capture of it gets the same event pk back. Rows go in sorted by hash, so concurrent
+PostgreSQL transactions over overlapping documents take their row locks in the same order and
+cannot deadlock; SQLite transactions take the write lock at ``BEGIN IMMEDIATE``.
+
+Everything is SQLAlchemy Core: one multi-row ``INSERT`` per table and page of rows
+(``executemany`` with ``RETURNING`` through SQLAlchemy's insertmanyvalues), no ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from ledger.errors import InvalidInputError, LedgerError
+from ledger.events import CapturedEvent
+from ledger.store.db import write_transaction
+from ledger.store.indexing import (
+    NO_ID_KEY,
+    event_hash_of,
+    identifier_rows,
+    index_identifier,
+    location_key,
+)
+from ledger.store.models import Capture, Event, EventIdentifier, Outbox, utc_now
+
+__all__ = [
+    "CaptureResult",
+    "CapturedRecord",
+    "PreparedCapture",
+    "capture_events",
+    "capture_events_in",
+    "prepare_capture",
+    "record_failed_capture",
+]
+
+_CAPTURE: Final = Capture.__table__  # type: ignore[attr-defined]
+_EVENT: Final = Event.__table__  # type: ignore[attr-defined]
+_IDENTIFIER: Final = EventIdentifier.__table__  # type: ignore[attr-defined]
+_OUTBOX: Final = Outbox.__table__  # type: ignore[attr-defined]
+
+#: SQLSTATEs after which PostgreSQL asks for the transaction to be retried.
+_RETRY_SQLSTATES: Final = frozenset({"40001", "40P01"})
+#: How often a capture is retried after a deadlock or serialization failure.
+MAX_ATTEMPTS: Final = 5
+#: Rows per ``WHERE event_hash IN (...)`` read-back (well under every parameter limit).
+_READ_BACK_CHUNK: Final = 500
+_MAX_CAPTURE_ID: Final = 36
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedRecord:
+    """What became of one event of a capture request."""
+
+    #: ``event.id`` of the stored event (the first record when it was captured before).
+    event_pk: int
+    hash_id: str
+    #: 0x-hex digest (``event.event_hash``).
+    event_hash: str
+    #: Whether this capture stored the event (False: it was already there, or appeared earlier
+    #: in the same document).
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureResult:
+    """The outcome of an accepted capture, one record per input event in input order."""
+
+    capture_id: str
+    record_time: datetime
+    events: tuple[CapturedRecord, ...]
+
+    @property
+    def new_count(self) -> int:
+        """How many events this capture stored."""
+        return sum(1 for record in self.events if record.new)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCapture:
+    """The rows of one capture, computed without touching the database."""
+
+    capture_id: str
+    organisation_id: int
+    record_time: datetime
+    #: Event hash of each input event, in input order.
+    hashes: tuple[str, ...]
+    hash_ids: tuple[str, ...]
+    #: One row per distinct event, sorted by ``event_hash`` (the lock order).
+    event_rows: tuple[dict[str, Any], ...]
+    #: Identifier index rows per event hash, without ``event_pk``.
+    identifier_rows: dict[str, tuple[dict[str, Any], ...]]
+
+
+def prepare_capture(
+    events: Sequence[CapturedEvent],
+    *,
+    organisation_id: int,
+    capture_id: str,
+    record_time: datetime,
+    signature: str | None = None,
+) -> PreparedCapture:
+    """Compute every row of a capture (pure: no I/O).
+
+    Raises:
+        InvalidInputError: a ``signature`` for a capture of more than one distinct event, or
+            an event whose ``hash_id`` is not a CBV 2.0 Event Hash ID.
+    """
+    hashes = tuple(event_hash_of(event.hash_id) for event in events)
+    distinct: dict[str, CapturedEvent] = {}
+    for digest, event in zip(hashes, events, strict=True):
+        distinct.setdefault(digest, event)
+    if signature is not None and len(distinct) > 1:
+        raise InvalidInputError(
+            "an EIP-712 event signature signs one event; this capture holds "
+            f"{len(distinct)} distinct events",
+            field="signature",
+        )
+    event_rows: list[dict[str, Any]] = []
+    index: dict[str, tuple[dict[str, Any], ...]] = {}
+    for digest in sorted(distinct):
+        event = distinct[digest]
+        rows = []
+        for role, value in identifier_rows(event):
+            indexed = index_identifier(value)
+            rows.append(
+                {
+                    "role": role,
+                    "value": value,
+                    "canonical": indexed.canonical,
+                    "id_key": indexed.id_key,
+                    "class_canonical": indexed.class_canonical,
+                }
+            )
+        index[digest] = tuple(rows)
+        event_rows.append(
+            {
+                "event_hash": digest,
+                "hash_id": event.hash_id,
+                "event_id": event.event_id,
+                "event_type": event.event_type,
+                "action": event.action,
+                "event_time": event.event_time,
+                "event_time_zone_offset": event.event_time_zone_offset,
+                "record_time": record_time,
+                "biz_step": event.biz_step,
+                "disposition": event.disposition,
+                "read_point": location_key(event.read_point),
+                "biz_location": location_key(event.biz_location),
+                "captured_json": json.dumps(event.raw, ensure_ascii=False, separators=(",", ":")),
+                "prehash": event.prehash,
+                "organisation_id": organisation_id,
+                "primary_id_key": rows[0]["id_key"] if rows else NO_ID_KEY,
+                "signature": signature,
+                "capture_id": capture_id,
+                "anchor_status": "pending",
+            }
+        )
+    return PreparedCapture(
+        capture_id=capture_id,
+        organisation_id=organisation_id,
+        record_time=record_time,
+        hashes=hashes,
+        hash_ids=tuple(event.hash_id for event in events),
+        event_rows=tuple(event_rows),
+        identifier_rows=index,
+    )
+
+
+def _insert(connection: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT (SQLite and PostgreSQL both have ON CONFLICT)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise LedgerError(f"unsupported database {connection.dialect.name!r}")
+
+
+def _read_back(connection: Connection, hashes: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(hashes), _READ_BACK_CHUNK):
+        chunk = hashes[start : start + _READ_BACK_CHUNK]
+        rows = connection.execute(
+            sa.select(_EVENT.c.id, _EVENT.c.event_hash).where(_EVENT.c.event_hash.in_(chunk))
+        )
+        found.update((digest, pk) for pk, digest in rows)
+    return found
+
+
+def capture_events_in(connection: Connection, prepared: PreparedCapture) -> CaptureResult:
+    """Store a prepared capture on ``connection``, inside the caller's transaction."""
+    connection.execute(
+        _insert(connection, _CAPTURE).on_conflict_do_nothing(index_elements=["id"]),
+        {
+            "id": prepared.capture_id,
+            "organisation_id": prepared.organisation_id,
+            "created_at": prepared.record_time,
+            "status": "accepted",
+            "event_count": len(prepared.hashes),
+            "errors": None,
+        },
+    )
+    new_ids: dict[str, int] = {}
+    existing: dict[str, int] = {}
+    pending = list(prepared.event_rows)
+    insert_events = (
+        _insert(connection, _EVENT)
+        .on_conflict_do_nothing(index_elements=["event_hash"])
+        .returning(_EVENT.c.id, _EVENT.c.event_hash)
+    )
+    while pending:
+        for pk, digest in connection.execute(insert_events, pending):
+            new_ids[digest] = pk
+        missing = [row["event_hash"] for row in pending if row["event_hash"] not in new_ids]
+        existing.update(_read_back(connection, missing))
+        # A row neither inserted nor found was held by a transaction that rolled back after
+        # our INSERT skipped it; insert it again.
+        pending = [
+            row
+            for row in pending
+            if row["event_hash"] not in new_ids and row["event_hash"] not in existing
+        ]
+    if new_ids:
+        ordered = sorted(new_ids.items(), key=lambda item: item[1])
+        identifier_params = [
+            {"event_pk": pk, **row}
+            for digest, pk in ordered
+            for row in prepared.identifier_rows[digest]
+        ]
+        if identifier_params:
+            connection.execute(sa.insert(_IDENTIFIER), identifier_params)
+        connection.execute(
+            sa.insert(_OUTBOX),
+            [
+                {
+                    "event_pk": pk,
+                    "organisation_id": prepared.organisation_id,
+                    "created_at": prepared.record_time,
+                }
+                for _, pk in ordered
+            ],
+        )
+    records = []
+    seen: set[str] = set()
+    for digest, hash_id in zip(prepared.hashes, prepared.hash_ids, strict=True):
+        is_new = digest in new_ids and digest not in seen
+        seen.add(digest)
+        pk = new_ids[digest] if digest in new_ids else existing[digest]
+        records.append(CapturedRecord(pk, hash_id, digest, is_new))
+    return CaptureResult(prepared.capture_id, prepared.record_time, tuple(records))
+
+
+def _retryable(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _RETRY_SQLSTATES
+
+
+def _capture_id(capture_id: str | None) -> str:
+    if capture_id is None:
+        return str(uuid.uuid4())
+    if not capture_id or len(capture_id) > _MAX_CAPTURE_ID:
+        raise InvalidInputError(
+            f"a capture id has 1 to {_MAX_CAPTURE_ID} characters", field="capture_id"
+        )
+    return capture_id
+
+
+def capture_events(
+    engine: Engine,
+    events: Sequence[CapturedEvent],
+    *,
+    organisation_id: int,
+    capture_id: str | None = None,
+    signature: str | None = None,
+) -> CaptureResult:
+    """Store a document's events, all or none, idempotently, in one transaction.
+
+    ``capture_id`` defaults to a new UUID; capturing again under an existing id keeps the
+    first capture row. ``signature`` is an EIP-712 event signature and so only fits a capture
+    of one (distinct) event; it is stored on the event if this capture stores it.
+
+    Returns one :class:`CapturedRecord` per input event, in input order.
+
+    Raises:
+        InvalidInputError: see :func:`prepare_capture`; a bad ``capture_id``.
+        sqlalchemy.exc.SQLAlchemyError: the database failed; nothing was stored.
+    """
+    prepared = prepare_capture(
+        events,
+        organisation_id=organisation_id,
+        capture_id=_capture_id(capture_id),
+        record_time=utc_now(),
+        signature=signature,
+    )
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with write_transaction(engine) as connection:
+                return capture_events_in(connection, prepared)
+        except DBAPIError as error:
+            if attempt == MAX_ATTEMPTS or not _retryable(error):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def record_failed_capture(
+    engine: Engine,
+    *,
+    organisation_id: int,
+    errors: Iterable[LedgerError],
+    capture_id: str | None = None,
+) -> str:
+    """Record a rejected capture request (status ``failed``) with its errors; returns its id.
+
+    Each error is kept as ``{"problem": ..., "field": ..., "reason": ...}``.
+    """
+    failed_id = _capture_id(capture_id)
+    details = [
+        {"problem": error.problem, "field": error.field, "reason": error.reason} for error in errors
+    ]
+    with write_transaction(engine) as connection:
+        connection.execute(
+            sa.insert(_CAPTURE),
+            {
+                "id": failed_id,
+                "organisation_id": organisation_id,
+                "created_at": utc_now(),
+                "status": "failed",
+                "event_count": 0,
+                "errors": details,
+            },
+        )
+    return failed_id

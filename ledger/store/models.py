@@ -1,0 +1,257 @@
+"""The ledger's tables as SQLModel table models (the API's schemas live elsewhere).
+
+Conventions: 32-byte values (organisation ids, hashes, identifier keys, Merkle roots) are
+``0x``-prefixed lower-case hex strings; addresses are EIP-55 checksummed; every instant is an
+aware UTC datetime (:class:`~ledger.store.types.UTCDateTime`). Constraint and index names
+follow :data:`NAMING_CONVENTION`, so Alembic (batch mode on SQLite included) can address them.
+
+``event.event_hash`` is the idempotency key of capture: the SHA-256 digest inside the event's
+CBV 2.0 Event Hash ID. ``event_identifier`` indexes every identifier an event mentions (its
+canonical form, on-chain key and class), ``outbox`` is the durable queue of events waiting to
+be anchored, ``anchor_batch`` one Merkle root sent (or to be sent) to the chain.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import IntFlag
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from ledger.store.types import BIG_ID, BINARY_TEXT, UTCDateTime
+
+__all__ = [
+    "ANCHOR_STATUSES",
+    "BATCH_STATUSES",
+    "CAPTURE_STATUSES",
+    "NAMING_CONVENTION",
+    "ROLES",
+    "AnchorBatch",
+    "Capture",
+    "Event",
+    "EventIdentifier",
+    "OrgRole",
+    "Organisation",
+    "Outbox",
+    "Prefix",
+    "SigningKey",
+    "StoreModel",
+    "metadata",
+    "utc_now",
+]
+
+NAMING_CONVENTION: Final[dict[str, str]] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Roles of ``event_identifier.role``: how an event mentions an identifier.
+ROLES: Final = (
+    "epc",
+    "parent",
+    "child",
+    "input",
+    "output",
+    "quantity",
+    "child_quantity",
+    "input_quantity",
+    "output_quantity",
+)
+CAPTURE_STATUSES: Final = ("accepted", "failed")
+ANCHOR_STATUSES: Final = ("pending", "anchored")
+BATCH_STATUSES: Final = ("prepared", "sent", "mined", "orphaned")
+
+metadata: Final = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class OrgRole(IntFlag):
+    """Roles of a member organisation (``organisation.roles``), as on chain."""
+
+    RECORDER = 1
+    AUDITOR = 2
+
+
+def utc_now() -> datetime:
+    """The current instant, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class StoreModel(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the store's table models; their own metadata, with a naming convention."""
+
+
+class Organisation(StoreModel, table=True):
+    """A consortium member."""
+
+    __tablename__ = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: The on-chain organisation id, bytes32 as 0x-hex.
+    org_id: str = Field(sa_type=sa.String(66), unique=True)
+    name: str = Field(sa_type=sa.Text)
+    #: :class:`OrgRole` flags.
+    roles: int = Field(default=0)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class SigningKey(StoreModel, table=True):
+    """An address a member signs events and anchors with; never the key material itself."""
+
+    __tablename__ = "signing_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    address: str = Field(sa_type=sa.String(42), unique=True)
+    #: Where the encrypted keystore lives, if this server holds one.
+    keystore_path: str | None = Field(default=None, sa_type=sa.Text)
+    active: bool = Field(default=True)
+    added_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Prefix(StoreModel, table=True):
+    """An identifier prefix assigned to a member (``gs1:0614141``, ``handle:88.118.8``)."""
+
+    __tablename__ = "prefix"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(sa_type=sa.String(200), unique=True)
+    #: keccak256 of the normalised prefix, 0x-hex (the on-chain key).
+    prefix_key: str = Field(sa_type=sa.String(66), index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    assigned_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class Capture(StoreModel, table=True):
+    """One capture request (an EPCIS document), accepted whole or failed whole."""
+
+    __tablename__ = "capture"
+    __table_args__ = (sa.CheckConstraint(_in("status", CAPTURE_STATUSES), name="status"),)
+
+    id: str = Field(sa_type=sa.String(36), primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    status: str = Field(sa_type=sa.String(16))
+    event_count: int = Field(default=0)
+    #: The validation errors of a failed capture (``[{"field": ..., "reason": ...}]``).
+    errors: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+
+
+class AnchorBatch(StoreModel, table=True):
+    """One Merkle root of a member's events, and where it is on its way to the chain."""
+
+    __tablename__ = "anchor_batch"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", BATCH_STATUSES), name="status"),
+        sa.Index("ix_anchor_batch_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BIG_ID, primary_key=True))
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    signer_address: str = Field(sa_type=sa.String(42))
+    root: str = Field(sa_type=sa.String(66), unique=True)
+    event_count: int
+    status: str = Field(sa_type=sa.String(16))
+    tx_hash: str | None = Field(default=None, sa_type=sa.String(66))
+    block_number: int | None = Field(default=None, sa_type=sa.BigInteger)
+    chain_id: int = Field(sa_type=sa.BigInteger)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    mined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Event(StoreModel, table=True):
+    """One captured EPCIS event, stored once however often it is captured."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        sa.CheckConstraint(_in("anchor_status", ANCHOR_STATUSES), name="anchor_status"),
+        # Keyset pagination and time-range filters.
+        sa.Index("ix_event_event_time_id", "event_time", "id"),
+        sa.Index("ix_event_record_time_id", "record_time", "id"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(BIG_ID, primary_key=True, autoincrement=True)
+    )
+    #: 0x-hex SHA-256 digest of the CBV 2.0 pre-hash string: the idempotency key.
+    event_hash: str = Field(sa_type=sa.String(66), unique=True)
+    #: ``ni:///sha-256;{hex}?ver=CBV2.0``.
+    hash_id: str = Field(sa_type=sa.Text)
+    event_id: str | None = Field(default=None, sa_type=sa.Text, index=True)
+    event_type: str = Field(sa_type=sa.String(64), index=True)
+    action: str | None = Field(default=None, sa_type=sa.String(8), index=True)
+    event_time: datetime = Field(sa_type=UTCDateTime)
+    event_time_zone_offset: str = Field(sa_type=sa.String(6))
+    record_time: datetime = Field(sa_type=UTCDateTime)
+    #: Canonical GS1 Web URI or the user URI.
+    biz_step: str | None = Field(default=None, sa_type=sa.Text, index=True)
+    disposition: str | None = Field(default=None, sa_type=sa.Text, index=True)
+    #: Canonical identifier form (GS1 Digital Link of a GLN/SGLN) or the URI as received.
+    read_point: str | None = Field(default=None, sa_type=sa.Text, index=True)
+    biz_location: str | None = Field(default=None, sa_type=sa.Text, index=True)
+    #: The event exactly as received (its JSON, serialised once at capture).
+    captured_json: str = Field(sa_type=sa.Text)
+    prehash: str = Field(sa_type=sa.Text)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    recorder_address: str | None = Field(default=None, sa_type=sa.String(42))
+    #: id_key of the event's first identifier (32 zero bytes when it has none).
+    primary_id_key: str = Field(sa_type=sa.String(66))
+    signature: str | None = Field(default=None, sa_type=sa.Text)
+    capture_id: str = Field(sa_type=sa.String(36), foreign_key="capture.id", index=True)
+    anchor_status: str = Field(default="pending", sa_type=sa.String(16))
+    batch_id: int | None = Field(
+        default=None, sa_type=BIG_ID, foreign_key="anchor_batch.id", index=True
+    )
+    #: Merkle proof of the event in its batch (list of 0x-hex siblings).
+    proof: list[str] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+
+
+class EventIdentifier(StoreModel, table=True):
+    """One identifier one event mentions, in one role (the index behind EPC queries)."""
+
+    __tablename__ = "event_identifier"
+    __table_args__ = (
+        sa.Index("ix_event_identifier_canonical_role", "canonical", "role"),
+        sa.Index("ix_event_identifier_class_canonical_role", "class_canonical", "role"),
+        sa.Index("ix_event_identifier_id_key", "id_key"),
+    )
+
+    event_pk: int = Field(
+        sa_type=BIG_ID, foreign_key="event.id", primary_key=True, ondelete="CASCADE"
+    )
+    #: One of :data:`ROLES`.
+    role: str = Field(sa_type=sa.String(16), primary_key=True)
+    #: As received.
+    value: str = Field(sa_type=sa.Text, primary_key=True)
+    #: Canonical form (GS1 Digital Link on id.gs1.org, handle, urn:oid), else the value.
+    canonical: str = Field(sa_type=BINARY_TEXT)
+    #: keccak256 of the canonical form, 0x-hex.
+    id_key: str = Field(sa_type=sa.String(66))
+    #: The class of the identifier (the LGTIN of a serialised item with a lot...), if any.
+    class_canonical: str | None = Field(default=None, sa_type=BINARY_TEXT)
+
+
+class Outbox(StoreModel, table=True):
+    """An event waiting to be anchored; deleted once its event is anchored."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_organisation_id_id", "organisation_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BIG_ID, primary_key=True))
+    event_pk: int = Field(sa_type=BIG_ID, foreign_key="event.id", unique=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, sa_type=sa.String(100))
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

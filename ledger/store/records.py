@@ -1,0 +1,57 @@
+"""Read-side value objects: a stored event as the query API and the anchor worker see it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from ledger.store.models import Event
+
+__all__ = ["EVENT_COLUMNS", "StoredEvent"]
+
+_EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One stored event: the JSON exactly as captured plus the ledger's metadata."""
+
+    id: int
+    event_hash: str
+    hash_id: str
+    event_id: str | None
+    event_type: str
+    event_time: datetime
+    record_time: datetime
+    #: The event as received (with the document's ``@context`` merged in), as stored.
+    captured_json: str
+    organisation_id: int
+    capture_id: str
+    recorder_address: str | None
+    primary_id_key: str
+    signature: str | None
+    anchor_status: str
+    batch_id: int | None
+    proof: list[str] | None
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The captured event, parsed."""
+        parsed: dict[str, Any] = json.loads(self.captured_json)
+        return parsed
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> StoredEvent:
+        """Build from a result row holding :data:`EVENT_COLUMNS`."""
+        return cls(**{column.name: row[column.name] for column in EVENT_COLUMNS})
+
+
+#: The columns a :class:`StoredEvent` is read from (the dataclass fields, in order).
+EVENT_COLUMNS: Final[tuple[sa.Column[Any], ...]] = tuple(
+    _EVENT.c[name] for name in StoredEvent.__dataclass_fields__
+)
