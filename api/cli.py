@@ -102,5 +102,58 @@ def devnet_status(as_json: JsonOption = False) -> None:
         raise typer.Exit(code=1)
 
 
+@app.command("anchor-worker")
+def anchor_worker(
+    drain: Annotated[
+        bool, typer.Option(help="Anchor everything pending now, then exit (0 when done).")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="With --drain: give up after this long.")] = 300,
+) -> None:
+    """Anchor captured events on the chain (runs until stopped; the API runs one by default)."""
+    import signal
+    import threading
+
+    from ledger.anchoring import AnchorConfig, AnchorWorker
+    from ledger.chain import ChainClient
+    from ledger.deployment import Deployment
+    from ledger.store.db import make_engine, migrate
+    from wallets.keyring import Keyring
+
+    settings = get_settings()
+    _configure_logging()
+    try:
+        engine = make_engine(settings.effective_database_url)
+        migrate(engine)
+        worker = AnchorWorker(
+            engine,
+            ChainClient(settings.effective_rpc_url),
+            Deployment.load(settings.deployment_file),
+            Keyring(settings.data_dir, work_factor=settings.keystore_work_factor),
+            AnchorConfig.from_settings(settings),
+        )
+        if drain:
+            anchored = worker.drain(timeout=timeout)
+            console.print(f"anchored {anchored} events; nothing pending")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        worker.run(stop)
+    except LedgerError as exc:
+        raise _fail(exc) from None
+
+
+def _configure_logging() -> None:
+    import logging
+
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
+
+
 if __name__ == "__main__":
     app()

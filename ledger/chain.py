@@ -237,6 +237,12 @@ class ChainClient:
             return decode_revert(self.w3, abi, data)
         return ContractRevertError("Reverted", (str(exc),))
 
+    def revert_of(self, abi: ABI, exc: BaseException) -> ContractRevertError | None:
+        """The custom error behind a web3 revert exception, or None if ``exc`` is no revert."""
+        if isinstance(exc, ContractCustomError | ContractLogicError):
+            return self._revert(abi, exc)
+        return None
+
     def _rpc(self, fn: Any) -> Any:
         try:
             return fn()

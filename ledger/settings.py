@@ -55,6 +55,21 @@ class Settings(BaseSettings):
         description="The pinned npm toolchain (npm ci in devnet/).",
     )
 
+    #: A batch closes when it holds this many events ...
+    anchor_batch_max_events: int = Field(default=2_000, ge=1, le=100_000)
+    #: ... or when its oldest event has waited this long (seconds).
+    anchor_batch_max_wait_s: float = Field(default=0.5, gt=0)
+    #: How often an idle anchor worker looks at the outbox (seconds).
+    anchor_poll_interval_s: float = Field(default=0.05, gt=0)
+    #: How long a worker's lease on a member's anchoring lasts without renewal (seconds).
+    anchor_lease_s: float = Field(default=15.0, gt=0)
+    #: Run the anchor worker inside the API process (a background task).
+    anchor_worker_in_api: bool = True
+    #: Largest block range asked of eth_getLogs (Besu and anvil cap it).
+    logs_block_range: int = Field(default=2_000, ge=1)
+    #: scrypt work factor of newly created member keystores (2**18 is geth's standard).
+    keystore_work_factor: int = Field(default=1 << 18, ge=1 << 10)
+
     @property
     def effective_rpc_url(self) -> str:
         """The RPC URL to use: the configured one, or the devnet's."""

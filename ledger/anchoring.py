@@ -1,0 +1,656 @@
+"""The anchor worker: from the outbox to Merkle roots on the chain, exactly once.
+
+For each recording member with pending events, the worker takes a lease (unexpired claims on
+the member's outbox rows; one worker per member at a time, so one worker per signing address
+and its nonces), then runs the member's batches through three durable states:
+
+``prepared``
+    One write transaction builds the Merkle tree of up to ``max_events`` pending events (leaf =
+    event hash, identifier key, signing address), inserts the batch row and gives every event its
+    batch and proof. Nothing has touched the chain yet.
+``sent``
+    The ``anchorBatch(root, count)`` transaction is signed, its hash stored and committed, and
+    only then broadcast.
+``mined``
+    After the receipt, one write transaction marks the batch mined (tx hash, block), the events
+    anchored, and deletes their outbox rows.
+
+A crash (``kill -9``) between any two lines leaves a batch in one of these states; the next
+worker to hold the lease first asks the chain whether the root is anchored (``batchOf``) and,
+if so, finds the transaction by its ``BatchAnchored`` log and completes the batch instead of
+sending it again; a ``sent`` transaction that is still pending is waited for; one the node never
+saw is signed again with a fresh nonce. The contract itself rejects a root anchored twice, so even
+two workers racing cannot anchor an event twice.
+
+``reconcile`` compares mined batches with the chain: a root that is no longer anchored (the
+chain was reset, or lost blocks when the devnet was killed before its state dump) is logged
+and its events queued again: under the same root while its signing key may still anchor (the
+batch goes back to ``prepared``), else in a new batch (the old one is marked ``orphaned``).
+
+Only standard ``eth_*`` JSON-RPC is used, so the worker runs against anvil or Besu.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from sqlalchemy.engine import Connection, Engine
+from web3.contract import Contract
+from web3.exceptions import TransactionNotFound, Web3Exception
+
+from ledger.chain import ChainClient, ContractRevertError
+from ledger.deployment import Deployment
+from ledger.errors import ChainError, LedgerError
+from ledger.merkle import MerkleTree, leaf_hash
+from ledger.settings import Settings
+from ledger.store.db import write_transaction
+from ledger.store.models import AnchorBatch, Event, Organisation, Outbox, SigningKey, metadata
+from wallets.errors import WalletError
+from wallets.signer import Signer
+
+log = logging.getLogger("tracechain.anchoring")
+
+#: Environment variable naming a crash point at which the worker kills itself with SIGKILL
+#: (used by the crash-safety tests: ``before_send``, ``after_send``, ``after_receipt``).
+CRASH_ENV = "TRACECHAIN_ANCHOR_CRASH_AT"
+#: Reverts that mean "this member may not anchor now": back off and retry later.
+_NOT_ALLOWED = frozenset({"UnknownMember", "SuspendedMember", "RevokedSigner", "MissingMemberRole"})
+#: How long to leave a member alone after the chain refused its anchors (seconds).
+REFUSED_BACKOFF_S = 10.0
+#: How long to wait for a receipt before looking again on the next round (seconds).
+RECEIPT_WAIT_S = 30.0
+#: Mined batches checked per JSON-RPC batch request while reconciling.
+RECONCILE_CHUNK = 200
+#: How often the running worker reconciles mined batches with the chain (seconds).
+RECONCILE_INTERVAL_S = 60.0
+
+_batch = metadata.tables[AnchorBatch.__tablename__]
+_event = metadata.tables[Event.__tablename__]
+_outbox = metadata.tables[Outbox.__tablename__]
+_org = metadata.tables[Organisation.__tablename__]
+_key = metadata.tables[SigningKey.__tablename__]
+
+
+class SignerSource(Protocol):
+    """Where the worker gets a member's signer (the keyring, or an HSM-backed source)."""
+
+    def signer(self, org_id: str, address: str) -> Signer:
+        """The signer of ``address`` of member ``org_id``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorConfig:
+    """When batches close and how the worker paces itself."""
+
+    max_events: int = 2_000
+    max_wait_s: float = 0.5
+    poll_interval_s: float = 0.05
+    lease_s: float = 15.0
+    logs_block_range: int = 2_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnchorConfig:
+        """The configuration in ``settings``."""
+        return cls(
+            max_events=settings.anchor_batch_max_events,
+            max_wait_s=settings.anchor_batch_max_wait_s,
+            poll_interval_s=settings.anchor_poll_interval_s,
+            lease_s=settings.anchor_lease_s,
+            logs_block_range=settings.logs_block_range,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """The columns of an ``anchor_batch`` row the worker needs."""
+
+    id: int
+    organisation_id: int
+    org_id: str
+    signer_address: str
+    root: str
+    event_count: int
+    status: str
+    tx_hash: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _crash_point(name: str) -> None:
+    """Die here with SIGKILL when the crash tests ask for it."""
+    if os.environ.get(CRASH_ENV) == name:
+        log.warning("crash point %s reached: killing this process with SIGKILL", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class AnchorWorker:
+    """Anchors pending events of every member whose key it holds."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        chain: ChainClient,
+        deployment: Deployment,
+        signers: SignerSource,
+        config: AnchorConfig | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.deployment = deployment
+        self.signers = signers
+        self.config = config or AnchorConfig()
+        self.worker_id = worker_id or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.anchor: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
+        self._refused_until: dict[int, float] = {}
+        self._chain_was_down = False
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event) -> None:
+        """Anchor until ``stop`` is set; survive chain outages and database hiccups."""
+        log.info("anchor worker %s started", self.worker_id)
+        last_reconcile = 0.0
+        while not stop.is_set():
+            try:
+                if time.monotonic() - last_reconcile > RECONCILE_INTERVAL_S or self._chain_was_down:
+                    self.reconcile()
+                    last_reconcile = time.monotonic()
+                    self._chain_was_down = False
+                anchored = self.run_once()
+            except ChainError as exc:
+                if not self._chain_was_down:
+                    log.warning("chain unreachable, events stay queued: %s", exc.reason)
+                self._chain_was_down = True
+                stop.wait(1.0)
+                continue
+            except (LedgerError, WalletError, sa.exc.SQLAlchemyError) as exc:
+                log.exception("anchor round failed: %s", exc)
+                stop.wait(1.0)
+                continue
+            if anchored == 0:
+                stop.wait(self.config.poll_interval_s)
+        log.info("anchor worker %s stopped", self.worker_id)
+
+    def run_once(self, *, force: bool = False) -> int:
+        """One round: finish in-flight batches, then close and anchor due ones.
+
+        ``force`` closes batches whatever their size and age. Returns how many events were
+        anchored in this round.
+        """
+        anchored = 0
+        for organisation_id in self._members_with_work(force=force):
+            if self._refused_until.get(organisation_id, 0.0) > time.monotonic():
+                continue
+            anchored += self._anchor_member(organisation_id, force=force)
+        return anchored
+
+    def drain(self, *, timeout: float = 60.0) -> int:
+        """Anchor everything pending now (closing partial batches); for tools and tests."""
+        deadline = time.monotonic() + timeout
+        total = 0
+        while time.monotonic() < deadline:
+            total += self.run_once(force=True)
+            if self.pending_count() == 0:
+                return total
+            time.sleep(self.config.poll_interval_s)
+        raise LedgerError(f"events still pending after {timeout:.0f} s")
+
+    def pending_count(self) -> int:
+        """How many events wait in the outbox (those of refused members included)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(_outbox)).scalar_one())
+
+    # ------------------------------------------------------------------ one member
+
+    def _members_with_work(self, *, force: bool) -> list[int]:
+        """Members with an in-flight batch, or with a batch due to close."""
+        now = _now()
+        with self.engine.connect() as conn:
+            inflight = conn.execute(
+                sa.select(_batch.c.organisation_id)
+                .where(_batch.c.status.in_(("prepared", "sent")))
+                .distinct()
+            ).scalars()
+            due = conn.execute(
+                sa.select(
+                    _outbox.c.organisation_id,
+                    sa.func.count().label("n"),
+                    sa.func.min(_outbox.c.created_at).label("oldest"),
+                )
+                .join(_event, _event.c.id == _outbox.c.event_pk)
+                .where(_event.c.batch_id.is_(None))
+                .group_by(_outbox.c.organisation_id)
+            ).all()
+            members = set(inflight)
+        cutoff = now - timedelta(seconds=self.config.max_wait_s)
+        for organisation_id, count, oldest in due:
+            if force or count >= self.config.max_events or oldest <= cutoff:
+                members.add(organisation_id)
+        return sorted(members)
+
+    def _anchor_member(self, organisation_id: int, *, force: bool) -> int:
+        anchored = 0
+        for batch in self._inflight(organisation_id):
+            anchored += self._advance(batch)
+        while True:
+            prepared = self._prepare(organisation_id, force=force)
+            if prepared is None:
+                return anchored
+            done = self._advance(prepared)
+            anchored += done
+            if done == 0:
+                return anchored
+
+    def _inflight(self, organisation_id: int) -> list[BatchRow]:
+        """Prepared or sent batches of a member, if this worker may take them over."""
+        with write_transaction(self.engine) as conn:
+            if not self._lease(conn, organisation_id):
+                return []
+            rows = conn.execute(
+                self._batch_select().where(
+                    _batch.c.organisation_id == organisation_id,
+                    _batch.c.status.in_(("prepared", "sent")),
+                )
+            ).all()
+            batches = [BatchRow(*row) for row in rows]
+            for batch in batches:
+                self._claim_batch(conn, batch.id)
+        return batches
+
+    def _lease(self, conn: Connection, organisation_id: int) -> bool:
+        """Whether this worker may act for the member now (no other worker's live claim)."""
+        if self._postgres:
+            conn.execute(sa.select(_org.c.id).where(_org.c.id == organisation_id).with_for_update())
+        other = conn.execute(
+            sa.select(_outbox.c.id)
+            .where(
+                _outbox.c.organisation_id == organisation_id,
+                _outbox.c.claimed_by.is_not(None),
+                _outbox.c.claimed_by != self.worker_id,
+                _outbox.c.claimed_until > _now(),
+            )
+            .limit(1)
+        ).first()
+        return other is None
+
+    def _claim_batch(self, conn: Connection, batch_id: int) -> None:
+        conn.execute(
+            _outbox.update()
+            .where(
+                _outbox.c.event_pk.in_(sa.select(_event.c.id).where(_event.c.batch_id == batch_id))
+            )
+            .values(claimed_by=self.worker_id, claimed_until=self._lease_end())
+        )
+
+    def _lease_end(self) -> datetime:
+        return _now() + timedelta(seconds=self.config.lease_s)
+
+    def _prepare(self, organisation_id: int, *, force: bool) -> BatchRow | None:
+        """Close the member's next batch (durably, before anything goes to the chain)."""
+        with write_transaction(self.engine) as conn:
+            if not self._lease(conn, organisation_id):
+                return None
+            rows = conn.execute(
+                sa.select(
+                    _event.c.id, _event.c.event_hash, _event.c.primary_id_key, _outbox.c.created_at
+                )
+                .join(_outbox, _outbox.c.event_pk == _event.c.id)
+                .where(_outbox.c.organisation_id == organisation_id, _event.c.batch_id.is_(None))
+                .order_by(_outbox.c.id)
+                .limit(self.config.max_events)
+            ).all()
+            if not rows:
+                return None
+            oldest = min(row.created_at for row in rows)
+            age = (_now() - oldest).total_seconds()
+            if not force and len(rows) < self.config.max_events and age < self.config.max_wait_s:
+                return None
+            member = conn.execute(
+                sa.select(_org.c.org_id).where(_org.c.id == organisation_id)
+            ).scalar_one()
+            signer_address = conn.execute(
+                sa.select(_key.c.address)
+                .where(_key.c.organisation_id == organisation_id, _key.c.active.is_(True))
+                .order_by(_key.c.added_at.desc(), _key.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if signer_address is None:
+                self._refuse(organisation_id, f"member {member} has no active signing key")
+                return None
+            leaves = [
+                leaf_hash(HexBytes(row.event_hash), HexBytes(row.primary_id_key), signer_address)
+                for row in rows
+            ]
+            tree = MerkleTree.build(leaves)
+            root = "0x" + tree.root.hex()
+            batch_id = conn.execute(
+                _batch.insert()
+                .values(
+                    organisation_id=organisation_id,
+                    signer_address=signer_address,
+                    root=root,
+                    event_count=len(rows),
+                    status="prepared",
+                    chain_id=self.chain.chain_id,
+                    created_at=_now(),
+                )
+                .returning(_batch.c.id)
+            ).scalar_one()
+            conn.execute(
+                _event.update()
+                .where(_event.c.id == sa.bindparam("pk"), _event.c.batch_id.is_(None))
+                .values(
+                    batch_id=sa.bindparam("b"),
+                    proof=sa.bindparam("p"),
+                    recorder_address=sa.bindparam("a"),
+                ),
+                [
+                    {
+                        "pk": row.id,
+                        "b": batch_id,
+                        "p": ["0x" + h.hex() for h in tree.proof(leaf)],
+                        "a": signer_address,
+                    }
+                    for row, leaf in zip(rows, leaves, strict=True)
+                ],
+            )
+            self._claim_batch(conn, batch_id)
+        log.info("prepared batch %s of %d events, root %s", batch_id, len(rows), root)
+        return BatchRow(
+            batch_id, organisation_id, member, signer_address, root, len(rows), "prepared", None
+        )
+
+    # ------------------------------------------------------------------ chain
+
+    def _advance(self, batch: BatchRow) -> int:
+        """Bring one batch as far as it goes now; return its event count once mined."""
+        root = HexBytes(batch.root)
+        on_chain_org, block, _count = self.chain.call(self.anchor.functions.batchOf(root))
+        if on_chain_org != b"\0" * 32:
+            return self._adopt(batch, int(block))
+        if batch.status == "sent" and batch.tx_hash:
+            receipt = self._receipt(batch.tx_hash, wait=RECEIPT_WAIT_S)
+            if receipt is not None:
+                if receipt["status"] == 1:
+                    return self._confirm(batch, receipt)
+                log.warning(
+                    "batch %s: transaction %s reverted; will retry", batch.id, batch.tx_hash
+                )
+        return self._send(batch)
+
+    def _send(self, batch: BatchRow) -> int:
+        try:
+            signer = self.signers.signer(batch.org_id, batch.signer_address)
+        except WalletError as exc:
+            self._refuse(batch.organisation_id, f"no key for {batch.signer_address}: {exc}")
+            return 0
+        call = self.anchor.functions.anchorBatch(HexBytes(batch.root), batch.event_count)
+        address: ChecksumAddress = signer.address
+        try:
+            tx: dict[str, Any] = dict(
+                call.build_transaction(
+                    {
+                        "from": address,
+                        "chainId": self.chain.chain_id,
+                        "gasPrice": self.chain.w3.eth.gas_price,
+                    }
+                )
+            )
+        except (ValueError, Web3Exception) as exc:
+            revert = self.chain.revert_of(self.anchor.abi, exc)
+            if revert is None:
+                raise ChainError(f"cannot build the anchor transaction: {exc}") from None
+            return self._refused_send(batch, revert)
+        tx["nonce"] = self.chain.next_nonce(address)
+        raw = signer.sign_transaction(tx)
+        tx_hash = HexBytes(self.chain.w3.keccak(raw)).to_0x_hex()
+        _crash_point("before_send")
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                _batch.update()
+                .where(_batch.c.id == batch.id)
+                .values(status="sent", tx_hash=tx_hash, sent_at=_now())
+            )
+        try:
+            self.chain.w3.eth.send_raw_transaction(raw)
+        except (ValueError, Web3Exception) as exc:
+            self.chain.forget_nonce(address)
+            log.warning("batch %s: sending failed (%s); will look again", batch.id, exc)
+            return 0
+        except OSError as exc:
+            self.chain.forget_nonce(address)
+            raise ChainError(f"sending the anchor transaction failed: {exc}") from None
+        _crash_point("after_send")
+        receipt = self._receipt(tx_hash, wait=RECEIPT_WAIT_S)
+        if receipt is None:
+            return 0
+        _crash_point("after_receipt")
+        if receipt["status"] != 1:
+            log.warning("batch %s: transaction %s reverted; will retry", batch.id, tx_hash)
+            return 0
+        sent = BatchRow(
+            batch.id,
+            batch.organisation_id,
+            batch.org_id,
+            batch.signer_address,
+            batch.root,
+            batch.event_count,
+            "sent",
+            tx_hash,
+        )
+        return self._confirm(sent, receipt)
+
+    def _refused_send(self, batch: BatchRow, exc: ContractRevertError) -> int:
+        if exc.name == "AlreadyAnchored":
+            return self._advance(batch)  # mined meanwhile (by us before a crash)
+        if exc.name in _NOT_ALLOWED:
+            self._refuse(batch.organisation_id, f"the chain refuses {batch.signer_address}: {exc}")
+            return 0
+        raise exc
+
+    def _refuse(self, organisation_id: int, why: str) -> None:
+        log.warning(
+            "not anchoring for member %s for %.0f s: %s", organisation_id, REFUSED_BACKOFF_S, why
+        )
+        self._refused_until[organisation_id] = time.monotonic() + REFUSED_BACKOFF_S
+
+    def _receipt(self, tx_hash: str, *, wait: float) -> Any | None:
+        """The receipt of ``tx_hash``; None when the node does not know the transaction."""
+        w3 = self.chain.w3
+        try:
+            w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+        except (OSError, Web3Exception) as exc:
+            raise ChainError(f"cannot look up {tx_hash}: {exc}") from None
+        try:
+            return w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=wait)
+        except Web3Exception:
+            return None
+        except OSError as exc:
+            raise ChainError(f"cannot get the receipt of {tx_hash}: {exc}") from None
+
+    def _adopt(self, batch: BatchRow, block: int) -> int:
+        """The root is on chain already (sent before a crash): find its transaction."""
+        root = HexBytes(batch.root)
+        logs = self.anchor.events.BatchAnchored().get_logs(
+            from_block=block, to_block=block, argument_filters={"root": root}
+        )
+        if not logs:
+            raise ChainError(f"root {batch.root} is anchored in block {block} but has no log there")
+        entry = logs[0]
+        receipt = self.chain.w3.eth.get_transaction_receipt(entry["transactionHash"])
+        log.info("batch %s was already anchored in block %d; adopting it", batch.id, block)
+        return self._confirm(batch, receipt)
+
+    def _confirm(self, batch: BatchRow, receipt: Any) -> int:
+        tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                _batch.update()
+                .where(_batch.c.id == batch.id)
+                .values(
+                    status="mined",
+                    tx_hash=tx_hash,
+                    block_number=int(receipt["blockNumber"]),
+                    mined_at=_now(),
+                )
+            )
+            conn.execute(
+                _event.update()
+                .where(_event.c.batch_id == batch.id)
+                .values(anchor_status="anchored")
+            )
+            conn.execute(
+                _outbox.delete().where(
+                    _outbox.c.event_pk.in_(
+                        sa.select(_event.c.id).where(_event.c.batch_id == batch.id)
+                    )
+                )
+            )
+        log.info(
+            "anchored batch %s (%d events) in block %s, tx %s",
+            batch.id,
+            batch.event_count,
+            receipt["blockNumber"],
+            tx_hash,
+        )
+        return batch.event_count
+
+    def _batch_select(self) -> sa.Select[Any]:
+        return sa.select(
+            _batch.c.id,
+            _batch.c.organisation_id,
+            _org.c.org_id,
+            _batch.c.signer_address,
+            _batch.c.root,
+            _batch.c.event_count,
+            _batch.c.status,
+            _batch.c.tx_hash,
+        ).join(_org, _org.c.id == _batch.c.organisation_id)
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def reconcile(self) -> list[int]:
+        """Queue again the events of mined batches whose root is no longer on chain.
+
+        Returns the ids of the batches found orphaned.
+        """
+        chain_id = self.chain.chain_id
+        orphaned: list[int] = []
+        last_id = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(
+                        _batch.c.id, _batch.c.root, _batch.c.event_count, _batch.c.block_number
+                    )
+                    .where(
+                        _batch.c.status == "mined",
+                        _batch.c.chain_id == chain_id,
+                        _batch.c.id > last_id,
+                    )
+                    .order_by(_batch.c.id)
+                    .limit(RECONCILE_CHUNK)
+                ).all()
+            if not rows:
+                return orphaned
+            last_id = rows[-1].id
+            states = self._batch_states([HexBytes(row.root) for row in rows])
+            for row, (org, _block, _count) in zip(rows, states, strict=True):
+                if org == b"\0" * 32:
+                    self._orphan(row.id, row.root, row.event_count, row.block_number)
+                    orphaned.append(row.id)
+
+    def _batch_states(self, roots: Sequence[bytes]) -> list[tuple[bytes, int, int]]:
+        try:
+            with self.chain.w3.batch_requests() as batch:
+                for root in roots:
+                    batch.add(self.anchor.functions.batchOf(root))
+                results: list[Any] = list(batch.execute())
+        except (OSError, Web3Exception) as exc:
+            raise ChainError(f"cannot read batch roots: {exc}") from None
+        return [(bytes(r[0]), int(r[1]), int(r[2])) for r in results]
+
+    def _orphan(self, batch_id: int, root: str, count: int, block: int | None) -> None:
+        """Queue a lost batch again: the same root when its key may still anchor, else anew."""
+        now = _now()
+        with write_transaction(self.engine) as conn:
+            batch = conn.execute(
+                sa.select(_batch.c.organisation_id, _batch.c.signer_address).where(
+                    _batch.c.id == batch_id
+                )
+            ).one()
+            key_active = conn.execute(
+                sa.select(_key.c.active).where(_key.c.address == batch.signer_address)
+            ).scalar_one_or_none()
+            reuse = bool(key_active)
+            log.warning(
+                "batch %s (root %s, %d events, block %s) is no longer on the chain: the chain "
+                "was reset or lost blocks; re-anchoring its events %s",
+                batch_id,
+                root,
+                count,
+                block,
+                "under the same root" if reuse else "in a new batch (its key was revoked)",
+            )
+            conn.execute(
+                _outbox.insert().from_select(
+                    ["event_pk", "organisation_id", "created_at"],
+                    sa.select(
+                        _event.c.id,
+                        _event.c.organisation_id,
+                        sa.literal(now, _outbox.c.created_at.type),
+                    ).where(_event.c.batch_id == batch_id),
+                )
+            )
+            if reuse:
+                conn.execute(
+                    _batch.update()
+                    .where(_batch.c.id == batch_id)
+                    .values(
+                        status="prepared",
+                        tx_hash=None,
+                        block_number=None,
+                        sent_at=None,
+                        mined_at=None,
+                    )
+                )
+                conn.execute(
+                    _event.update()
+                    .where(_event.c.batch_id == batch_id)
+                    .values(anchor_status="pending")
+                )
+                return
+            conn.execute(_batch.update().where(_batch.c.id == batch_id).values(status="orphaned"))
+            conn.execute(
+                _event.update()
+                .where(_event.c.batch_id == batch_id)
+                .values(batch_id=None, proof=None, recorder_address=None, anchor_status="pending")
+            )
+
+
+def start_in_thread(worker: AnchorWorker) -> tuple[threading.Thread, threading.Event]:
+    """Run ``worker`` in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), name="anchor-worker", daemon=True)
+    thread.start()
+    return thread, stop

@@ -1,0 +1,413 @@
+"""Consortium membership, kept in step on the chain and in the database.
+
+The chain is the authority (the TraceAnchor contract's registry decides who may anchor and
+recall); the database mirrors it for queries and permission checks in the API. Every operation
+writes the database rows in a transaction that commits only after the chain transaction is mined,
+so a failed chain call leaves no row behind; an operation interrupted after the chain accepted it
+and before the commit is adopted from the chain when it is run again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from sqlalchemy.engine import Connection, Engine
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+
+from ledger.chain import ChainClient, ContractRevertError
+from ledger.deployment import Deployment
+from ledger.errors import InvalidInputError, LedgerError
+from ledger.identifiers import (
+    Identifier,
+    normalise_prefix,
+    parse,
+    prefix_candidates,
+    prefix_key,
+)
+from ledger.store.db import write_transaction
+from ledger.store.models import Organisation, OrgRole, Prefix, SigningKey, metadata
+from wallets.keyring import Keyring
+from wallets.signer import Signer
+
+log = logging.getLogger("tracechain.membership")
+
+_org = metadata.tables[Organisation.__tablename__]
+_key = metadata.tables[SigningKey.__tablename__]
+_prefix = metadata.tables[Prefix.__tablename__]
+_ZERO = b"\0" * 32
+
+
+class MembershipError(LedgerError):
+    """A membership operation the consortium's rules forbid."""
+
+    problem = "membership"
+    client_error = True
+
+
+class UnknownOrganisationError(MembershipError):
+    """No member has this organisation id."""
+
+    problem = "unknown-organisation"
+
+
+class PrefixOwnershipError(MembershipError):
+    """The identifier is not under a prefix of the acting member."""
+
+    problem = "prefix-ownership"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member as the database mirrors it."""
+
+    id: int
+    org_id: str
+    name: str
+    roles: int
+    active: bool
+    signing_addresses: tuple[str, ...]
+    prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecallStatus:
+    """The on-chain recall state of an identifier (or of the lot/class it belongs to)."""
+
+    identifier: str
+    recalled: bool
+    recalled_identifier: str | None
+    org_id: str | None
+    block: int | None
+    reason_hash: str | None
+
+
+def org_id_for(name: str) -> str:
+    """The default organisation id of a member: keccak256 of its name (0x-hex)."""
+    return "0x" + keccak(text=name.strip()).hex()
+
+
+def reason_hash(text: str) -> bytes:
+    """keccak256 of a notice kept off-chain (a recall reason)."""
+    return keccak(text=text)
+
+
+class Membership:
+    """Admits members, manages their keys and prefixes, records recalls."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        chain: ChainClient,
+        deployment: Deployment,
+        keyring: Keyring,
+        admin: Signer | None = None,
+    ) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.keyring = keyring
+        self.admin = admin
+        self.anchor: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
+
+    # ------------------------------------------------------------------ members
+
+    def admit(
+        self,
+        name: str,
+        roles: int = OrgRole.RECORDER,
+        *,
+        org_id: str | None = None,
+        prefixes: Sequence[str] = (),
+    ) -> Member:
+        """Admit an organisation with a new signing key (and assign it ``prefixes``)."""
+        name, roles = name.strip(), int(roles)
+        if not name:
+            raise InvalidInputError("a member needs a name", field="name")
+        if roles <= 0 or roles & ~int(OrgRole.RECORDER | OrgRole.AUDITOR):
+            raise InvalidInputError(f"roles {roles} are not RECORDER and/or AUDITOR", field="roles")
+        oid = (org_id or org_id_for(name)).lower()
+        with write_transaction(self.engine) as conn:
+            if conn.execute(sa.select(_org.c.id).where(_org.c.org_id == oid)).first():
+                raise MembershipError(f"organisation {oid} is a member already", field="org_id")
+            on_chain = self.chain.call(self.anchor.functions.memberInfo(HexBytes(oid)))
+            if on_chain[0] != 0:
+                self._adopt(conn, oid, name)
+            else:
+                address, path = self.keyring.create(oid)
+                self._admin_tx(self.anchor.functions.admitMember(HexBytes(oid), roles, address))
+                member_id = self._insert_org(conn, oid, name, roles)
+                conn.execute(
+                    _key.insert().values(
+                        organisation_id=member_id,
+                        address=address,
+                        keystore_path=str(path),
+                        active=True,
+                        added_at=datetime.now(UTC),
+                    )
+                )
+        for prefix in prefixes:
+            self.assign_prefix(oid, prefix)
+        return self.member(oid)
+
+    def _adopt(self, conn: Connection, oid: str, name: str) -> None:
+        """Mirror a member the chain has but the database lacks (an interrupted admit)."""
+        _, roles, active, _ = self.chain.call(self.anchor.functions.memberInfo(HexBytes(oid)))
+        member_id = self._insert_org(conn, oid, name, int(roles), active=bool(active))
+        held = set(self.keyring.addresses(oid))
+        for address in self.chain.call(self.anchor.functions.signersOf(HexBytes(oid))):
+            conn.execute(
+                _key.insert().values(
+                    organisation_id=member_id,
+                    address=address,
+                    keystore_path=str(self.keyring.path_for(oid, address))
+                    if address in held
+                    else None,
+                    active=True,
+                    added_at=datetime.now(UTC),
+                )
+            )
+        log.warning("member %s was on the chain but not in the database; adopted it", oid)
+
+    @staticmethod
+    def _insert_org(
+        conn: Connection, oid: str, name: str, roles: int, *, active: bool = True
+    ) -> int:
+        member_id: int = conn.execute(
+            _org.insert()
+            .values(org_id=oid, name=name, roles=roles, active=active, created_at=datetime.now(UTC))
+            .returning(_org.c.id)
+        ).scalar_one()
+        return member_id
+
+    def suspend(self, org_id: str) -> Member:
+        """Suspend a member: its keys can no longer anchor or recall."""
+        return self._set_active(org_id, active=False)
+
+    def reinstate(self, org_id: str) -> Member:
+        """Reinstate a suspended member."""
+        return self._set_active(org_id, active=True)
+
+    def _set_active(self, org_id: str, *, active: bool) -> Member:
+        oid = org_id.lower()
+        with write_transaction(self.engine) as conn:
+            self._require(conn, oid)
+            on_chain_active = self.chain.call(self.anchor.functions.memberInfo(HexBytes(oid)))[2]
+            if bool(on_chain_active) != active:
+                fn = (
+                    self.anchor.functions.reinstateMember
+                    if active
+                    else self.anchor.functions.suspendMember
+                )
+                self._admin_tx(fn(HexBytes(oid)))
+            conn.execute(_org.update().where(_org.c.org_id == oid).values(active=active))
+        return self.member(oid)
+
+    def rotate_key(self, org_id: str, *, revoke_old: bool = True) -> str:
+        """Give a member a new signing key; revoke the old ones. Past anchors stay valid."""
+        oid = org_id.lower()
+        with write_transaction(self.engine) as conn:
+            member_id = self._require(conn, oid)
+            old = (
+                conn.execute(
+                    sa.select(_key.c.address).where(
+                        _key.c.organisation_id == member_id, _key.c.active.is_(True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            address, path = self.keyring.create(oid)
+            self._admin_tx(self.anchor.functions.addSigner(HexBytes(oid), address))
+            now = datetime.now(UTC)
+            conn.execute(
+                _key.insert().values(
+                    organisation_id=member_id,
+                    address=address,
+                    keystore_path=str(path),
+                    active=True,
+                    added_at=now,
+                )
+            )
+            if revoke_old:
+                for previous in old:
+                    self._admin_tx(self.anchor.functions.revokeSigner(previous))
+                    conn.execute(
+                        _key.update()
+                        .where(_key.c.address == previous)
+                        .values(active=False, revoked_at=now)
+                    )
+        return address
+
+    # ------------------------------------------------------------------ prefixes
+
+    def assign_prefix(self, org_id: str, prefix: str) -> str:
+        """Assign an identifier prefix (``0614141``, ``gs1:0614141``, ``88.118.8``) to a member."""
+        oid = org_id.lower()
+        normalised = normalise_prefix(prefix)
+        key = prefix_key(normalised)
+        with write_transaction(self.engine) as conn:
+            member_id = self._require(conn, oid)
+            owner = conn.execute(
+                sa.select(_prefix.c.organisation_id).where(_prefix.c.prefix == normalised)
+            ).first()
+            if owner is not None and owner[0] != member_id:
+                raise MembershipError(
+                    f"prefix {normalised} belongs to another member", field="prefix"
+                )
+            if owner is None:
+                on_chain_owner = self.chain.call(self.anchor.functions.prefixOwner(key))
+                if on_chain_owner != HexBytes(oid):
+                    self._admin_tx(self.anchor.functions.assignPrefix(normalised, HexBytes(oid)))
+                conn.execute(
+                    _prefix.insert().values(
+                        prefix=normalised,
+                        prefix_key="0x" + key.hex(),
+                        organisation_id=member_id,
+                        assigned_at=datetime.now(UTC),
+                    )
+                )
+        return normalised
+
+    def owner_of(self, identifier: Identifier) -> str | None:
+        """The org id of the member owning a prefix of ``identifier``, if any."""
+        candidates = prefix_candidates(identifier)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_org.c.org_id)
+                .join(_prefix, _prefix.c.organisation_id == _org.c.id)
+                .where(_prefix.c.prefix.in_(list(candidates)))
+                .order_by(sa.func.length(_prefix.c.prefix).desc())
+                .limit(1)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def require_owner(self, org_id: str, identifier: Identifier) -> None:
+        """Raise unless member ``org_id`` owns a prefix of ``identifier``."""
+        if self.owner_of(identifier) != org_id.lower():
+            raise PrefixOwnershipError(
+                f"{identifier.canonical} is not under a prefix of member {org_id}",
+                field="identifier",
+            )
+
+    # ------------------------------------------------------------------ recalls
+
+    def recall(self, org_id: str, identifier: str, reason: str) -> RecallStatus:
+        """Recall a product or lot on the chain, as member ``org_id`` (the prefix owner)."""
+        return self._recall(org_id, identifier, reason, lift=False)
+
+    def lift_recall(self, org_id: str, identifier: str, reason: str) -> RecallStatus:
+        """Lift a recall, as the prefix owner."""
+        return self._recall(org_id, identifier, reason, lift=True)
+
+    def _recall(self, org_id: str, text: str, reason: str, *, lift: bool) -> RecallStatus:
+        ident = parse(text)
+        self.require_owner(org_id, ident)
+        signer = self._member_signer(org_id.lower())
+        fn = self.anchor.functions.liftRecall if lift else self.anchor.functions.recall
+        try:
+            self.chain.transact(signer, fn(ident.canonical, reason_hash(reason)))
+        except ContractRevertError as exc:
+            if exc.name in ("AlreadyRecalled", "NotRecalled"):
+                raise MembershipError(exc.name, field="identifier") from None
+            if exc.name == "NotPrefixOwner":
+                raise PrefixOwnershipError(
+                    "the chain says the member does not own this prefix", field="identifier"
+                ) from None
+            raise
+        return self.recall_status(ident.canonical)
+
+    def recall_status(self, text: str) -> RecallStatus:
+        """Whether an identifier, or the lot/class it belongs to, is recalled on the chain."""
+        ident = parse(text)
+        chain_of: list[Identifier] = [ident]
+        cls = ident.class_identifier()
+        while cls is not None and cls.canonical not in {i.canonical for i in chain_of}:
+            chain_of.append(cls)
+            cls = cls.class_identifier()
+        for candidate in chain_of:
+            active, oid, since, why = self.chain.call(
+                self.anchor.functions.recallOf(candidate.id_key)
+            )
+            if active:
+                return RecallStatus(
+                    ident.canonical,
+                    True,
+                    candidate.canonical,
+                    "0x" + bytes(oid).hex(),
+                    int(since),
+                    "0x" + bytes(why).hex(),
+                )
+        return RecallStatus(ident.canonical, False, None, None, None, None)
+
+    # ------------------------------------------------------------------ reads
+
+    def member(self, org_id: str) -> Member:
+        """A member as mirrored in the database."""
+        oid = org_id.lower()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_org).where(_org.c.org_id == oid)).first()
+            if row is None:
+                raise UnknownOrganisationError(f"no member {oid}", field="org_id")
+            keys = (
+                conn.execute(
+                    sa.select(_key.c.address)
+                    .where(_key.c.organisation_id == row.id, _key.c.active.is_(True))
+                    .order_by(_key.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            prefixes = (
+                conn.execute(
+                    sa.select(_prefix.c.prefix)
+                    .where(_prefix.c.organisation_id == row.id)
+                    .order_by(_prefix.c.prefix)
+                )
+                .scalars()
+                .all()
+            )
+        return Member(
+            row.id, row.org_id, row.name, row.roles, row.active, tuple(keys), tuple(prefixes)
+        )
+
+    def members(self) -> list[Member]:
+        """Every member."""
+        with self.engine.connect() as conn:
+            ids = conn.execute(sa.select(_org.c.org_id).order_by(_org.c.id)).scalars().all()
+        return [self.member(oid) for oid in ids]
+
+    # ------------------------------------------------------------------ internals
+
+    def _require(self, conn: Connection, oid: str) -> int:
+        member_id = conn.execute(
+            sa.select(_org.c.id).where(_org.c.org_id == oid)
+        ).scalar_one_or_none()
+        if member_id is None:
+            raise UnknownOrganisationError(f"no member {oid}", field="org_id")
+        return int(member_id)
+
+    def _member_signer(self, oid: str) -> Signer:
+        with self.engine.connect() as conn:
+            address = conn.execute(
+                sa.select(_key.c.address)
+                .join(_org, _org.c.id == _key.c.organisation_id)
+                .where(_org.c.org_id == oid, _key.c.active.is_(True))
+                .order_by(_key.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        if address is None:
+            raise UnknownOrganisationError(
+                f"member {oid} has no active signing key", field="org_id"
+            )
+        return self.keyring.signer(oid, address)
+
+    def _admin_tx(self, call: ContractFunction) -> None:
+        if self.admin is None:
+            raise MembershipError("this operation needs the consortium admin key")
+        self.chain.transact(self.admin, call)
