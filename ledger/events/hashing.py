@@ -43,6 +43,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from ledger.events import epc
@@ -66,6 +67,10 @@ _IGNORED_TOP_LEVEL: Final = frozenset(
     {"type", "eventID", "recordTime", "errorDeclaration", "@context", "rdfs:comment"}
 )
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NUMBER_STARTS: Final = frozenset("+-.0123456789")
+_CURIE_HEADS: Final = frozenset({"cbv:", "gs1:"})
+#: Only EPC URIs (``urn:``) and Digital Link URIs (``http``) can be GS1 keys.
+_IDENTIFIER_HEADS: Final = frozenset({"urn:", "http"})
 _TYPED_LISTS: Final = {
     "bizTransactionList": "bizTransaction",
     "sourceList": "source",
@@ -209,6 +214,11 @@ _EVENT_ORDER: Final = (
 _EVENT_ORDER_NAMES: Final = frozenset(f.name for f in _EVENT_ORDER)
 
 
+@lru_cache(maxsize=64)
+def _names(order: tuple[_Field, ...]) -> frozenset[str]:
+    return frozenset(spec.name for spec in order)
+
+
 def context_prefixes(context: object) -> dict[str, str]:
     """Compact-IRI prefixes an ``@context`` declares, over those of the EPCIS context."""
     prefixes = dict(STANDARD_PREFIXES)
@@ -243,16 +253,20 @@ class _Writer:
 
     def canonical(self, text: str) -> str:
         """A non-empty, stripped value in its canonical form."""
-        text = expand_curie(text)
+        head = text[:4]
+        if head in _CURIE_HEADS:
+            text = expand_curie(text)
         if "urn:epcglobal:cbv:" in text:
             for urn, web in URN_TO_WEB.items():
                 text = text.replace(urn, web)
-        if _NUMBER.fullmatch(text):
+        if text[0] in _NUMBER_STARTS and _NUMBER.fullmatch(text):
             number = float(text)
             if math.isfinite(number):
                 return str(int(number)) if number.is_integer() else repr(number)
             return text
-        return self._normalise(text) or text
+        if head in _IDENTIFIER_HEADS:
+            return self._normalise(text) or text
+        return text
 
     # -- canonical order ----------------------------------------------------------------------
 
@@ -276,7 +290,7 @@ class _Writer:
                 parts.extend(texts)
             if rest is not None:
                 residue[spec.name] = rest
-        names = {spec.name for spec in order}
+        names = _names(order)
         extensions: list[str] = []
         for key, value in obj.items():
             if key in names:
@@ -294,12 +308,21 @@ class _Writer:
 
     def field(self, spec: _Field, value: Any) -> tuple[list[str], Any]:
         """The texts of one ordered field (one per value) and what is left of it, if anything."""
+        if type(value) is str and spec.item is None:
+            return self.scalar(spec, value.strip()), None
         if spec.item is not None:
             items = value if isinstance(value, list) else [value]
             item_spec = spec.order[0] if spec.order else _value(spec.item)
             texts: list[str] = []
             leftovers: list[Any] = []
+            plain = item_spec.order is None and not item_spec.time and item_spec.vocabulary is None
+            prefix = item_spec.name + "="
             for item in items:
+                if plain and type(item) is str:
+                    text = item.strip()
+                    if text:
+                        texts.append(prefix + self.canonical(text))
+                    continue
                 item_texts, rest = self.field(item_spec, item)
                 texts.extend(item_texts)
                 if rest is not None:
@@ -321,14 +344,17 @@ class _Writer:
                 return [], value
             text, residue = self.ordered(value, spec.order)
             return ([spec.name + text] if text else []), (residue or None)
-        text = _text(value)
+        return self.scalar(spec, _text(value)), None
+
+    def scalar(self, spec: _Field, text: str) -> list[str]:
+        """``name=value`` for a stripped scalar (nothing for an empty one)."""
         if not text:
-            return [], None
+            return []
         if spec.time:
-            return [spec.name + "=" + hash_timestamp(text)], None
+            return [spec.name + "=" + hash_timestamp(text)]
         if spec.vocabulary is not None and text in VOCABULARIES[spec.vocabulary].terms:
             text = VOCABULARIES[spec.vocabulary].web_uri(text)
-        return [spec.name + "=" + self.canonical(text)], None
+        return [spec.name + "=" + self.canonical(text)]
 
     # -- everything else ----------------------------------------------------------------------
 
