@@ -28,6 +28,7 @@ CONTEXT: list[Any] = [
 ]
 COMPANIES = ("4012345", "0614141", "9506000", "4000001")
 BATCH = 50
+TRANSACTIONS = "urn:epcglobal:cbv:bt:4012345000009:"
 
 
 def _check_digit(body: str) -> str:
