@@ -1,0 +1,197 @@
+"""The app factory: ``create_app(settings) -> FastAPI`` and the module-level ``app`` for uvicorn.
+
+``uvicorn api.app:app`` serves the default settings (``TRACECHAIN_*``). On startup the app
+migrates the database, makes sure the consortium admin has an API key (printing a new one once),
+starts the watcher that follows captures made elsewhere and recalls made on chain, and, unless
+``TRACECHAIN_ANCHOR_WORKER=false``, the anchor worker as a background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import background
+from api.auth import announce_admin_key, bootstrap_admin_key
+from api.config import ApiSettings
+from api.keys_model import ensure_table
+from api.problems import PROBLEM_SCHEMA, install_problem_handlers
+from api.routers import (
+    batches,
+    capture,
+    events,
+    handles,
+    health,
+    identifiers,
+    members,
+    problems,
+    qr,
+    resolver,
+)
+from api.services import Services
+from api.trail import TrailOut
+from ledger.settings import Settings, get_settings
+from ledger.store.db import migrate
+
+log = logging.getLogger("tracechain.api")
+
+API_VERSION = "1.0.0"
+
+DESCRIPTION = """
+tracechain records product-lifecycle events (GS1 EPCIS 2.0 / CBV 2.0) keyed by industrial
+identifiers, anchors them on a permissioned EVM chain and lets anyone verify a product's trail.
+
+* **Members** (consortium admin): admit, suspend, reinstate, assign identifier prefixes, API
+  keys, signing-key rotation.
+* **Capture** (recorder keys): EPCIS 2.0 REST binding `POST /capture` (JSON, JSON-LD, XML),
+  `POST /events`, and the supplier shortcut `POST /batches`.
+* **Query** (member keys): `GET /events` with EPCIS query parameters and `nextPageToken`.
+* **Verification and resolution** (public): `GET /identifiers/{id}`, GS1 Digital Link
+  resolver paths (`/01/{gtin}/10/{lot}`...), Handle resolver paths and the Handle REST API,
+  QR codes and label sheets.
+
+Every error is an RFC 9457 `application/problem+json` body whose `errors` name each field and
+reason.
+"""
+
+TAGS: list[dict[str, Any]] = [
+    {"name": "Members", "description": "Consortium membership (admin key)."},
+    {"name": "Capture", "description": "EPCIS 2.0 capture (recorder keys)."},
+    {"name": "Events", "description": "EPCIS 2.0 queries (member keys)."},
+    {"name": "Identifiers", "description": "Trails, verification and recalls."},
+    {"name": "Resolver", "description": "GS1 Digital Link and Handle resolution (public)."},
+    {"name": "QR codes", "description": "QR codes and printable label sheets (public)."},
+    {"name": "Operations", "description": "Health, readiness, metrics, problem types."},
+]
+
+
+class RequestMetricsMiddleware:
+    """Times every request by route template (pure ASGI: no body buffering)."""
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.services.metrics.requests.labels(
+                template, scope.get("method", ""), str(status)
+            ).observe(time.perf_counter() - start)
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=TAGS,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = PROBLEM_SCHEMA
+            trail = TrailOut.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(trail.pop("$defs", {}))
+            components["TrailOut"] = trail
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return build
+
+
+def create_app(
+    settings: Settings | None = None, api_settings: ApiSettings | None = None
+) -> FastAPI:
+    """Build the tracechain API for ``settings`` (default: the environment's)."""
+    settings = settings or get_settings()
+    api_settings = api_settings or ApiSettings()
+    services = Services(settings, api_settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(_prepare_database, services)
+        tasks = background.start(services)
+        try:
+            yield
+        finally:
+            await background.stop(tasks)
+            services.close()
+
+    app = FastAPI(
+        title="tracechain",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=TAGS,
+        redirect_slashes=False,
+    )
+    app.state.services = services
+    services.metrics.watch_backlog(lambda: health.backlog(services))
+    services.metrics.watch_caches(lambda: health.cache_stats(services))
+    app.state.public_url = services.public_url
+    install_problem_handlers(app)
+    for module in (health, problems, members, capture, events, batches, identifiers, qr, handles):
+        app.include_router(module.router)
+    # Last: the resolver's catch-all paths (/{ai}/{value}..., /{handle prefix}/{suffix}).
+    app.include_router(resolver.router)
+    app.add_middleware(RequestMetricsMiddleware, services=services)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _prepare_database(services: Services) -> None:
+    migrate(services.engine)
+    ensure_table(services.engine)
+    configured = services.api.admin_api_key
+    created = bootstrap_admin_key(
+        services.engine, configured.get_secret_value() if configured else None
+    )
+    if created is not None:
+        announce_admin_key(created)
+
+
+class _LazyApp:
+    """``api.app:app`` for uvicorn: the app is built on first use, not at import."""
+
+    def __init__(self) -> None:
+        self._app: FastAPI | None = None
+
+    def _get(self) -> FastAPI:
+        if self._app is None:
+            self._app = create_app()
+        return self._app
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        return self._get()(scope, receive, send)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+#: For ``uvicorn api.app:app``; built on first request/lifespan event.
+app = _LazyApp()

@@ -1,0 +1,169 @@
+"""Background tasks of the API process: the change watcher and the anchor worker.
+
+The watcher keeps the trail cache honest about changes this process did not make itself:
+events captured by other processes (new ``event`` rows) and recalls sent to the chain directly
+(``Recalled`` / ``RecallLifted`` logs); it also notices a chain reset (another genesis block)
+and then drops every cached verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from api.services import Services
+from ledger.anchoring import AnchorConfig, AnchorWorker, start_in_thread
+from ledger.errors import LedgerError
+from ledger.store.models import EventIdentifier
+
+log = logging.getLogger("tracechain.api")
+
+_IDENT = EventIdentifier.__table__  # type: ignore[attr-defined]
+#: Check the genesis block every this many polls.
+_GENESIS_EVERY = 30
+
+
+@dataclass
+class _WatchState:
+    last_event_pk: int | None = None
+    last_block: int | None = None
+    polls: int = 0
+
+
+def _max_event_pk(services: Services) -> int:
+    with services.engine.connect() as connection:
+        value = connection.execute(sa.select(sa.func.max(_IDENT.c.event_pk))).scalar()
+    return int(value or 0)
+
+
+def _new_identifiers(services: Services, after: int) -> tuple[int, set[str]]:
+    with services.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(_IDENT.c.event_pk, _IDENT.c.canonical, _IDENT.c.class_canonical)
+            .where(_IDENT.c.event_pk > after)
+            .order_by(_IDENT.c.event_pk)
+            .limit(50_000)
+        ).all()
+    last = after
+    touched: set[str] = set()
+    for pk, canonical, class_canonical in rows:
+        last = max(last, int(pk))
+        touched.add(canonical)
+        if class_canonical:
+            touched.add(class_canonical)
+    return last, touched
+
+
+def _recall_logs(services: Services, state: _WatchState) -> bool:
+    """Whether a recall changed on chain since the last poll (advances ``last_block``)."""
+    chain = services.chain
+    if not chain.reachable():
+        return False
+    head = int(chain.w3.eth.block_number)
+    if state.last_block is None:
+        state.last_block = head
+        return False
+    if head <= state.last_block:
+        if head < state.last_block:  # the chain went backwards: reset
+            state.last_block = head
+            return True
+        return False
+    anchor = chain.contract("TraceAnchor", services.deployment().anchor_address)
+    changed = False
+    for event in (anchor.events.Recalled, anchor.events.RecallLifted):
+        logs = event().get_logs(from_block=state.last_block + 1, to_block=head)
+        changed = changed or bool(logs)
+    state.last_block = head
+    return changed
+
+
+def _chain_was_reset(services: Services) -> bool:
+    chain = services.chain
+    if not chain.reachable():
+        return False
+    return chain.genesis_hash() != services.deployment().genesis_hash
+
+
+def poll_once(services: Services, state: _WatchState) -> None:
+    """One round of the watcher (synchronous; runs in a worker thread)."""
+    if state.last_event_pk is None:
+        state.last_event_pk = _max_event_pk(services)
+    else:
+        last, touched = _new_identifiers(services, state.last_event_pk)
+        if touched:
+            services.trails.invalidate(touched)
+        state.last_event_pk = last
+    state.polls += 1
+    try:
+        if state.polls % _GENESIS_EVERY == 1 and _chain_was_reset(services):
+            log.warning("the chain no longer matches the deployment record; caches dropped")
+            services.forget_deployment()
+            state.last_block = None
+        if _recall_logs(services, state):
+            services.recalls.clear()
+            services.trails.clear()
+    except (LedgerError, OSError, ValueError) as exc:
+        log.debug("watcher: chain not usable now: %s", exc)
+
+
+async def watch(services: Services) -> None:
+    """Poll for outside changes every ``recall_poll_seconds`` until cancelled."""
+    state = _WatchState()
+    while True:
+        try:
+            await asyncio.to_thread(poll_once, services, state)
+        except Exception:
+            log.exception("watcher round failed")
+        await asyncio.sleep(services.api.recall_poll_seconds)
+
+
+async def anchor(services: Services) -> None:
+    """Run the anchor worker (in its own thread) until cancelled.
+
+    The worker needs the deployment record; while there is none (the devnet is not up yet)
+    this waits and tries again.
+    """
+    while True:
+        try:
+            deployment = await asyncio.to_thread(services.deployment)
+            break
+        except LedgerError as exc:
+            log.warning("anchor worker waits for the deployment: %s", exc.reason)
+            await asyncio.sleep(2.0)
+    worker = AnchorWorker(
+        services.engine,
+        services.chain,
+        deployment,
+        services.keyring,
+        AnchorConfig.from_settings(services.settings),
+    )
+    thread, stop = start_in_thread(worker)
+    try:
+        while thread.is_alive():
+            await asyncio.sleep(0.5)
+        log.error("the anchor worker thread ended")
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join, 30.0)
+
+
+def start(services: Services) -> list[asyncio.Task[None]]:
+    """Start the background tasks of the app: the watcher and, unless disabled
+    (``TRACECHAIN_ANCHOR_WORKER_IN_API=false``), the anchor worker."""
+    tasks = [asyncio.create_task(watch(services), name="tracechain-watcher")]
+    if services.settings.anchor_worker_in_api:
+        tasks.append(asyncio.create_task(anchor(services), name="tracechain-anchor-worker"))
+    return tasks
+
+
+async def stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait for them."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

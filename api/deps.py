@@ -1,0 +1,75 @@
+"""FastAPI dependencies: the app's services, a database session, the caller and its role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlmodel import Session
+
+from api.auth import Principal, bearer_scheme, header_scheme, principal_of, require_role
+from api.services import Services
+
+
+def get_services(request: Request) -> Services:
+    """The app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """A database session for one request (closed afterwards)."""
+    with services.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    header_key: Annotated[str | None, Security(header_scheme)],
+) -> Principal:
+    """The caller, from its API key (401 without a valid one)."""
+    return principal_of(request, session, bearer, header_key)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+_admin = require_role("admin")
+_recorder = require_role("recorder")
+_member = require_role("recorder", "auditor")
+_reader = require_role("admin", "recorder", "auditor")
+
+
+def admin(who: PrincipalDep) -> Principal:
+    """The consortium admin (403 for any other key)."""
+    return _admin(who)
+
+
+def recorder(who: PrincipalDep) -> Principal:
+    """A member's recorder key."""
+    return _recorder(who)
+
+
+def member(who: PrincipalDep) -> Principal:
+    """A member's key of any role."""
+    return _member(who)
+
+
+def reader(who: PrincipalDep) -> Principal:
+    """Anyone with a key: the admin or a member."""
+    return _reader(who)
+
+
+AdminDep = Annotated[Principal, Depends(admin)]
+RecorderDep = Annotated[Principal, Depends(recorder)]
+MemberDep = Annotated[Principal, Depends(member)]
+ReaderDep = Annotated[Principal, Depends(reader)]

@@ -1,0 +1,69 @@
+"""Serving trails: negotiation between the buyer's page and JSON, languages, ETags."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api import i18n
+from api.cache import CachedTrail
+from api.negotiation import best_match
+from api.problems import ProblemError
+from api.services import Services
+from api.trail import Format, render
+from ledger.identifiers import Identifier
+
+HTML = "text/html"
+JSON = "application/json"
+
+
+def choose_format(request: Request, explicit: str | None) -> Format:
+    """``json`` or ``html``: the ``format`` parameter, else the Accept header (JSON unless
+    the client prefers HTML, as a phone's browser does)."""
+    if explicit in ("json", "html"):
+        return "json" if explicit == "json" else "html"
+    if explicit is not None:
+        raise ProblemError(400, "bad-request", "format is json or html", field="format")
+    chosen = best_match(request.headers.get("accept"), (JSON, HTML, "application/ld+json"))
+    if chosen is None:
+        raise ProblemError(
+            406, "not-acceptable", "this resource is application/json or text/html",
+            field="Accept",
+        )  # fmt: skip
+    return "html" if chosen == HTML else "json"
+
+
+def _respond(request: Request, trail: CachedTrail) -> Response:
+    headers = {
+        "ETag": trail.etag,
+        "Cache-Control": "no-cache",
+        "Vary": "Accept, Accept-Language",
+        **dict(trail.headers),
+    }
+    if request.headers.get("if-none-match") == trail.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(trail.body, media_type=trail.media_type, headers=headers)
+
+
+async def serve_trail(
+    request: Request,
+    services: Services,
+    identifier: Identifier,
+    text: str,
+    fmt: Format,
+    lang: str | None,
+    *,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """The trail of ``identifier`` as ``fmt``; a cached trail is answered without leaving the
+    event loop."""
+    language = i18n.negotiate(lang, request.headers.get("accept-language"))
+    klass = identifier.class_identifier()
+    variant = f"{fmt}:{language}:{klass.canonical if klass else ''}"
+    cached = services.trails.get(identifier.canonical, variant)
+    if cached is None:
+        cached = await run_in_threadpool(render, services, identifier, text, fmt, language)
+    response = _respond(request, cached)
+    if extra_headers:
+        response.headers.update(extra_headers)
+    return response

@@ -1,0 +1,306 @@
+"""RFC 9457 problem details: every error the API answers is ``application/problem+json``.
+
+A body has ``type`` (a URI naming the problem, dereferenceable at ``/problems/{slug}``),
+``title``, ``status``, ``detail`` and ``errors``: a list of ``{"field", "reason"}`` naming what
+was wrong in the request. Ledger errors (:class:`ledger.errors.LedgerError`) are mapped by their
+``problem`` slug and ``client_error`` flag; bad input never gives a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from ledger.chain import ContractRevertError
+from ledger.errors import ChainError, ConfigurationError, LedgerError
+
+log = logging.getLogger("tracechain.api")
+
+PROBLEM_JSON: Final = "application/problem+json"
+#: Where problem types live; ``type`` is this plus the slug (made absolute on our public URL).
+PROBLEM_PATH: Final = "/problems/"
+
+#: Titles of the problem types the API itself raises (ledger types are titled from their slug).
+TITLES: Final[dict[str, str]] = {
+    "bad-request": "Bad request",
+    "request-validation": "The request does not match the API's schema",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "not-acceptable": "Not acceptable",
+    "unsupported-media-type": "Unsupported media type",
+    "payload-too-large": "Payload too large",
+    "capture-limit-exceeded": "Too many events in one capture",
+    "unauthorized": "Authentication required",
+    "invalid-credentials": "Invalid or revoked API key",
+    "forbidden": "Forbidden",
+    "wrong-role": "The API key's role does not allow this",
+    "not-prefix-owner": "The identifier belongs to another member's prefix",
+    "member-suspended": "The member is suspended",
+    "conflict": "Conflict",
+    "chain-unavailable": "The chain is unavailable",
+    "chain-rejected": "The chain rejected the transaction",
+    "service-unavailable": "Service unavailable",
+    "internal-error": "Internal error",
+    "invalid-page-token": "Invalid nextPageToken",
+}
+
+#: EPCIS REST binding exception names for the problems GS1 names (an extension member).
+EPCIS_EXCEPTIONS: Final[dict[int, str]] = {
+    400: "epcisException:ValidationException",
+    404: "epcisException:NoSuchNameException",
+    413: "epcisException:CaptureLimitExceededException",
+}
+
+#: Contract custom errors (see contracts/*.sol) and what they mean for the caller.
+REVERT_STATUS: Final[dict[str, tuple[int, str]]] = {
+    "NotPrefixOwner": (403, "not-prefix-owner"),
+    "SuspendedMember": (403, "member-suspended"),
+    "RevokedSigner": (403, "forbidden"),
+    "MissingMemberRole": (403, "wrong-role"),
+    "UnknownMember": (403, "forbidden"),
+    "AlreadyRecalled": (409, "conflict"),
+    "NotRecalled": (409, "conflict"),
+    "MemberExists": (409, "conflict"),
+    "ActiveMember": (409, "conflict"),
+    "SignerExists": (409, "conflict"),
+    "TooManySigners": (409, "conflict"),
+    "PrefixTaken": (409, "conflict"),
+    "AlreadyAnchored": (409, "conflict"),
+    "UnknownOrganisation": (404, "not-found"),
+    "UnknownPrefix": (404, "not-found"),
+    "InvalidRoles": (400, "bad-request"),
+    "EmptyValue": (400, "bad-request"),
+}
+
+
+class FieldError(dict[str, str]):
+    """One ``{"field": ..., "reason": ...}`` entry of a problem's ``errors``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field=field, reason=reason)
+
+
+class ProblemError(Exception):
+    """An error answered as problem+json (raise it from routes and dependencies)."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        errors: Sequence[Mapping[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        title: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.title = title or TITLES.get(slug) or title_of(slug)
+        if errors is None:
+            errors = [FieldError(field, detail)] if field else []
+        self.errors = [dict(e) for e in errors]
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def title_of(slug: str) -> str:
+    """A title from a slug: ``invalid-identifier-check-digit`` -> ``Invalid identifier check
+    digit``."""
+    words = slug.replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else "Problem"
+
+
+def _status_of_ledger_error(exc: LedgerError) -> tuple[int, str]:
+    explicit = getattr(exc, "http_status", None)
+    if isinstance(explicit, int) and 400 <= explicit < 600:
+        return explicit, exc.problem
+    if isinstance(exc, ContractRevertError):
+        return REVERT_STATUS.get(exc.name, (502, "chain-rejected"))
+    if exc.client_error:
+        slug = exc.problem
+        name = type(exc).__name__
+        if "not-found" in slug or "NotFound" in name or "Unknown" in name:
+            return 404, slug
+        if any(w in slug for w in ("conflict", "exists", "duplicate", "already")):
+            return 409, slug
+        if any(w in slug for w in ("forbidden", "permission", "not-owner", "suspended")):
+            return 403, slug
+        return 400, slug
+    if isinstance(exc, ChainError):
+        return 503, exc.problem
+    if isinstance(exc, ConfigurationError):
+        return 503, exc.problem
+    return 500, exc.problem
+
+
+def problem_from_ledger_error(exc: LedgerError) -> ProblemError:
+    """The problem answered for a ledger error (document errors list every field)."""
+    status, slug = _status_of_ledger_error(exc)
+    nested: Iterable[Any] = getattr(exc, "errors", None) or ()
+    errors = [
+        FieldError(str(e.field or "$"), str(e.reason)) for e in nested if isinstance(e, LedgerError)
+    ]
+    if not errors and exc.field:
+        errors = [FieldError(exc.field, exc.reason)]
+    if status >= 500:
+        # System trouble: say what kind, not the internals.
+        detail = (
+            f"the chain could not be used: {exc.reason}"
+            if isinstance(exc, ChainError)
+            else "the service is misconfigured or a dependency failed"
+        )
+        headers = {"Retry-After": "5"} if status == 503 else {}
+        return ProblemError(status, slug, detail, errors=errors, headers=headers)
+    return ProblemError(status, slug, exc.reason, errors=errors)
+
+
+def _type_uri(request: Request, slug: str) -> str:
+    base = getattr(request.app.state, "public_url", "") or str(request.base_url).rstrip("/")
+    return f"{base}{PROBLEM_PATH}{slug}"
+
+
+def problem_response(request: Request, problem: ProblemError) -> Response:
+    """Render ``problem`` as an ``application/problem+json`` response."""
+    body: dict[str, Any] = {
+        "type": _type_uri(request, problem.slug),
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": request.url.path,
+        "errors": problem.errors,
+    }
+    epcis = EPCIS_EXCEPTIONS.get(problem.status)
+    if epcis and _is_epcis_path(request.url.path):
+        body["epcisException"] = epcis
+    body.update(problem.extra)
+    return JSONResponse(
+        body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+    )
+
+
+def _is_epcis_path(path: str) -> bool:
+    return path.startswith(("/capture", "/events"))
+
+
+def _loc_to_field(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    if (parts and parts[0] == "body") or (
+        parts and parts[0] in ("query", "path", "header", "cookie") and len(parts) > 1
+    ):
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "$"
+
+
+_HTTP_SLUGS: Final[dict[int, str]] = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    503: "service-unavailable",
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` a problem+json answer."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        return problem_response(request, exc)
+
+    async def on_ledger_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LedgerError)
+        problem = problem_from_ledger_error(exc)
+        if problem.status >= 500:
+            log.warning("%s %s failed: %r", request.method, request.url.path, exc)
+        return problem_response(request, problem)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = []
+        for err in exc.errors():
+            loc = err.get("loc", ())
+            errors.append(FieldError(_loc_to_field(loc), str(err.get("msg", "invalid"))))
+        first = errors[0] if errors else FieldError("$", "invalid request")
+        detail = f"{first['field']}: {first['reason']}"
+        if len(errors) > 1:
+            detail += f" (and {len(errors) - 1} more problem(s))"
+        return problem_response(
+            request, ProblemError(422, "request-validation", detail, errors=errors)
+        )
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        slug = _HTTP_SLUGS.get(status, "bad-request" if status < 500 else "internal-error")
+        if status == 404 and exc.detail in (None, "Not Found"):
+            detail = f"nothing at {request.url.path}"
+        else:
+            detail = str(exc.detail)
+        headers = dict(exc.headers or {})
+        return problem_response(request, ProblemError(status, slug, detail, headers=headers))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request, ProblemError(500, "internal-error", "an unexpected error occurred")
+        )
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(LedgerError, on_ledger_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+#: OpenAPI description of a problem+json answer, for ``responses=`` of routes.
+PROBLEM_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries documenting problem+json answers for ``statuses``."""
+    return {
+        status: {
+            "description": TITLES.get(_HTTP_SLUGS.get(status, ""), "Problem"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,119 @@
+"""``POST /batches``: the supplier's shortcut to commission a production lot."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.capture_service import Captured, parse_events, store_events
+from api.deps import RecorderDep, ServicesDep
+from api.identity import parse_identifier, resolver_url
+from api.problems import ProblemError, problem_responses
+from api.schemas import BatchIn, BatchOut
+from api.services import Services
+from ledger.identifiers import Identifier
+
+router = APIRouter(tags=["Capture"])
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+
+
+def _offset(moment: datetime) -> str:
+    delta = moment.utcoffset()
+    minutes = int(delta.total_seconds() // 60) if delta is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def commissioning_event(body: BatchIn, lot: Identifier, site: Identifier) -> dict[str, Any]:
+    """The commissioning ObjectEvent of a lot (CBV 2.0): action ADD, bizStep commissioning,
+    disposition active, a quantity of the LGTIN class, ILMD with lot number and dates."""
+    moment = body.event_time or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    quantity: dict[str, Any] = {
+        "epcClass": lot.epc_uri or lot.canonical,
+        "quantity": int(body.quantity) if float(body.quantity).is_integer() else body.quantity,
+    }
+    if body.uom:
+        quantity["uom"] = body.uom
+    ilmd: dict[str, Any] = {"cbvmda:lotNumber": body.lot}
+    if body.production_date:
+        ilmd["cbvmda:productionDate"] = body.production_date.isoformat()
+    if body.expiry_date:
+        ilmd["cbvmda:itemExpirationDate"] = body.expiry_date.isoformat()
+    location = site.epc_uri or site.canonical
+    return {
+        "@context": [EPCIS_CONTEXT],
+        "type": "ObjectEvent",
+        "eventTime": moment.isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": _offset(moment),
+        "epcList": [],
+        "quantityList": [quantity],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": {"id": location},
+        "bizLocation": {"id": location},
+        "ilmd": ilmd,
+    }
+
+
+def _commission(services: Services, who: Any, event: dict[str, Any]) -> Captured:
+    first = parse_events(services, who, json.dumps(event).encode(), "application/ld+json")
+    # The event's id is its CBV 2.0 hash ID (which leaves eventID out, so it does not change).
+    event = {**event, "eventID": first[0].hash_id}
+    events = parse_events(services, who, json.dumps(event).encode(), "application/ld+json")
+    return store_events(services, who, events, path="$")
+
+
+@router.post(
+    "/batches",
+    response_model=BatchOut,
+    status_code=201,
+    summary="Commission a production lot (supplier shortcut)",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def create_batch(
+    body: BatchIn, services: ServicesDep, who: RecorderDep, response: Response
+) -> BatchOut:
+    """Record the commissioning of a lot: GTIN, lot, quantity, production and expiry dates
+    and the site's GLN become the CBV commissioning ObjectEvent. Returns the lot's identifier,
+    its GS1 Digital Link on this resolver and its QR code URLs."""
+    if body.production_date and body.expiry_date and body.expiry_date < body.production_date:
+        raise ProblemError(
+            422,
+            "request-validation",
+            "the expiry date is before the production date",
+            field="expiry_date",
+        )
+    gtin = body.gtin.zfill(14)
+    lot = parse_identifier(f"(01){gtin}(10){body.lot}", field="gtin")
+    site = parse_identifier(f"(414){body.site_gln}", field="site_gln")
+    event = commissioning_event(body, lot, site)
+    captured = await run_in_threadpool(_commission, services, who, event)
+    stored = captured.events[0]
+    record = captured.result.events[0]
+    link = resolver_url(lot, services.public_url)
+    encoded = quote(link, safe="")
+    response.headers["Location"] = link
+    if not record.new:
+        response.status_code = 200
+    return BatchOut(
+        identifier=lot.canonical,
+        epc_class=lot.epc_uri or lot.canonical,
+        digital_link=link,
+        qr_url=f"{services.public_url}/qr/{encoded}.png",
+        qr_svg_url=f"{services.public_url}/qr/{encoded}.svg",
+        label_sheet_url=f"{services.public_url}/labels/{encoded}.svg",
+        event_id=stored.event_id or record.hash_id,
+        event_hash_id=record.hash_id,
+        capture_id=captured.result.capture_id,
+        event=stored.raw,
+    )

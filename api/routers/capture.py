@@ -1,0 +1,262 @@
+"""EPCIS 2.0 capture, shaped like GS1's REST binding: ``POST /capture``, ``GET /capture[/{id}]``
+and the single-event ``POST /events``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any, Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlmodel import Session, col, select
+
+from api.capture_service import (
+    EPCIS_HEADERS,
+    JSON_TYPES,
+    XML_TYPES,
+    check_media_type,
+    parse_events,
+    read_body,
+    store_events,
+)
+from api.deps import MemberDep, RecorderDep, ServicesDep, SessionDep
+from api.problems import TITLES, ProblemError, problem_responses, title_of
+from api.schemas import CaptureErrorOut, CaptureJobOut
+from ledger.store.models import Capture
+
+router = APIRouter(tags=["Capture"])
+
+_EPCIS_BODY: Final[dict[str, Any]] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/ld+json": {"schema": {"type": "object"}},
+        "application/xml": {"schema": {"type": "string"}},
+    },
+}
+_EVENT_BODY: Final[dict[str, Any]] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/ld+json": {"schema": {"type": "object"}},
+    },
+}
+
+
+def _job(capture: Capture, public_url: str) -> CaptureJobOut:
+    errors = [
+        CaptureErrorOut(
+            type=f"{public_url}/problems/{e.get('problem') or 'invalid-input'}",
+            title=TITLES.get(str(e.get("problem")), title_of(str(e.get("problem") or ""))),
+            status=400,
+            detail=str(e.get("reason", "")),
+            field=e.get("field"),
+        )
+        for e in capture.errors or []
+    ]
+    return CaptureJobOut(
+        captureID=capture.id,
+        createdAt=capture.created_at,
+        finishedAt=capture.created_at,
+        running=False,
+        success=capture.status == "accepted",
+        errors=errors,
+        eventCount=capture.event_count,
+    )
+
+
+@router.options("/capture", status_code=204, summary="Capture interface settings")
+def capture_options(services: ServicesDep) -> Response:
+    """Limits and behaviour of ``POST /capture`` in the REST binding's discovery headers."""
+    headers = {
+        **EPCIS_HEADERS,
+        "Allow": "OPTIONS, GET, POST",
+        "GS1-EPCIS-Capture-Limit": str(services.api.max_capture_events),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(services.api.max_body_bytes),
+        "GS1-Capture-Error-Behaviour": "rollback",
+        "Accept-Post": ", ".join((*JSON_TYPES, *XML_TYPES)),
+    }
+    return Response(status_code=204, headers=headers)
+
+
+@router.post(
+    "/capture",
+    status_code=202,
+    response_model=CaptureJobOut,
+    summary="Capture an EPCIS document (JSON, JSON-LD or XML)",
+    openapi_extra={"requestBody": _EPCIS_BODY},
+    responses={
+        202: {
+            "description": "Accepted and committed; the capture job URL is in Location.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(400, 401, 403, 413, 415, 503),
+    },
+)
+async def capture(
+    request: Request,
+    services: ServicesDep,
+    who: RecorderDep,
+    behaviour: Annotated[
+        str | None,
+        Header(
+            alias="GS1-Capture-Error-Behaviour",
+            description="Only `rollback` (all or nothing) is supported.",
+        ),
+    ] = None,
+) -> Response:
+    """Validate the whole document (EPCISDocument, EPCISQueryDocument or one event), check that
+    the member owns the prefixes of what it commissions, and commit every event (with its
+    anchoring queue entry) in one transaction before answering 202 with the capture job in
+    ``Location``. Events captured before are stored once (idempotent)."""
+    if behaviour not in (None, "rollback"):
+        raise ProblemError(
+            400,
+            "bad-request",
+            "only the rollback capture error behaviour is supported",
+            field="GS1-Capture-Error-Behaviour",
+        )
+    content_type = check_media_type(request, (*JSON_TYPES, *XML_TYPES))
+    body = await read_body(request, services.api.max_body_bytes)
+    events = await run_in_threadpool(parse_events, services, who, body, content_type)
+    captured = await run_in_threadpool(
+        store_events, services, who, events, path="epcisBody.eventList"
+    )
+    result = captured.result
+    job = CaptureJobOut(
+        captureID=result.capture_id,
+        createdAt=result.record_time,
+        finishedAt=result.record_time,
+        running=False,
+        success=True,
+        eventCount=len(result.events),
+    )
+    return JSONResponse(
+        job.model_dump(mode="json"),
+        status_code=202,
+        headers={**EPCIS_HEADERS, "Location": f"/capture/{result.capture_id}"},
+    )
+
+
+def _visible(session: Session, capture_id: str, who: Any) -> Capture:
+    row = session.get(Capture, capture_id)
+    if row is None or (who.role == "recorder" and row.organisation_id != who.organisation_id):
+        raise ProblemError(404, "not-found", f"no capture job {capture_id}", field="captureID")
+    return row
+
+
+@router.get(
+    "/capture/{capture_id}",
+    response_model=CaptureJobOut,
+    summary="A capture job",
+    responses=problem_responses(401, 403, 404),
+)
+def capture_job(
+    capture_id: str, session: SessionDep, services: ServicesDep, who: MemberDep, response: Response
+) -> CaptureJobOut:
+    """The state of a capture job: a recorder sees its own member's jobs, an auditor all."""
+    response.headers.update(EPCIS_HEADERS)
+    return _job(_visible(session, capture_id, who), services.public_url)
+
+
+def _page_token(created_at: datetime, capture_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), capture_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_token(token: str) -> tuple[datetime, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        created, capture_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), str(capture_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise ProblemError(
+            400, "invalid-page-token", "nextPageToken is not one this server gave",
+            field="nextPageToken",
+        ) from None  # fmt: skip
+
+
+@router.get(
+    "/capture",
+    response_model=list[CaptureJobOut],
+    summary="Capture jobs, newest first",
+    responses=problem_responses(400, 401, 403),
+)
+def capture_jobs(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    who: MemberDep,
+    response: Response,
+    per_page: Annotated[int, Query(alias="perPage", ge=1, le=1000)] = 30,
+    next_page_token: Annotated[str | None, Query(alias="nextPageToken")] = None,
+) -> list[CaptureJobOut]:
+    """The member's capture jobs (an auditor's view: everyone's), paginated with ``perPage``
+    and ``nextPageToken``; a ``Link: <...>; rel="next"`` header points to the next page."""
+    query = select(Capture)
+    if who.role == "recorder":
+        query = query.where(Capture.organisation_id == who.organisation_id)
+    if next_page_token:
+        created, last_id = _read_token(next_page_token)
+        query = query.where(
+            (col(Capture.created_at) < created)
+            | ((col(Capture.created_at) == created) & (col(Capture.id) < last_id))
+        )
+    rows = session.exec(
+        query.order_by(col(Capture.created_at).desc(), col(Capture.id).desc()).limit(per_page + 1)
+    ).all()
+    response.headers.update(EPCIS_HEADERS)
+    if len(rows) > per_page:
+        rows = rows[:per_page]
+        token = _page_token(rows[-1].created_at, rows[-1].id)
+        url = request.url.include_query_params(nextPageToken=token, perPage=per_page)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return [_job(row, services.public_url) for row in rows]
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    summary="Capture a single EPCIS event",
+    openapi_extra={"requestBody": _EVENT_BODY},
+    responses={
+        201: {
+            "description": "Captured; the event's URL is in Location.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **problem_responses(400, 401, 403, 409, 413, 415),
+    },
+)
+async def capture_event(request: Request, services: ServicesDep, who: RecorderDep) -> Response:
+    """Capture one event synchronously (JSON / JSON-LD): 201 with its URL in ``Location``,
+    409 when the same event (same CBV 2.0 event hash) was captured before."""
+    content_type = check_media_type(request, JSON_TYPES)
+    body = await read_body(request, services.api.max_body_bytes)
+    events = await run_in_threadpool(parse_events, services, who, body, content_type)
+    if len(events) != 1:
+        raise ProblemError(
+            400,
+            "bad-request",
+            f"POST /events takes one event, not {len(events)}; use POST /capture for documents",
+            field="$",
+        )
+    captured = await run_in_threadpool(store_events, services, who, events, path="$")
+    event = captured.events[0]
+    record = captured.result.events[0]
+    event_id = event.event_id or record.hash_id
+    location = f"/events/{quote(event_id, safe='')}"
+    headers = {**EPCIS_HEADERS, "Location": location}
+    if not record.new:
+        raise ProblemError(
+            409,
+            "conflict",
+            f"this event was captured before (event hash {record.hash_id})",
+            field="$",
+            headers=headers,
+        )
+    return JSONResponse(event.raw, status_code=201, headers=headers)

@@ -1,0 +1,134 @@
+"""EPCIS 2.0 queries: ``GET /events`` (query parameters, ``perPage``/``nextPageToken`` and a
+``Link: rel="next"`` header as in the REST binding) and ``GET /events/{eventID}``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.capture_service import EPCIS_HEADERS
+from api.deps import ReaderDep, ServicesDep
+from api.problems import ProblemError, problem_responses
+from api.routers.batches import EPCIS_CONTEXT
+from ledger.store import StoredEvent, query_events
+from ledger.store.repository import get_event_by_event_id, get_event_by_hash
+
+router = APIRouter(tags=["Events"])
+
+_QUERY_DOC: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "description": 'An EPCISQueryDocument; `Link: <...>; rel="next"` when more pages exist.',
+        "content": {"application/json": {"schema": {"type": "object"}}},
+        "headers": {"Link": {"schema": {"type": "string"}}},
+    }
+}
+_PARAMETERS: Final = [
+    "eventType", "GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime",
+    "EQ_action", "EQ_bizStep", "EQ_disposition", "EQ_readPoint", "EQ_bizLocation",
+    "EQ_eventID", "MATCH_epc", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC",
+    "MATCH_anyEPC", "MATCH_epcClass", "MATCH_inputEPCClass", "MATCH_outputEPCClass",
+    "MATCH_anyEPCClass", "orderBy", "orderDirection", "perPage", "nextPageToken",
+]  # fmt: skip
+
+
+def _event_json(stored: StoredEvent) -> dict[str, Any]:
+    event = stored.event
+    context = event.pop("@context", None)
+    out: dict[str, Any] = {}
+    if context not in (None, EPCIS_CONTEXT, [EPCIS_CONTEXT]):
+        out["@context"] = context
+    out.update(event)
+    # The REST binding: a server populates a missing eventID; ours is the CBV 2.0 hash ID.
+    out.setdefault("eventID", stored.hash_id)
+    return out
+
+
+def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """An EPCISQueryDocument holding ``events``."""
+    return {
+        "@context": [EPCIS_CONTEXT],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": events},
+            }
+        },
+    }
+
+
+def _query_openapi() -> dict[str, Any]:
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "EPCIS 2.0 SimpleEventQuery parameter (repeat it, or separate "
+                "values with | or , to OR them).",
+            }
+            for name in _PARAMETERS
+        ]
+    }
+
+
+@router.get(
+    "/events",
+    summary="Query EPCIS events",
+    response_class=JSONResponse,
+    responses={**_QUERY_DOC, **problem_responses(400, 401, 403)},
+    openapi_extra=_query_openapi(),
+)
+async def get_events(request: Request, services: ServicesDep, _: ReaderDep) -> Response:
+    """Events matching EPCIS query parameters (``eventType``, ``GE_eventTime``, ``EQ_bizStep``,
+    ``MATCH_epc``, ``MATCH_anyEPCClass``...), ``perPage`` at a time; the next page is linked
+    with ``Link: <...>; rel="next"`` and ``nextPageToken``. Unknown parameters are a 400
+    naming them."""
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    page = await run_in_threadpool(query_events, services.engine, params)
+    headers = dict(EPCIS_HEADERS)
+    if page.next_page_token is not None:
+        url = request.url.include_query_params(nextPageToken=page.next_page_token)
+        headers["Link"] = f'<{url}>; rel="next"'
+    body = query_document([_event_json(e) for e in page.events])
+    if page.next_page_token is not None:
+        body["nextPageToken"] = page.next_page_token
+    return JSONResponse(body, headers=headers, media_type="application/ld+json")
+
+
+def _find(services: Any, event_id: str) -> StoredEvent | None:
+    found = get_event_by_event_id(services.engine, event_id)
+    if found is None and event_id.startswith(("ni:///", "0x")):
+        try:
+            found = get_event_by_hash(services.engine, event_id)
+        except ValueError:
+            return None
+    return found
+
+
+@router.get(
+    "/events/{event_id:path}",
+    summary="One EPCIS event by eventID (or CBV 2.0 hash ID)",
+    response_class=JSONResponse,
+    responses={**_QUERY_DOC, **problem_responses(401, 403, 404)},
+)
+async def get_event(event_id: str, services: ServicesDep, _: ReaderDep) -> Response:
+    """An EPCISQueryDocument holding the event whose ``eventID`` (or Event Hash ID
+    ``ni:///sha-256;...?ver=CBV2.0``) is given; percent-encode it in the path."""
+    stored = await run_in_threadpool(_find, services, event_id)
+    if stored is None:
+        raise ProblemError(404, "not-found", f"no event {event_id!r}", field="eventID")
+    return JSONResponse(
+        query_document([_event_json(stored)]),
+        headers=dict(EPCIS_HEADERS),
+        media_type="application/ld+json",
+    )

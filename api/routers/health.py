@@ -1,0 +1,145 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from api.deps import ServicesDep
+from api.metrics import BacklogSample
+from api.services import Services
+from ledger.errors import LedgerError
+from ledger.store.models import AnchorBatch, Outbox, utc_now
+
+router = APIRouter(tags=["Operations"])
+
+_OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+_BATCH = AnchorBatch.__table__  # type: ignore[attr-defined]
+
+
+class Health(BaseModel):
+    """The process is up."""
+
+    status: str = Field(examples=["ok"])
+
+
+class Check(BaseModel):
+    """One dependency's state."""
+
+    ok: bool
+    detail: str
+    latency_ms: float
+
+
+class Readiness(BaseModel):
+    """Whether the service can do its work: the database and the chain answer."""
+
+    ready: bool
+    database: Check
+    chain: Check
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+async def healthz() -> Health:
+    """Always ``ok`` while the process serves requests."""
+    return Health(status="ok")
+
+
+def _check_database(services: Services) -> Check:
+    start = time.perf_counter()
+    try:
+        with services.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        return Check(ok=False, detail=type(exc).__name__, latency_ms=_ms(start))
+    return Check(ok=True, detail=services.engine.dialect.name, latency_ms=_ms(start))
+
+
+def _check_chain(services: Services) -> Check:
+    start = time.perf_counter()
+    try:
+        deployment = services.deployment()
+        client = services.chain
+        if not client.reachable():
+            return Check(ok=False, detail="the chain does not answer", latency_ms=_ms(start))
+        if client.chain_id != deployment.chain_id:
+            return Check(
+                ok=False,
+                detail=f"chain id {client.chain_id}, deployment says {deployment.chain_id}",
+                latency_ms=_ms(start),
+            )
+    except LedgerError as exc:
+        return Check(ok=False, detail=exc.reason, latency_ms=_ms(start))
+    return Check(ok=True, detail=f"chain id {deployment.chain_id}", latency_ms=_ms(start))
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Readiness: database and chain reachable",
+    responses={503: {"model": Readiness, "description": "Not ready"}},
+)
+async def readyz(services: ServicesDep, response: Response) -> Readiness:
+    """200 when the database and the chain (with our deployment) answer, else 503."""
+    database, chain = await asyncio.gather(
+        asyncio.to_thread(_check_database, services), asyncio.to_thread(_check_chain, services)
+    )
+    ready = database.ok and chain.ok
+    if not ready:
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+    return Readiness(ready=ready, database=database, chain=chain)
+
+
+def backlog(services: Services) -> BacklogSample | None:
+    """The anchoring backlog, read from the outbox and the batches."""
+    try:
+        with services.engine.connect() as connection:
+            count, oldest = connection.execute(
+                sa.select(sa.func.count(), sa.func.min(_OUTBOX.c.id)).select_from(_OUTBOX)
+            ).one()
+            age = 0.0
+            if oldest is not None:
+                created = connection.execute(
+                    sa.select(_OUTBOX.c.created_at).where(_OUTBOX.c.id == oldest)
+                ).scalar()
+                if created is not None:
+                    age = max(0.0, (utc_now() - created).total_seconds())
+            mined = connection.execute(
+                sa.select(sa.func.count()).select_from(_BATCH).where(_BATCH.c.status == "mined")
+            ).scalar()
+    except sa.exc.SQLAlchemyError:
+        return None
+    return BacklogSample(int(count), age, int(mined or 0))
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Metrics"}},
+)
+async def metrics(services: ServicesDep) -> Response:
+    """Capture rate, anchoring backlog and lag, request durations, cache statistics."""
+    body = await asyncio.to_thread(generate_latest, services.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def cache_stats(services: Services) -> dict[str, tuple[int, int, int]]:
+    """Hits, misses and sizes of the app's caches."""
+    v, t = services.verifications, services.trails
+    stats: dict[str, Any] = {
+        "verification": (v.hits, v.misses, len(v)),
+        "trail": (t.hits, t.misses, 0),
+    }
+    return stats

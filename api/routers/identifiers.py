@@ -1,0 +1,176 @@
+"""Identifier trails with verification (public) and recalls (the prefix owner's recorder key)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from eth_utils.crypto import keccak
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api.auth import Principal
+from api.capture_service import parse_events, store_events
+from api.deps import RecorderDep, ServicesDep
+from api.identity import parse_identifier
+from api.pages import choose_format, serve_trail
+from api.problems import problem_responses
+from api.routers.batches import EPCIS_CONTEXT
+from api.schemas import RecallIn, RecallOut
+from api.services import Services
+from api.trail import RECALL_NAMESPACE, RECALL_REASON_KEY, TrailOut
+from ledger.identifiers import Identifier
+from ledger.membership import RecallStatus
+from ledger.store.repository import events_by_identifier
+
+router = APIRouter(tags=["Identifiers"])
+
+LIFT_REASON_KEY: Final = "tracechain:recallLiftReason"
+_CLASS_KINDS: Final = frozenset({"lgtin", "gtin", "sgtin-pattern"})
+
+FormatParam = Annotated[
+    Literal["json", "html"] | None,
+    Query(description="Force JSON or the HTML page (default: from the Accept header)."),
+]
+LangParam = Annotated[
+    str | None,
+    Query(max_length=35, description="Page language: en or zh (default: Accept-Language)."),
+]
+
+_TRAIL_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "description": "The trail: JSON (TrailOut) for machines, the verification page for "
+        "browsers.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/TrailOut"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    },
+    **problem_responses(400, 406, 503),
+}
+
+
+@router.get(
+    "/identifiers/{identifier:path}/recall",
+    response_model=RecallOut,
+    summary="On-chain recall state of an identifier",
+    responses=problem_responses(400, 503),
+)
+def recall_state(identifier: str, services: ServicesDep) -> RecallOut:
+    """Whether the identifier, or the lot or product class it belongs to, is recalled on chain,
+    with the recall notice's reason when it was recorded through this service."""
+    parse_identifier(identifier)
+    status = services.membership().recall_status(identifier)
+    return _recall_out(services, status)
+
+
+@router.get(
+    "/identifiers/{identifier:path}",
+    summary="An identifier's trail with verification",
+    response_model=None,
+    responses=_TRAIL_RESPONSES,
+)
+async def identifier_trail(
+    identifier: str,
+    request: Request,
+    services: ServicesDep,
+    format: FormatParam = None,
+    lang: LangParam = None,
+) -> Response:
+    """Every event mentioning the identifier (or items of its lot), in time order, each with
+    its verification (recomputed hash, Merkle proof, anchoring transaction and block), the
+    on-chain recall state and an overall verdict. Any identifier form is accepted (EPC URI,
+    GS1 Digital Link, element string, handle, ``urn:oid:``); percent-encode it."""
+    parsed = parse_identifier(identifier)
+    fmt = choose_format(request, format)
+    return await serve_trail(request, services, parsed, identifier, fmt, lang)
+
+
+def _recall_out(services: Services, status: RecallStatus) -> RecallOut:
+    reason = None
+    if status.recalled and status.recalled_identifier and status.reason_hash:
+        for stored in reversed(events_by_identifier(services.engine, status.recalled_identifier)):
+            text = stored.event.get(RECALL_REASON_KEY)
+            if isinstance(text, str) and "0x" + keccak(text=text).hex() == status.reason_hash:
+                reason = text
+                break
+    return RecallOut(
+        identifier=status.identifier,
+        recalled=status.recalled,
+        recalled_identifier=status.recalled_identifier,
+        org_id=status.org_id,
+        block=status.block,
+        reason_hash=status.reason_hash,
+        reason=reason,
+    )
+
+
+def recall_notice(identifier: Identifier, reason: str, *, lift: bool) -> dict[str, Any]:
+    """The EPCIS event that records a recall (or its lifting) in the trail, reason included."""
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "@context": [EPCIS_CONTEXT, RECALL_NAMESPACE],
+        "type": "ObjectEvent",
+        "eventTime": now.isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "disposition": "active" if lift else "recalled",
+        LIFT_REASON_KEY if lift else RECALL_REASON_KEY: reason,
+    }
+    if identifier.kind in _CLASS_KINDS:
+        event["epcList"] = []
+        event["quantityList"] = [{"epcClass": identifier.canonical}]
+    else:
+        event["epcList"] = [identifier.canonical]
+    return event
+
+
+def _recall(services: Services, who: Principal, text: str, reason: str, *, lift: bool) -> RecallOut:
+    identifier = parse_identifier(text)
+    assert who.org_id is not None
+    membership = services.membership()
+    if lift:
+        status = membership.lift_recall(who.org_id, text, reason)
+    else:
+        status = membership.recall(who.org_id, text, reason)
+    services.recalls.clear()
+    services.trails.clear()
+    services.metrics.recalls.labels("lift" if lift else "recall").inc()
+    notice = recall_notice(identifier, reason, lift=lift)
+    events = parse_events(services, who, json.dumps(notice).encode(), "application/ld+json")
+    store_events(services, who, events, path="$")
+    services.trails.clear()
+    return _recall_out(services, status)
+
+
+@router.post(
+    "/identifiers/{identifier:path}/recall",
+    response_model=RecallOut,
+    summary="Recall a product or lot (prefix owner)",
+    responses=problem_responses(400, 401, 403, 409, 422, 503),
+)
+async def recall(
+    identifier: str, body: RecallIn, services: ServicesDep, who: RecorderDep
+) -> RecallOut:
+    """Recall an item, or a lot (GTIN + lot) or product (GTIN), on chain; only the member
+    owning the identifier's prefix may. The reason is kept as a recall notice event in the
+    trail (its keccak256 is on chain), and every scan shows the recall at once."""
+    return await run_in_threadpool(_recall, services, who, identifier, body.reason, lift=False)
+
+
+@router.post(
+    "/identifiers/{identifier:path}/recall/lift",
+    response_model=RecallOut,
+    summary="Lift a recall (prefix owner)",
+    responses=problem_responses(400, 401, 403, 409, 422, 503),
+)
+async def lift_recall(
+    identifier: str, body: RecallIn, services: ServicesDep, who: RecorderDep
+) -> RecallOut:
+    """Lift the recall of an identifier, with a reason."""
+    return await run_in_threadpool(_recall, services, who, identifier, body.reason, lift=True)
+
+
+#: Documented for OpenAPI (the route answers pre-rendered bytes).
+TRAIL_SCHEMA = TrailOut

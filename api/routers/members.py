@@ -1,0 +1,254 @@
+"""Members, their prefixes, API keys and signing keys (the consortium admin's endpoints)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+from sqlmodel import Session, select
+
+from api.auth import create_api_key
+from api.deps import AdminDep, PrincipalDep, ReaderDep, ServicesDep, SessionDep
+from api.keys_model import ApiKey
+from api.problems import ProblemError, problem_responses
+from api.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyOut,
+    Me,
+    MemberIn,
+    MemberOut,
+    PrefixIn,
+    PrefixOut,
+    RoleName,
+    SigningKeyOut,
+)
+from ledger.membership import Member
+from ledger.store.models import Organisation, OrgRole, Prefix, utc_now
+
+router = APIRouter(tags=["Members"])
+
+OrgId = Annotated[
+    str,
+    Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="On-chain organisation id (bytes32, hex)."),
+]
+
+_ROLE_FLAGS: dict[str, int] = {"recorder": OrgRole.RECORDER, "auditor": OrgRole.AUDITOR}
+
+
+def _roles(flags: int) -> list[RoleName]:
+    names: list[RoleName] = []
+    if flags & OrgRole.RECORDER:
+        names.append("recorder")
+    if flags & OrgRole.AUDITOR:
+        names.append("auditor")
+    return names
+
+
+def member_out(member: Member) -> MemberOut:
+    """The API shape of a member."""
+    return MemberOut(
+        org_id=member.org_id,
+        name=member.name,
+        roles=_roles(member.roles),
+        active=member.active,
+        signing_addresses=list(member.signing_addresses),
+        prefixes=list(member.prefixes),
+    )
+
+
+def _key_out(row: ApiKey, org_id: str | None) -> ApiKeyOut:
+    return ApiKeyOut(
+        key_id=row.key_id,
+        role=row.role,
+        label=row.label,
+        org_id=org_id,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def _organisation(session: Session, org_id: str) -> Organisation:
+    org = session.exec(select(Organisation).where(Organisation.org_id == org_id.lower())).first()
+    if org is None:
+        raise ProblemError(404, "not-found", f"no member {org_id.lower()}", field="org_id")
+    return org
+
+
+@router.get("/me", response_model=Me, summary="Who this API key belongs to")
+def me(who: PrincipalDep, session: SessionDep) -> Me:
+    """The key's role and organisation, with the prefixes the organisation owns."""
+    prefixes: list[str] = []
+    if who.organisation_id is not None:
+        prefixes = list(
+            session.exec(
+                select(Prefix.prefix).where(Prefix.organisation_id == who.organisation_id)
+            ).all()
+        )
+    return Me(
+        key_id=who.key_id, role=who.role, org_id=who.org_id, name=who.org_name, prefixes=prefixes
+    )
+
+
+@router.post(
+    "/members",
+    response_model=MemberOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Admit a member",
+    responses=problem_responses(400, 401, 403, 409, 422, 503),
+)
+def admit_member(
+    body: MemberIn, services: ServicesDep, _: AdminDep, response: Response
+) -> MemberOut:
+    """Admit an organisation: a database row, a new signing key in the keyring and
+    ``admitMember`` on chain; then assign its prefixes. Create its API keys with
+    ``POST /members/{org_id}/api-keys``."""
+    roles = 0
+    for name in body.roles:
+        roles |= _ROLE_FLAGS[name]
+    member = services.membership().admit(
+        body.name, roles, org_id=body.org_id.lower() if body.org_id else None,
+        prefixes=body.prefixes,
+    )  # fmt: skip
+    response.headers["Location"] = f"/members/{member.org_id}"
+    return member_out(member)
+
+
+@router.get("/members", response_model=list[MemberOut], summary="List members")
+def list_members(services: ServicesDep, _: ReaderDep) -> list[MemberOut]:
+    """Every member, with its roles, state, signing addresses and prefixes."""
+    return [member_out(m) for m in services.membership().members()]
+
+
+@router.get(
+    "/members/{org_id}",
+    response_model=MemberOut,
+    summary="One member",
+    responses=problem_responses(401, 404),
+)
+def get_member(org_id: OrgId, services: ServicesDep, _: ReaderDep) -> MemberOut:
+    """A member by organisation id."""
+    return member_out(services.membership().member(org_id))
+
+
+@router.post(
+    "/members/{org_id}/suspend",
+    response_model=MemberOut,
+    summary="Suspend a member",
+    responses=problem_responses(401, 403, 404),
+)
+def suspend_member(org_id: OrgId, services: ServicesDep, _: AdminDep) -> MemberOut:
+    """Suspend a member on chain and here: its keys can no longer record, anchor or recall."""
+    return member_out(services.membership().suspend(org_id))
+
+
+@router.post(
+    "/members/{org_id}/reinstate",
+    response_model=MemberOut,
+    summary="Reinstate a member",
+    responses=problem_responses(401, 403, 404),
+)
+def reinstate_member(org_id: OrgId, services: ServicesDep, _: AdminDep) -> MemberOut:
+    """Reinstate a suspended member."""
+    return member_out(services.membership().reinstate(org_id))
+
+
+@router.post(
+    "/members/{org_id}/prefixes",
+    response_model=PrefixOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Assign an identifier prefix",
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+def assign_prefix(org_id: OrgId, body: PrefixIn, services: ServicesDep, _: AdminDep) -> PrefixOut:
+    """Assign a GS1 company prefix, handle prefix or OID arc to a member (here and on chain).
+    Only its owner may commission or recall identifiers under it."""
+    normalised = services.membership().assign_prefix(org_id, body.prefix)
+    return PrefixOut(prefix=normalised, org_id=org_id.lower())
+
+
+@router.post(
+    "/members/{org_id}/signing-keys",
+    response_model=SigningKeyOut,
+    summary="Rotate the member's signing key",
+    responses=problem_responses(401, 403, 404),
+)
+def rotate_signing_key(org_id: OrgId, services: ServicesDep, _: AdminDep) -> SigningKeyOut:
+    """Create a new signing key, admit it on chain and revoke the old ones; events anchored
+    with the old keys stay valid."""
+    membership = services.membership()
+    address = membership.rotate_key(org_id)
+    member = membership.member(org_id)
+    return SigningKeyOut(
+        org_id=member.org_id, address=address, signing_addresses=list(member.signing_addresses)
+    )
+
+
+@router.post(
+    "/members/{org_id}/api-keys",
+    response_model=ApiKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key (shown once)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def create_key(org_id: OrgId, body: ApiKeyIn, session: SessionDep, _: AdminDep) -> ApiKeyCreated:
+    """A new API key for the member, with the role ``recorder`` or ``auditor`` (which the
+    member must hold). The key is in this answer only; it is stored hashed."""
+    org = _organisation(session, org_id)
+    if not org.roles & _ROLE_FLAGS[body.role]:
+        raise ProblemError(
+            409,
+            "conflict",
+            f"member {org.name!r} does not hold the {body.role} role",
+            field="role",
+        )
+    assert org.id is not None
+    row, key = create_api_key(session, role=body.role, organisation_id=org.id, label=body.label)
+    session.commit()
+    return ApiKeyCreated(**_key_out(row, org.org_id).model_dump(), key=key)
+
+
+@router.get(
+    "/members/{org_id}/api-keys",
+    response_model=list[ApiKeyOut],
+    summary="List a member's API keys",
+    responses=problem_responses(401, 403, 404),
+)
+def list_keys(org_id: OrgId, session: SessionDep, who: PrincipalDep) -> list[ApiKeyOut]:
+    """The member's keys (never the keys themselves): the admin's view, or the member's own."""
+    org = _organisation(session, org_id)
+    if not who.is_admin and who.organisation_id != org.id:
+        raise ProblemError(403, "forbidden", "these are another member's keys", field="org_id")
+    rows = session.exec(
+        select(ApiKey).where(ApiKey.organisation_id == org.id).order_by(ApiKey.id)  # type: ignore[arg-type]
+    ).all()
+    return [_key_out(row, org.org_id) for row in rows]
+
+
+@router.delete(
+    "/members/{org_id}/api-keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key",
+    responses=problem_responses(401, 403, 404),
+)
+def revoke_key(
+    org_id: OrgId,
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")],
+    session: SessionDep,
+    who: PrincipalDep,
+) -> Response:
+    """Revoke a key at once (the admin, or the member itself)."""
+    org = _organisation(session, org_id)
+    if not who.is_admin and who.organisation_id != org.id:
+        raise ProblemError(403, "forbidden", "this is another member's key", field="org_id")
+    row = session.exec(
+        select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.organisation_id == org.id)
+    ).first()
+    if row is None:
+        raise ProblemError(404, "not-found", f"member has no API key {key_id}", field="key_id")
+    if row.revoked_at is None:
+        row.revoked_at = utc_now()
+        session.add(row)
+        session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

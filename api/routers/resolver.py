@@ -1,0 +1,209 @@
+"""The resolver: GS1 Digital Link paths (``/01/{gtin}/10/{lot}``, ``/00/{sscc}``,
+``/414/{gln}``...) and Handle resolver paths (``/{prefix}/{suffix}``) on this host.
+
+A phone (``Accept: text/html``) gets the verification page, a machine the JSON trail. As GS1
+resolvers do, ``linkType`` picks a link (``gs1:pip``, ``gs1:traceability``, ``gs1:epcis``,
+``gs1:recallStatus``), ``linkType=all`` or ``Accept: application/linkset+json`` answers the
+linkset (RFC 9264), and every answer carries a ``Link`` header pointing at the linkset.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from api.deps import ServicesDep
+from api.identity import GS1_PRIMARY_AIS, parse_resolver_path, resolver_url, with_query
+from api.negotiation import best_match
+from api.pages import HTML, JSON, choose_format, serve_trail
+from api.problems import ProblemError, problem_responses
+from api.routers.identifiers import recall_state
+from api.services import Services
+from ledger.identifiers import Identifier
+from ledger.identifiers.handle import RESOLVER_PREFIX_RE
+
+router = APIRouter(tags=["Resolver"])
+
+LINKSET: Final = "application/linkset+json"
+VOC: Final = "https://gs1.org/voc/"
+#: Link types we answer, by their short name.
+LINK_TYPES: Final = ("pip", "traceability", "epcis", "recallStatus", "verificationService")
+_DOC_ROUTES: Final = (
+    ("/01/{gtin}", "GTIN: the product"),
+    ("/01/{gtin}/10/{lot}", "GTIN + batch/lot: a lot"),
+    ("/01/{gtin}/21/{serial}", "GTIN + serial: one item"),
+    ("/01/{gtin}/10/{lot}/21/{serial}", "GTIN + lot + serial: one item of a lot"),
+    ("/00/{sscc}", "SSCC: a logistic unit"),
+    ("/414/{gln}", "GLN: a location"),
+    ("/414/{gln}/254/{extension}", "GLN + extension: a sub-location"),
+    ("/8003/{grai}", "GRAI: a returnable asset"),
+    ("/8004/{giai}", "GIAI: an individual asset"),
+)
+
+LinkTypeParam = Annotated[
+    str | None,
+    Query(
+        alias="linkType",
+        description="gs1:pip (page), gs1:traceability (JSON trail), gs1:epcis, "
+        "gs1:recallStatus, gs1:verificationService, or all (the linkset).",
+    ),
+]
+LangParam = Annotated[str | None, Query(max_length=35, description="Page language: en or zh.")]
+
+
+def _link_type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    for prefix in ("gs1:", VOC):
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
+def linkset(services: Services, identifier: Identifier) -> dict[str, Any]:
+    """The RFC 9264 linkset of an identifier (GS1 Digital Link resolver shape)."""
+    anchor = resolver_url(identifier, services.public_url)
+    public = services.public_url
+    langs = ["en", "zh-Hans"]
+    epcis_param = "MATCH_anyEPCClass" if identifier.kind in ("lgtin", "gtin") else "MATCH_anyEPC"
+    links: dict[str, list[dict[str, Any]]] = {
+        VOC + "defaultLink": [
+            {"href": with_query(anchor, "linkType=gs1:pip"), "title": "Verification page",
+             "type": HTML, "hreflang": langs}
+        ],
+        VOC + "pip": [
+            {"href": with_query(anchor, "linkType=gs1:pip"), "title": "Verification page",
+             "type": HTML, "hreflang": langs}
+        ],
+        VOC + "traceability": [
+            {"href": with_query(anchor, "linkType=gs1:traceability"),
+             "title": "Trail with verification", "type": JSON}
+        ],
+        VOC + "verificationService": [
+            {"href": with_query(anchor, "linkType=gs1:traceability"),
+             "title": "Verification against the chain", "type": JSON}
+        ],
+        VOC + "recallStatus": [
+            {"href": with_query(anchor, "linkType=gs1:recallStatus"),
+             "title": "On-chain recall state", "type": JSON}
+        ],
+        VOC + "epcis": [
+            {"href": f"{public}/events?{epcis_param}={quote(identifier.canonical, safe='')}",
+             "title": "EPCIS events (member API key)", "type": "application/ld+json"}
+        ],
+    }  # fmt: skip
+    return {"linkset": [{"anchor": anchor, **links}]}
+
+
+def _linkset_header(services: Services, identifier: Identifier) -> dict[str, str]:
+    anchor = resolver_url(identifier, services.public_url)
+    return {"Link": f'<{with_query(anchor, "linkType=all")}>; rel="linkset"; type="{LINKSET}"'}
+
+
+async def resolve(
+    request: Request, services: Services, link_type: str | None, lang: str | None
+) -> Response:
+    """Resolve the request path as a Digital Link or handle."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(request.url.path, safe="/%")
+    first = path.split("/", 2)[1] if path.count("/") >= 2 else ""
+    if first not in GS1_PRIMARY_AIS and RESOLVER_PREFIX_RE.fullmatch(first) is None:
+        raise ProblemError(404, "not-found", f"nothing at {request.url.path}", field="path")
+    identifier = parse_resolver_path(services.public_url, path.split("?", 1)[0])
+    text = f"{services.public_url}{path.split('?', 1)[0]}"
+    headers = _linkset_header(services, identifier)
+    kind = _link_type(link_type)
+    wants_linkset = kind == "all" or (
+        kind is None and best_match(request.headers.get("accept"), (JSON, HTML, LINKSET)) == LINKSET
+    )
+    if wants_linkset:
+        return JSONResponse(linkset(services, identifier), media_type=LINKSET, headers=headers)
+    if kind in ("traceability", "verificationService"):
+        return await serve_trail(
+            request, services, identifier, text, "json", lang, extra_headers=headers
+        )
+    if kind == "pip":
+        return await serve_trail(
+            request, services, identifier, text, "html", lang, extra_headers=headers
+        )
+    if kind == "recallStatus":
+        state = await run_in_threadpool(recall_state, text, services)
+        return JSONResponse(state.model_dump(mode="json"), headers=headers)
+    if kind == "epcis":
+        target = linkset(services, identifier)["linkset"][0][VOC + "epcis"][0]["href"]
+        return RedirectResponse(target, status_code=307, headers=headers)
+    # No (or an unknown) link type: the default link, negotiated.
+    fmt = choose_format(request, None)
+    return await serve_trail(request, services, identifier, text, fmt, lang, extra_headers=headers)
+
+
+def _documented(path: str, summary: str) -> None:
+    async def endpoint(
+        request: Request,
+        services: ServicesDep,
+        link_type: LinkTypeParam = None,
+        lang: LangParam = None,
+    ) -> Response:
+        return await resolve(request, services, link_type, lang)
+
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        summary=f"Resolve a GS1 Digital Link — {summary}",
+        description=(__doc__ or "").strip(),
+        response_model=None,
+        responses={
+            200: {
+                "description": "The page, the trail, the recall state or the linkset.",
+                "content": {HTML: {}, JSON: {}, LINKSET: {}},
+            },
+            307: {"description": "Redirect to the EPCIS query (linkType=gs1:epcis)."},
+            **problem_responses(400, 404, 406),
+        },
+        name=f"resolve {path}",
+    )
+
+
+for _path, _summary in _DOC_ROUTES:
+    _documented(_path, _summary)
+
+
+@router.get("/.well-known/gs1resolver", summary="Resolver description (GS1 DL 1.4 §8)")
+def resolver_description(services: ServicesDep) -> dict[str, Any]:
+    """What this resolver supports, as GS1 Digital Link resolvers describe themselves."""
+    return {
+        "name": "tracechain",
+        "resolverRoot": services.public_url,
+        "supportedPrimaryKeys": sorted(GS1_PRIMARY_AIS),
+        "supportedLinkType": [f"gs1:{name}" for name in ("defaultLink", *LINK_TYPES)],
+        "linkTypeDefaultCanBeLinkset": True,
+        "supportedContextValues": [],
+        "supportsHandles": True,
+    }
+
+
+@router.get(
+    "/{first}/{rest:path}",
+    summary="Resolve any Digital Link primary key, or a handle /{prefix}/{suffix}",
+    response_model=None,
+    responses={
+        200: {"description": "As for the Digital Link paths.", "content": {HTML: {}, JSON: {}}},
+        **problem_responses(400, 404, 406),
+    },
+)
+async def resolve_any(
+    first: str,
+    rest: str,
+    request: Request,
+    services: ServicesDep,
+    link_type: LinkTypeParam = None,
+    lang: LangParam = None,
+) -> Response:
+    """Any other GS1 primary key (``/253/{gdti}``, ``/8018/{gsrn}``...) and Handle / IDIS
+    resolver paths such as ``/88.118.8/PUMP-0001``."""
+    return await resolve(request, services, link_type, lang)

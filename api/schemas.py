@@ -1,0 +1,210 @@
+"""Request and response bodies of the API (pydantic), separate from the store's table models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RoleName = Literal["recorder", "auditor"]
+
+
+class Strict(BaseModel):
+    """Request bodies reject unknown fields, so a typo is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- members
+
+
+def _recorder_only() -> list[RoleName]:
+    return ["recorder"]
+
+
+class MemberIn(Strict):
+    """Admit an organisation."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["Acme Pharma Ltd"])
+    roles: list[RoleName] = Field(
+        default_factory=_recorder_only, min_length=1, examples=[["recorder"]]
+    )
+    org_id: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="On-chain organisation id (bytes32); default keccak256 of the name.",
+    )
+    prefixes: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Identifier prefixes to assign: GS1 company prefixes, handle prefixes, OIDs.",
+        examples=[["0614141", "handle:88.118.8"]],
+    )
+
+
+class MemberOut(BaseModel):
+    """A member organisation."""
+
+    org_id: str
+    name: str
+    roles: list[RoleName]
+    active: bool
+    signing_addresses: list[str]
+    prefixes: list[str]
+
+
+class PrefixIn(Strict):
+    """Assign an identifier prefix."""
+
+    prefix: str = Field(min_length=1, max_length=300, examples=["0614141", "88.118.8"])
+
+
+class PrefixOut(BaseModel):
+    """An assigned prefix, normalised."""
+
+    prefix: str
+    org_id: str
+
+
+class ApiKeyIn(Strict):
+    """Create an API key for a member."""
+
+    role: RoleName = "recorder"
+    label: str = Field(default="", max_length=200)
+
+
+class ApiKeyOut(BaseModel):
+    """An API key (never the key itself, except once when it is created)."""
+
+    key_id: str
+    role: str
+    label: str
+    org_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    """A new API key: ``key`` is shown this once and never again."""
+
+    key: str
+
+
+class SigningKeyOut(BaseModel):
+    """The member's new signing address after a rotation."""
+
+    org_id: str
+    address: str
+    signing_addresses: list[str]
+
+
+class Me(BaseModel):
+    """Who the API key belongs to."""
+
+    key_id: str
+    role: str
+    org_id: str | None
+    name: str | None
+    prefixes: list[str]
+
+
+# ---------------------------------------------------------------- capture
+
+
+class CaptureErrorOut(BaseModel):
+    """One problem of a failed capture (RFC 9457 shape)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+class CaptureJobOut(BaseModel):
+    """An EPCIS capture job (REST binding ``CaptureJob``)."""
+
+    captureID: str  # noqa: N815 - the REST binding's names
+    createdAt: datetime  # noqa: N815
+    finishedAt: datetime | None = None  # noqa: N815
+    running: bool
+    success: bool
+    captureErrorBehaviour: Literal["rollback", "proceed"] = "rollback"  # noqa: N815
+    errors: list[CaptureErrorOut] = Field(default_factory=list)
+    eventCount: int = 0  # noqa: N815
+    eventIDs: list[str] = Field(default_factory=list)  # noqa: N815
+
+
+# ---------------------------------------------------------------- batches
+
+
+class BatchIn(Strict):
+    """A supplier's new production lot: GTIN, lot, quantity, dates and site."""
+
+    gtin: str = Field(min_length=8, max_length=14, pattern=r"^\d+$", examples=["09506000134352"])
+    lot: str = Field(min_length=1, max_length=20, examples=["LOT-2025-001"])
+    quantity: float = Field(gt=0, le=1e12, examples=[1200])
+    uom: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z0-9]{2,3}$",
+        description="UN/ECE Rec 20 unit (KGM, LTR...); none for a count of items.",
+    )
+    production_date: date | None = Field(default=None, examples=["2025-11-20"])
+    expiry_date: date | None = Field(default=None, examples=["2027-11-20"])
+    site_gln: str = Field(
+        min_length=13, max_length=13, pattern=r"^\d{13}$", examples=["0614141000012"]
+    )
+    event_time: datetime | None = Field(
+        default=None, description="When the lot was produced; default now (UTC)."
+    )
+
+    @field_validator("lot")
+    @classmethod
+    def _lot_characters(cls, value: str) -> str:
+        allowed = set(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!\"%&'()*+,-./:;<=>?_"
+        )
+        bad = next((c for c in value if c not in allowed), None)
+        if bad is not None:
+            raise ValueError(f"{bad!r} is not in GS1 AI encodable character set 82")
+        return value
+
+
+class BatchOut(BaseModel):
+    """The commissioned lot."""
+
+    identifier: str = Field(description="Canonical identifier (LGTIN Digital Link).")
+    epc_class: str = Field(description="The LGTIN class as an EPC URI when known, else the DL.")
+    digital_link: str = Field(description="GS1 Digital Link URI on this resolver.")
+    qr_url: str
+    qr_svg_url: str
+    label_sheet_url: str
+    event_id: str
+    event_hash_id: str
+    capture_id: str
+    event: dict[str, Any]
+
+
+# ---------------------------------------------------------------- recall
+
+
+class RecallIn(Strict):
+    """Recall a product or lot (or lift a recall)."""
+
+    reason: str = Field(min_length=3, max_length=2000, examples=["Contamination found in QA"])
+
+
+class RecallOut(BaseModel):
+    """The on-chain recall state of an identifier."""
+
+    identifier: str
+    recalled: bool
+    recalled_identifier: str | None = Field(
+        default=None, description="What is recalled: the identifier or its lot/class."
+    )
+    org_id: str | None = None
+    block: int | None = None
+    reason_hash: str | None = None
+    reason: str | None = None

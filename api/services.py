@@ -1,0 +1,109 @@
+"""What the routes share inside one app: settings, the database, the chain, caches, metrics.
+
+One :class:`Services` per app (``app.state.services``), built by the app factory. The chain
+client and the deployment record are opened lazily, so the API starts (and answers
+``/healthz``, and reports itself not ready on ``/readyz``) while the chain is down.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from api.cache import LruCache, TrailCache, VerificationCache
+from api.config import ApiSettings
+from api.metrics import Metrics
+from devnet.launcher import ADMIN_PASSPHRASE_ENV
+from ledger.chain import ChainClient
+from ledger.deployment import Deployment
+from ledger.errors import ConfigurationError
+from ledger.membership import Membership
+from ledger.settings import Settings
+from ledger.store.db import make_engine, session_factory
+from ledger.verify import Verifier
+from wallets.keyring import Keyring
+from wallets.keystore import read_passphrase
+from wallets.signer import KeystoreSigner, Signer
+
+
+class Services:
+    """The app's long-lived collaborators."""
+
+    def __init__(self, settings: Settings, api: ApiSettings) -> None:
+        self.settings = settings
+        self.api = api
+        self.public_url = api.public_url.rstrip("/")
+        self.engine: Engine = make_engine(settings.effective_database_url)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        self.verifications = VerificationCache(api.verification_cache_size)
+        self.trails = TrailCache()
+        #: On-chain recall states by identifier key (0x-hex), dropped on any recall change.
+        self.recalls: LruCache[object] = LruCache(100_000)
+        self.metrics = Metrics()
+        self._deployment: Deployment | None = None
+        self._admin: Signer | None = None
+        self._membership: Membership | None = None
+        self._verifier: Verifier | None = None
+        self._lock = threading.Lock()
+
+    @cached_property
+    def chain(self) -> ChainClient:
+        """The chain client (no connection is made until it is used)."""
+        return ChainClient(self.settings.effective_rpc_url)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The members' signing keys under the data dir."""
+        return Keyring(self.settings.data_dir, work_factor=self.settings.keystore_work_factor)
+
+    def admin_signer(self) -> Signer:
+        """The consortium admin's chain key (the devnet's keystore in the data dir)."""
+        with self._lock:
+            if self._admin is None:
+                path = self.settings.data_dir / "keys" / "admin.json"
+                if not path.exists():
+                    raise ConfigurationError(f"no consortium admin keystore at {path}")
+                passphrase = read_passphrase(
+                    env=ADMIN_PASSPHRASE_ENV, file=path.with_name("admin.passphrase")
+                )
+                self._admin = KeystoreSigner(path, passphrase)
+            return self._admin
+
+    def membership(self) -> Membership:
+        """Membership operations (database and chain in step), signed by the admin key."""
+        if self._membership is None:
+            self._membership = Membership(
+                self.engine, self.chain, self.deployment(), self.keyring, admin=self.admin_signer()
+            )
+        return self._membership
+
+    def verifier(self) -> Verifier:
+        """Verification of stored events against the chain (reads only)."""
+        if self._verifier is None:
+            self._verifier = Verifier(self.engine, self.chain, self.deployment())
+        return self._verifier
+
+    def deployment(self) -> Deployment:
+        """The deployment record of the contracts (read once; raises ConfigurationError)."""
+        with self._lock:
+            if self._deployment is None:
+                self._deployment = Deployment.load(self.settings.deployment_file)
+            return self._deployment
+
+    def forget_deployment(self) -> None:
+        """Read the deployment record again next time (after a redeploy), dropping caches."""
+        with self._lock:
+            self._deployment = None
+            self._membership = None
+            self._verifier = None
+        self.verifications.clear()
+        self.recalls.clear()
+        self.trails.clear()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()

@@ -1,0 +1,399 @@
+"""An identifier's trail as the API answers it: JSON for machines, the buyer's page for people.
+
+:func:`build_trail` verifies the trail (:class:`ledger.verify.Verifier`) and shapes it;
+:func:`render` turns it into JSON or HTML and keeps the result in the trail cache when every
+event's verification is final (verified or tampered) and the recall state was read, so a
+popular product's page costs a dictionary lookup until something about it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from eth_utils.crypto import keccak
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
+
+from api import i18n
+from api.cache import CachedTrail
+from api.identity import describe, resolver_url, trail_url
+from api.services import Services
+from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, parse
+from ledger.store.models import Organisation
+from ledger.verify import TrailEntry, TrailVerification
+
+TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(["html", "xml"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals["t"] = i18n.t
+
+#: The JSON-LD context extension our recall notices use: ``tracechain:recallReason``.
+RECALL_NAMESPACE: Final = {"tracechain": "urn:tracechain:"}
+RECALL_REASON_KEY: Final = "tracechain:recallReason"
+
+Format = Literal["json", "html"]
+
+
+# ---------------------------------------------------------------- JSON shape (for OpenAPI)
+
+
+class RecorderOut(BaseModel):
+    """Who recorded an event."""
+
+    org_id: str | None
+    name: str | None
+    address: str | None
+
+
+class AnchorOut(BaseModel):
+    """Where an event is anchored."""
+
+    root: str | None
+    tx_hash: str | None
+    block_number: int | None
+
+
+class VerificationOut(BaseModel):
+    """One event's verification."""
+
+    status: Literal["verified", "pending", "tampered", "unknown"]
+    reasons: list[str]
+    recorder: RecorderOut
+    anchor: AnchorOut
+    signed: bool
+
+
+class TrailEventOut(BaseModel):
+    """One event of a trail."""
+
+    event_id: str | None
+    hash_id: str
+    event_type: str
+    event_time: datetime
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    read_point: str | None
+    biz_location: str | None
+    verification: VerificationOut
+    event: dict[str, Any]
+
+
+class ProductOut(BaseModel):
+    """What the trail says about the product."""
+
+    gtin: str | None
+    lot: str | None
+    serial: str | None
+    key: str | None
+    production_date: str | None
+    expiry_date: str | None
+    made_by: str | None
+    made_at: str | None
+
+
+class RecallStateOut(BaseModel):
+    """The on-chain recall state."""
+
+    recalled: bool
+    identifier: str | None = None
+    org_id: str | None = None
+    member: str | None = None
+    block: int | None = None
+    reason_hash: str | None = None
+    reason: str | None = None
+
+
+class IdentifierOut(BaseModel):
+    """The identifier in its forms."""
+
+    canonical: str
+    scheme: str
+    kind: str
+    owner_prefix: str
+    class_identifier: str | None
+    epc_uri: str | None
+    resolver_url: str
+    trail_url: str
+    qr_png: str
+    qr_svg: str
+
+
+class ChainOut(BaseModel):
+    """Where to check the anchors independently."""
+
+    chain_id: int
+    anchor_contract: str
+
+
+class TrailOut(BaseModel):
+    """An identifier's trail with its verification (``GET /identifiers/{id}``)."""
+
+    identifier: IdentifierOut
+    verdict: Literal["verified", "pending", "tampered", "recalled", "unknown"]
+    reasons: list[str]
+    recall: RecallStateOut
+    owner: RecorderOut | None
+    product: ProductOut
+    events: list[TrailEventOut]
+    chain: ChainOut
+
+
+# ---------------------------------------------------------------- building
+
+
+def _local(key: str) -> str:
+    for separator in ("}", "#", ":", "/"):
+        key = key.rsplit(separator, 1)[-1]
+    return key
+
+
+def _ilmd(entry: TrailEntry) -> dict[str, Any]:
+    ilmd = entry.captured.get("ilmd")
+    if not isinstance(ilmd, Mapping):
+        return {}
+    return {_local(str(k)): v for k, v in ilmd.items()}
+
+
+def _is_commissioning(entry: TrailEntry) -> bool:
+    step = (entry.biz_step or "").rsplit("-", 1)[-1]
+    return step == "commissioning" or (
+        entry.event_type == "ObjectEvent" and entry.captured.get("action") == "ADD"
+    )
+
+
+def _place(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        ident = parse(value)
+    except IdentifierError:
+        return value
+    if isinstance(ident, GS1Identifier) and ident.key is not None and ident.key.ai == "414":
+        extension = dict(ident.key.qualifiers).get("254")
+        return f"GLN {ident.key.value}" + (f" ({extension})" if extension else "")
+    return ident.canonical
+
+
+def _recall_reason(entries: tuple[TrailEntry, ...], reason_hash: str | None) -> str | None:
+    if not reason_hash:
+        return None
+    for entry in reversed(entries):
+        reason = entry.captured.get(RECALL_REASON_KEY)
+        if isinstance(reason, str) and "0x" + keccak(text=reason).hex() == reason_hash:
+            return reason
+    return None
+
+
+def _member_names(services: Services, org_ids: set[str]) -> dict[str, str]:
+    if not org_ids:
+        return {}
+    table = Organisation.__table__  # type: ignore[attr-defined]
+    with services.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table.c.org_id, table.c.name).where(table.c.org_id.in_(sorted(org_ids)))
+        ).all()
+    return {str(org): str(name) for org, name in rows}
+
+
+def trail_json(
+    services: Services, identifier: Identifier, trail: TrailVerification
+) -> dict[str, Any]:
+    """The JSON trail (see :class:`TrailOut`)."""
+    public = services.public_url
+    link = resolver_url(identifier, public)
+    klass = identifier.class_identifier()
+    owner_org = services.membership().owner_of(identifier)
+    recall = trail.recall or {}
+    names = _member_names(services, {o for o in (owner_org, recall.get("org_id")) if o})
+    info = describe(identifier)
+    commissioning = next((e for e in trail.events if _is_commissioning(e)), None)
+    ilmd = _ilmd(commissioning) if commissioning else {}
+    deployment = services.deployment()
+    encoded = _quote_all(link)
+    events = []
+    for entry in trail.events:
+        v = entry.verification
+        events.append(
+            {
+                "event_id": entry.captured.get("eventID"),
+                "hash_id": v.hash_id,
+                "event_type": entry.event_type,
+                "event_time": entry.event_time.isoformat(),
+                "action": entry.captured.get("action"),
+                "biz_step": entry.biz_step,
+                "disposition": entry.disposition,
+                "read_point": entry.read_point,
+                "biz_location": entry.biz_location,
+                "verification": {
+                    "status": v.status,
+                    "reasons": list(v.reasons),
+                    "recorder": {
+                        "org_id": v.recorder_org_id,
+                        "name": v.recorder_name,
+                        "address": v.recorder_address,
+                    },
+                    "anchor": {
+                        "root": v.root,
+                        "tx_hash": v.tx_hash,
+                        "block_number": v.block_number,
+                    },
+                    "signed": v.signed,
+                },
+                "event": entry.captured,
+            }
+        )
+    return {
+        "identifier": {
+            "canonical": identifier.canonical,
+            "scheme": identifier.scheme,
+            "kind": identifier.kind,
+            "owner_prefix": identifier.owner_prefix,
+            "class_identifier": klass.canonical if klass else None,
+            "epc_uri": identifier.epc_uri,
+            "resolver_url": link,
+            "trail_url": trail_url(identifier, public),
+            "qr_png": f"{public}/qr/{encoded}.png",
+            "qr_svg": f"{public}/qr/{encoded}.svg",
+        },
+        "verdict": trail.verdict,
+        "reasons": list(trail.reasons),
+        "recall": {
+            "recalled": trail.recall is not None,
+            "identifier": recall.get("identifier") or (identifier.canonical if recall else None),
+            "org_id": recall.get("org_id"),
+            "member": names.get(str(recall.get("org_id"))),
+            "block": recall.get("block"),
+            "reason_hash": recall.get("reason_hash"),
+            "reason": _recall_reason(trail.events, recall.get("reason_hash")),
+        },
+        "owner": (
+            {"org_id": owner_org, "name": names.get(owner_org), "address": None}
+            if owner_org
+            else None
+        ),
+        "product": {
+            **info,
+            "lot": info["lot"] or _str(ilmd.get("lotNumber")),
+            "production_date": _str(ilmd.get("productionDate")),
+            "expiry_date": _str(ilmd.get("itemExpirationDate")),
+            "made_by": commissioning.verification.recorder_name if commissioning else None,
+            "made_at": (
+                _place(commissioning.biz_location or commissioning.read_point)
+                if commissioning
+                else None
+            ),
+        },
+        "events": events,
+        "chain": {"chain_id": deployment.chain_id, "anchor_contract": deployment.anchor_address},
+    }
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _quote_all(text: str) -> str:
+    return quote(text, safe="")
+
+
+def is_final(trail: TrailVerification) -> bool:
+    """Whether the trail cannot change until something new happens to the identifier."""
+    if trail.reasons or not trail.events:
+        return False
+    return all(e.verification.status in ("verified", "tampered") for e in trail.events)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_html(data: dict[str, Any], lang: str) -> str:
+    """The buyer's verification page."""
+    rows = []
+    for event in data["events"]:
+        verification = event["verification"]
+        label = i18n.biz_step_label(event["biz_step"], event["event_type"], lang)
+        if event["disposition"] and event["disposition"].endswith("recalled"):
+            label = i18n.t("verdict_recalled", lang).split(":")[0].split("：")[0]
+        rows.append(
+            {
+                "what": label,
+                "action": i18n.t(f"action_{event['action']}", lang) if event["action"] else "",
+                "when": _when(event["event_time"]),
+                "where": _place(event["biz_location"] or event["read_point"]) or "—",
+                "who": verification["recorder"]["name"] or i18n.t("unknown_member", lang),
+                "status": verification["status"],
+                "status_text": i18n.t(f"status_{verification['status']}", lang),
+                "block": verification["anchor"]["block_number"],
+                "tx": verification["anchor"]["tx_hash"],
+                "root": verification["anchor"]["root"],
+                "reasons": verification["reasons"],
+            }
+        )
+    template = _env.get_template("verify.html")
+    return template.render(
+        lang=lang,
+        html_lang=i18n.TAGS[lang],
+        data=data,
+        rows=rows,
+        verdict=data["verdict"],
+        tampered=any(r["status"] == "tampered" for r in rows),
+        other_langs=[(code, i18n.t("language", code)) for code in i18n.LANGUAGES if code != lang],
+    )
+
+
+def _when(iso: str) -> str:
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render(
+    services: Services,
+    identifier: Identifier,
+    text: str,
+    fmt: Format,
+    lang: str,
+) -> CachedTrail:
+    """The trail of ``identifier`` (``text`` as given, so a lot-qualified item keeps its lot
+    for recall checks) in ``fmt``, from the cache or freshly verified."""
+    klass = identifier.class_identifier()
+    variant = f"{fmt}:{lang}:{klass.canonical if klass else ''}"
+    cached = services.trails.get(identifier.canonical, variant)
+    if cached is not None:
+        return cached
+    generation = services.trails.generation
+    trail = services.verifier().verify_identifier(text)
+    data = trail_json(services, identifier, trail)
+    if fmt == "json":
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        media_type = "application/json"
+        headers: tuple[tuple[str, str], ...] = ()
+    else:
+        body = render_html(data, lang).encode()
+        media_type = "text/html; charset=utf-8"
+        headers = (("Content-Language", i18n.TAGS[lang]),)
+    entry = CachedTrail(
+        body=body,
+        media_type=media_type,
+        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        headers=(("X-Trail-Verdict", trail.verdict), *headers),
+        stored_at=time.monotonic(),
+    )
+    if is_final(trail):
+        services.trails.put(identifier.canonical, variant, entry, generation)
+    return entry
