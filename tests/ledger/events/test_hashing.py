@@ -1,0 +1,151 @@
+"""Rules of the CBV 2.0 event hash that the vectors do not pin down on their own."""
+
+# ruff: noqa: E501  (vocabulary and XML literals read best on one line)
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from ledger.events import event_hash, prehash
+from ledger.events.hashing import hash_id
+from ledger.events.timestamps import hash_timestamp
+from tests.ledger.events.reference import reference_prehashes
+
+CONTEXT = [
+    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+    {"acme": "https://ns.acme.example/epcis/"},
+]
+BASE: dict[str, Any] = {
+    "@context": CONTEXT,
+    "type": "ObjectEvent",
+    "eventTime": "2024-05-01T10:00:00.000+02:00",
+    "eventTimeZoneOffset": "+02:00",
+    "epcList": ["urn:epc:id:sgtin:4012345.011111.2", "urn:epc:id:sgtin:4012345.011111.1"],
+    "action": "OBSERVE",
+    "bizStep": "shipping",
+    "readPoint": {"id": "urn:epc:id:sgln:4012345.00001.0", "acme:dock": "7"},
+    "acme:a1": {"acme:z2": "1", "acme:b2": ["x1", "y2"]},
+}
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    event = copy.deepcopy(BASE)
+    event.update(changes)
+    return event
+
+
+def test_prehash_of_a_known_event() -> None:
+    assert prehash(BASE) == (
+        "eventType=ObjectEventeventTime=2024-05-01T08:00:00.000ZeventTimeZoneOffset=+02:00"
+        "epcListepc=https://id.gs1.org/01/04012345111118/21/1"
+        "epc=https://id.gs1.org/01/04012345111118/21/2"
+        "action=OBSERVEbizStep=https://ref.gs1.org/cbv/BizStep-shipping"
+        "readPointid=https://id.gs1.org/414/4012345000016{https://ns.acme.example/epcis/}dock=7"
+        "{https://ns.acme.example/epcis/}a1{https://ns.acme.example/epcis/}b2=x1"
+        "{https://ns.acme.example/epcis/}b2=y2{https://ns.acme.example/epcis/}z2=1"
+    )
+    assert event_hash(BASE) == hash_id(prehash(BASE))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"eventID": "urn:uuid:00000000-0000-4000-8000-000000000001"},
+        {"recordTime": "2024-05-02T00:00:00Z"},
+        {"errorDeclaration": {"declarationTime": "2024-05-02T00:00:00Z"}},
+        {"rdfs:comment": "a note"},
+        {"epcList": list(reversed(BASE["epcList"]))},
+        {"bizStep": "urn:epcglobal:cbv:bizstep:shipping"},
+        {"bizStep": "https://ref.gs1.org/cbv/BizStep-shipping"},
+        {"eventTime": "2024-05-01T08:00:00Z"},
+        {"epcList": ["https://id.gs1.org/01/04012345111118/21/1", "urn:epc:id:sgtin:4012345.011111.2"]},
+    ],
+)  # fmt: skip
+def test_what_does_not_change_the_hash(changes: dict[str, Any]) -> None:
+    assert event_hash(_with(**changes)) == event_hash(BASE)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"action": "ADD"},
+        {"eventTimeZoneOffset": "+01:00"},
+        {"eventTime": "2024-05-01T10:00:00.001+02:00"},
+        {"acme:a1": {"acme:z2": "2", "acme:b2": ["x1", "y2"]}},
+        {"readPoint": {"id": "urn:epc:id:sgln:4012345.00001.0"}},
+        {"disposition": "in_transit"},
+        {"certificationInfo": "https://cert.acme.example/1"},
+    ],
+)
+def test_what_changes_the_hash(changes: dict[str, Any]) -> None:
+    assert event_hash(_with(**changes)) != event_hash(BASE)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2023-01-18T11:04:03.1415Z", "2023-01-18T11:04:03.142Z"),
+        ("2023-01-18T11:04:03.1414Z", "2023-01-18T11:04:03.141Z"),
+        ("2023-01-18T11:04:03.1425Z", "2023-01-18T11:04:03.143Z"),  # half up (§8.9.2)
+        ("2023-12-31T23:59:59.9996Z", "2024-01-01T00:00:00.000Z"),  # carries into the year
+        ("2023-01-18T01:04:03-06:00", "2023-01-18T07:04:03.000Z"),
+        ("2023-01-18t11:04:03z", "2023-01-18T11:04:03.000Z"),
+        ("not a time", "not a time"),
+    ],
+)
+def test_timestamps_in_utc_to_the_millisecond(stamp: str, expected: str) -> None:
+    assert hash_timestamp(stamp) == expected
+
+
+def test_numbers_lose_signs_and_trailing_zeros() -> None:
+    event = _with(
+        epcList=[],
+        quantityList=[
+            {"epcClass": "urn:epc:class:lgtin:4012345.012345.L1", "quantity": 150.0, "uom": "KGM"},
+            {"epcClass": "urn:epc:class:lgtin:4012345.012345.L2", "quantity": 2.50},
+        ],
+    )
+    text = prehash(event)
+    assert "quantity=150uom=KGM" in text
+    assert "quantity=2.5" in text
+
+
+def test_json_booleans_hash_like_xml() -> None:
+    """The reference's JSON reader writes Python's ``True``; XML and we write ``true``."""
+    report = {"type": "Temperature", "booleanValue": True}
+    event = _with(sensorElementList=[{"sensorReport": [report]}])
+    assert "sensorReporttype=https://gs1.org/voc/TemperaturebooleanValue=true" in prehash(event)
+
+
+def test_sensor_report_biz_rules_go_with_the_leftovers_like_the_reference() -> None:
+    """bizRules is a sensorReport field outside the canonical order: it is rendered among the
+    fields outside the canonical order."""
+    report = {"type": "Mass", "value": 3, "bizRules": "https://rules.acme.example/1"}
+    event = _with(sensorElementList=[{"sensorReport": [report]}])
+    document = {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2024-05-01T10:00:00Z",
+        "epcisBody": {"eventList": [{k: v for k, v in event.items() if k != "@context"}]},
+    }
+    ours = prehash(event)
+    assert "sensorElementListsensorElementsensorReportbizRules=https://rules.acme.example/1" in ours
+    assert [ours] == reference_prehashes(document)
+
+
+def test_non_gs1_identifiers_are_kept() -> None:
+    event = _with(epcList=["hdl:88.118.8/PUMP-0001", "urn:epc:id:sgtin:4012345.011111.1"])
+    assert "epc=hdl:88.118.8/PUMP-0001" in prehash(event)
+
+
+def test_ignored_user_fields_only_when_asked() -> None:
+    from ledger.events.epc import normalise
+    from ledger.events.hashing import compute_prehash
+
+    name = "{https://ns.acme.example/epcis/}a1"
+    assert name in compute_prehash(BASE, normalise=normalise)
+    assert name not in compute_prehash(BASE, normalise=normalise, ignore_fields={name})
