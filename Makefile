@@ -9,12 +9,12 @@ BIN := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
 NPM_STAMP := devnet/node_modules/.tracechain-installed
 
-.PHONY: run test deps deps-dev npm lint typecheck contracts-check pytest contracts clean
+.PHONY: run test deps deps-dev npm chromium lint typecheck contracts-check pytest contracts clean
 
 run: deps npm
 	$(BIN)/tracechain devnet up
 
-test: deps-dev npm lint typecheck contracts-check pytest
+test: deps-dev npm chromium lint typecheck contracts-check pytest
 
 deps: $(STAMPS)/run
 deps-dev: $(STAMPS)/dev
@@ -34,6 +34,14 @@ $(STAMPS)/dev: pyproject.toml | $(BIN)/python
 $(NPM_STAMP): devnet/package.json devnet/package-lock.json
 	cd devnet && npm ci --no-audit --no-fund
 	@touch $@
+
+# The browser tests render the buyer's page in Debian's chromium (installed as root when missing).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+	  else echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 lint:
 	$(BIN)/ruff check .
