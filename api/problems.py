@@ -131,9 +131,12 @@ def _status_of_ledger_error(exc: LedgerError) -> tuple[int, str]:
         name = type(exc).__name__
         if "not-found" in slug or "NotFound" in name or "Unknown" in name:
             return 404, slug
-        if any(w in slug for w in ("conflict", "exists", "duplicate", "already")):
+        reason = exc.reason.lower()
+        if any(w in slug for w in ("conflict", "exists", "duplicate", "already")) or any(
+            w in reason for w in ("already", "belongs to another")
+        ):
             return 409, slug
-        if any(w in slug for w in ("forbidden", "permission", "not-owner", "suspended")):
+        if any(w in slug for w in ("forbidden", "permission", "owner", "suspended")):
             return 403, slug
         return 400, slug
     if isinstance(exc, ChainError):

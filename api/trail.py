@@ -27,7 +27,7 @@ from api.cache import CachedTrail
 from api.identity import describe, resolver_url, trail_url
 from api.services import Services
 from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, parse
-from ledger.store.models import Organisation
+from ledger.store.models import Event, Organisation
 from ledger.verify import TrailEntry, TrailVerification
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
@@ -58,11 +58,14 @@ class RecorderOut(BaseModel):
 
 
 class AnchorOut(BaseModel):
-    """Where an event is anchored."""
+    """Where an event is anchored, and what anyone needs to check it on chain themselves:
+    ``TraceAnchor.verifyEvent(root, proof, eventHash, id_key, recorder.address)``."""
 
     root: str | None
     tx_hash: str | None
     block_number: int | None
+    id_key: str | None
+    proof: list[str]
 
 
 class VerificationOut(BaseModel):
@@ -208,6 +211,21 @@ def _member_names(services: Services, org_ids: set[str]) -> dict[str, str]:
     return {str(org): str(name) for org, name in rows}
 
 
+def _proofs(services: Services, trail: TrailVerification) -> dict[int, tuple[list[str], str]]:
+    """Merkle proof and identifier key of each event of the trail, by event pk."""
+    pks = [entry.verification.event_pk for entry in trail.events]
+    if not pks:
+        return {}
+    table = Event.__table__  # type: ignore[attr-defined]
+    with services.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table.c.id, table.c.proof, table.c.primary_id_key).where(
+                table.c.id.in_(pks)
+            )
+        ).all()
+    return {int(pk): (list(proof or []), str(id_key)) for pk, proof, id_key in rows}
+
+
 def trail_json(
     services: Services, identifier: Identifier, trail: TrailVerification
 ) -> dict[str, Any]:
@@ -219,13 +237,21 @@ def trail_json(
     recall = trail.recall or {}
     names = _member_names(services, {o for o in (owner_org, recall.get("org_id")) if o})
     info = describe(identifier)
-    commissioning = next((e for e in trail.events if _is_commissioning(e)), None)
-    ilmd = _ilmd(commissioning) if commissioning else {}
+    commissionings = [e for e in trail.events if _is_commissioning(e)]
+    commissioning = commissionings[0] if commissionings else None
+    ilmd: dict[str, Any] = {}
+    for entry in commissionings:
+        for key, value in _ilmd(entry).items():
+            ilmd.setdefault(key, value)
+    site = next((e.biz_location or e.read_point for e in commissionings
+                 if e.biz_location or e.read_point), None)  # fmt: skip
     deployment = services.deployment()
     encoded = _quote_all(link)
+    proofs = _proofs(services, trail)
     events = []
     for entry in trail.events:
         v = entry.verification
+        proof, id_key = proofs.get(v.event_pk, ([], None))
         events.append(
             {
                 "event_id": entry.captured.get("eventID"),
@@ -249,6 +275,8 @@ def trail_json(
                         "root": v.root,
                         "tx_hash": v.tx_hash,
                         "block_number": v.block_number,
+                        "id_key": id_key,
+                        "proof": proof,
                     },
                     "signed": v.signed,
                 },
@@ -290,11 +318,7 @@ def trail_json(
             "production_date": _str(ilmd.get("productionDate")),
             "expiry_date": _str(ilmd.get("itemExpirationDate")),
             "made_by": commissioning.verification.recorder_name if commissioning else None,
-            "made_at": (
-                _place(commissioning.biz_location or commissioning.read_point)
-                if commissioning
-                else None
-            ),
+            "made_at": _place(site),
         },
         "events": events,
         "chain": {"chain_id": deployment.chain_id, "anchor_contract": deployment.anchor_address},

@@ -10,13 +10,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api.auth import Principal
 from api.capture_service import Captured, parse_events, store_events
 from api.deps import RecorderDep, ServicesDep
 from api.identity import parse_identifier, resolver_url
 from api.problems import ProblemError, problem_responses
 from api.schemas import BatchIn, BatchOut
 from api.services import Services
-from ledger.identifiers import Identifier
+from ledger.identifiers import GS1Identifier, Identifier
+from ledger.store.repository import organisation_prefixes
 
 router = APIRouter(tags=["Capture"])
 
@@ -38,7 +40,7 @@ def commissioning_event(body: BatchIn, lot: Identifier, site: Identifier) -> dic
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     quantity: dict[str, Any] = {
-        "epcClass": lot.epc_uri or lot.canonical,
+        "epcClass": lot.canonical,
         "quantity": int(body.quantity) if float(body.quantity).is_integer() else body.quantity,
     }
     if body.uom:
@@ -48,7 +50,7 @@ def commissioning_event(body: BatchIn, lot: Identifier, site: Identifier) -> dic
         ilmd["cbvmda:productionDate"] = body.production_date.isoformat()
     if body.expiry_date:
         ilmd["cbvmda:itemExpirationDate"] = body.expiry_date.isoformat()
-    location = site.epc_uri or site.canonical
+    location = site.canonical
     return {
         "@context": [EPCIS_CONTEXT],
         "type": "ObjectEvent",
@@ -65,7 +67,18 @@ def commissioning_event(body: BatchIn, lot: Identifier, site: Identifier) -> dic
     }
 
 
-def _commission(services: Services, who: Any, event: dict[str, Any]) -> Captured:
+def _epc_class(services: Services, who: Principal, lot: Identifier) -> str:
+    """The lot as an EPC class URI, split at the member's own company prefix when it is one."""
+    assert who.organisation_id is not None
+    digits = lot.canonical.split("/01/", 1)[1][1:]
+    for owned in organisation_prefixes(services.engine, who.organisation_id):
+        scheme, _, value = owned.prefix.partition(":")
+        if scheme == "gs1" and digits.startswith(value) and isinstance(lot, GS1Identifier):
+            return lot.to_epc_uri(len(value))
+    return lot.epc_uri or lot.canonical
+
+
+def _commission(services: Services, who: Principal, event: dict[str, Any]) -> Captured:
     first = parse_events(services, who, json.dumps(event).encode(), "application/ld+json")
     # The event's id is its CBV 2.0 hash ID (which leaves eventID out, so it does not change).
     event = {**event, "eventID": first[0].hash_id}
@@ -98,6 +111,7 @@ async def create_batch(
     site = parse_identifier(f"(414){body.site_gln}", field="site_gln")
     event = commissioning_event(body, lot, site)
     captured = await run_in_threadpool(_commission, services, who, event)
+    epc_class = await run_in_threadpool(_epc_class, services, who, lot)
     stored = captured.events[0]
     record = captured.result.events[0]
     link = resolver_url(lot, services.public_url)
@@ -107,7 +121,7 @@ async def create_batch(
         response.status_code = 200
     return BatchOut(
         identifier=lot.canonical,
-        epc_class=lot.epc_uri or lot.canonical,
+        epc_class=epc_class,
         digital_link=link,
         qr_url=f"{services.public_url}/qr/{encoded}.png",
         qr_svg_url=f"{services.public_url}/qr/{encoded}.svg",
