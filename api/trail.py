@@ -219,9 +219,7 @@ def _proofs(services: Services, trail: TrailVerification) -> dict[int, tuple[lis
     table = Event.__table__  # type: ignore[attr-defined]
     with services.engine.connect() as connection:
         rows = connection.execute(
-            sa.select(table.c.id, table.c.proof, table.c.primary_id_key).where(
-                table.c.id.in_(pks)
-            )
+            sa.select(table.c.id, table.c.proof, table.c.primary_id_key).where(table.c.id.in_(pks))
         ).all()
     return {int(pk): (list(proof or []), str(id_key)) for pk, proof, id_key in rows}
 

@@ -136,9 +136,9 @@ def app_settings(
 
 
 @pytest.fixture(scope="session")
-def make_api(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    Callable[..., Api]
-]:
+def make_api(
+    devnet: Devnet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Api]]:
     """Build apps on the session devnet (each with a fresh SQLite database unless given one);
     all are closed at the end of the session."""
     made: list[Api] = []
@@ -305,6 +305,14 @@ def new_batch(
     assert answer.status_code == 201, answer.text
     result: dict[str, Any] = answer.json()
     return result
+
+
+def event_list(query_document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of an EPCISQueryDocument."""
+    events: list[dict[str, Any]] = query_document["epcisBody"]["queryResults"]["resultsBody"][
+        "eventList"
+    ]
+    return events
 
 
 def path_of(url: str) -> str:
