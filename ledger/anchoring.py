@@ -329,7 +329,8 @@ class AnchorWorker:
             signer_address = conn.execute(
                 sa.select(_key.c.address)
                 .where(_key.c.organisation_id == organisation_id, _key.c.active.is_(True))
-                .order_by(_key.c.added_at.desc(), _key.c.id.desc())
+                # Keys this server holds first: a non-custodial member's own key signs events.
+                .order_by(_key.c.keystore_path.is_(None), _key.c.added_at.desc(), _key.c.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
             if signer_address is None:

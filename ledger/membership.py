@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy.engine import Connection, Engine
@@ -243,6 +244,24 @@ class Membership:
                         .values(active=False, revoked_at=now)
                     )
         return address
+
+    def add_external_key(self, org_id: str, address: str) -> str:
+        """Admit a key the member holds itself (non-custodial: it signs its own events)."""
+        oid = org_id.lower()
+        checksummed = to_checksum_address(address)
+        with write_transaction(self.engine) as conn:
+            member_id = self._require(conn, oid)
+            self._admin_tx(self.anchor.functions.addSigner(HexBytes(oid), checksummed))
+            conn.execute(
+                _key.insert().values(
+                    organisation_id=member_id,
+                    address=checksummed,
+                    keystore_path=None,
+                    active=True,
+                    added_at=datetime.now(UTC),
+                )
+            )
+        return checksummed
 
     # ------------------------------------------------------------------ prefixes
 

@@ -38,7 +38,8 @@ from ledger.errors import ChainError, InvalidInputError, LedgerError
 from ledger.events import parse_document
 from ledger.identifiers import parse
 from ledger.merkle import MerkleError, leaf_hash, process_proof
-from ledger.store.indexing import NO_ID_KEY, event_hash_of, identifier_rows, index_identifier
+from ledger.signing import event_keys
+from ledger.store.indexing import event_hash_of
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, Organisation, metadata
 from wallets.eip712 import SignatureError, recover_event_signer
 
@@ -210,9 +211,7 @@ class Verifier:
             ]
         if event_hash_of(row.hash_id) != row.event_hash:
             return ["the recorded event hash does not match the hash ID"]
-        mentioned = identifier_rows(captured)
-        key = index_identifier(mentioned[0][1]).id_key if mentioned else NO_ID_KEY
-        if key != row.primary_id_key:
+        if "0x" + event_keys(captured)[1].hex() != row.primary_id_key:
             return ["the identifier key does not match the event's first identifier"]
         return []
 

@@ -11,6 +11,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,42 @@ def test_lost_blocks_are_reconciled_and_re_anchored(
             )
         assert statuses == ["mined"]
         assert "is no longer on the chain" in caplog.text
+        assert {verifier.verify_event(pk).status for pk in pks} == {"verified"}
+    finally:
+        net.down()
+
+
+def test_chain_down_then_back_the_worker_catches_up(
+    tmp_path: Path, engine: Engine, capture: Capture
+) -> None:
+    net = Devnet(devnet_settings(tmp_path / "chain"), key_work_factor=SCRYPT_N_LIGHT)
+    net.up()
+    try:
+        chain = ChainClient(net.rpc_url, timeout=2)
+        deployment = Deployment.load(net.paths.deployment)
+        keyring = Keyring(tmp_path, work_factor=SCRYPT_N_LIGHT)
+        member = Membership(engine, chain, deployment, keyring, net.admin_account()).admit(
+            "Outage Co"
+        )
+        worker = AnchorWorker(
+            engine, chain, deployment, keyring, AnchorConfig(max_wait_s=0.05, poll_interval_s=0.02)
+        )
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        net.down()
+        # The chain is gone: capture goes on, nothing is lost, everything waits.
+        pks = [r.event_pk for r in capture(member, [object_event() for _ in range(12)]).events]
+        time.sleep(1.5)
+        assert worker.pending_count() == 12
+        net.up()
+        deadline = time.monotonic() + 30
+        while worker.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        thread.join(timeout=10)
+        assert worker.pending_count() == 0
+        verifier = Verifier(engine, chain, deployment)
         assert {verifier.verify_event(pk).status for pk in pks} == {"verified"}
     finally:
         net.down()
