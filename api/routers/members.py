@@ -23,6 +23,7 @@ from api.schemas import (
     RoleName,
     SigningKeyOut,
 )
+from ledger.identifiers import IdentifierError, normalise_prefix
 from ledger.membership import Member
 from ledger.store.models import Organisation, OrgRole, Prefix, utc_now
 
@@ -69,6 +70,15 @@ def _key_out(row: ApiKey, org_id: str | None) -> ApiKeyOut:
     )
 
 
+def _normalised(prefix: str, field: str) -> str:
+    """The normalised prefix; an invalid one is a 400 naming the request ``field``."""
+    try:
+        return normalise_prefix(prefix)
+    except IdentifierError as exc:
+        reason = f"{exc.field}: {exc.reason}" if exc.field and exc.field != "prefix" else exc.reason
+        raise type(exc)(reason, field=field) from None
+
+
 def _organisation(session: Session, org_id: str) -> Organisation:
     org = session.exec(select(Organisation).where(Organisation.org_id == org_id.lower())).first()
     if org is None:
@@ -104,12 +114,13 @@ def admit_member(
     """Admit an organisation: a database row, a new signing key in the keyring and
     ``admitMember`` on chain; then assign its prefixes. Create its API keys with
     ``POST /members/{org_id}/api-keys``."""
+    prefixes = [_normalised(p, f"prefixes[{i}]") for i, p in enumerate(body.prefixes)]
     roles = 0
     for name in body.roles:
         roles |= _ROLE_FLAGS[name]
     member = services.membership().admit(
         body.name, roles, org_id=body.org_id.lower() if body.org_id else None,
-        prefixes=body.prefixes,
+        prefixes=prefixes,
     )  # fmt: skip
     response.headers["Location"] = f"/members/{member.org_id}"
     return member_out(member)
@@ -164,7 +175,7 @@ def reinstate_member(org_id: OrgId, services: ServicesDep, _: AdminDep) -> Membe
 def assign_prefix(org_id: OrgId, body: PrefixIn, services: ServicesDep, _: AdminDep) -> PrefixOut:
     """Assign a GS1 company prefix, handle prefix or OID arc to a member (here and on chain).
     Only its owner may commission or recall identifiers under it."""
-    normalised = services.membership().assign_prefix(org_id, body.prefix)
+    normalised = services.membership().assign_prefix(org_id, _normalised(body.prefix, "prefix"))
     return PrefixOut(prefix=normalised, org_id=org_id.lower())
 
 
