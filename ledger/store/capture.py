@@ -102,7 +102,7 @@ class PreparedCapture:
     hash_ids: tuple[str, ...]
     #: One row per distinct event, sorted by ``event_hash`` (the lock order).
     event_rows: tuple[dict[str, Any], ...]
-    #: Identifier index rows per event hash, without ``event_pk``.
+    #: Identifier index rows per event hash; their ``event_pk`` is filled in when stored.
     identifier_rows: dict[str, tuple[dict[str, Any], ...]]
 
 
@@ -139,6 +139,7 @@ def prepare_capture(
             indexed = index_identifier(value)
             rows.append(
                 {
+                    "event_pk": None,  # set once the event has its id
                     "role": role,
                     "value": value,
                     "canonical": indexed.canonical,
@@ -161,7 +162,9 @@ def prepare_capture(
                 "disposition": event.disposition,
                 "read_point": location_key(event.read_point),
                 "biz_location": location_key(event.biz_location),
-                "captured_json": json.dumps(event.raw, ensure_ascii=False, separators=(",", ":")),
+                "captured_json": json.dumps(
+                    event.raw, ensure_ascii=False, check_circular=False, separators=(",", ":")
+                ),
                 "prehash": event.prehash,
                 "organisation_id": organisation_id,
                 "primary_id_key": rows[0]["id_key"] if rows else NO_ID_KEY,
@@ -215,32 +218,28 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
         },
     )
     new_ids: dict[str, int] = {}
-    existing: dict[str, int] = {}
-    pending = list(prepared.event_rows)
     insert_events = (
         _insert(connection, _EVENT)
         .on_conflict_do_nothing(index_elements=["event_hash"])
         .returning(_EVENT.c.id, _EVENT.c.event_hash)
     )
-    while pending:
-        for pk, digest in connection.execute(insert_events, pending):
+    if prepared.event_rows:
+        for pk, digest in connection.execute(insert_events, list(prepared.event_rows)):
             new_ids[digest] = pk
-        missing = [row["event_hash"] for row in pending if row["event_hash"] not in new_ids]
-        existing.update(_read_back(connection, missing))
-        # A row neither inserted nor found was held by a transaction that rolled back after
-        # our INSERT skipped it; insert it again.
-        pending = [
-            row
-            for row in pending
-            if row["event_hash"] not in new_ids and row["event_hash"] not in existing
-        ]
+    missing = [digest for digest in sorted(set(prepared.hashes)) if digest not in new_ids]
+    existing = _read_back(connection, missing)
+    if len(existing) != len(missing):
+        # Cannot happen under READ COMMITTED: ON CONFLICT waits for a concurrent inserter to
+        # commit (then the row is visible to the next statement) or roll back (then ours
+        # goes in). A stricter isolation level can hide the winner's row.
+        raise LedgerError("captured events neither inserted nor visible; retry the capture")
     if new_ids:
         ordered = sorted(new_ids.items(), key=lambda item: item[1])
-        identifier_params = [
-            {"event_pk": pk, **row}
-            for digest, pk in ordered
-            for row in prepared.identifier_rows[digest]
-        ]
+        identifier_params = []
+        for digest, pk in ordered:
+            for row in prepared.identifier_rows[digest]:
+                row["event_pk"] = pk
+                identifier_params.append(row)
         if identifier_params:
             connection.execute(sa.insert(_IDENTIFIER), identifier_params)
         connection.execute(

@@ -27,6 +27,7 @@ __all__ = [
     "NO_ID_KEY",
     "QUANTITY_ROLES",
     "IndexedIdentifier",
+    "canonical_of",
     "event_hash_of",
     "identifier_rows",
     "index_identifier",
@@ -80,9 +81,14 @@ def index_identifier(value: str) -> IndexedIdentifier:
     )
 
 
+def canonical_of(value: str) -> str:
+    """The canonical form of an identifier or location URI (the value itself if unknown)."""
+    return index_identifier(value).canonical
+
+
 def location_key(value: str | None) -> str | None:
     """How a read point or business location is stored and compared: its canonical form."""
-    return None if value is None else index_identifier(value).canonical
+    return None if value is None else canonical_of(value)
 
 
 def event_hash_of(hash_id: str) -> str:

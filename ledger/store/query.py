@@ -38,7 +38,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -48,8 +48,9 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.errors import InvalidInputError
 from ledger.events import VocabularyError, expand
 from ledger.events.timestamps import parse_timestamp
+from ledger.events.vocabulary import VocabularyKind
 from ledger.identifiers import GS1Identifier, IdentifierError, parse
-from ledger.store.indexing import location_key
+from ledger.store.indexing import canonical_of
 from ledger.store.models import Event, EventIdentifier
 from ledger.store.records import EVENT_COLUMNS, StoredEvent
 
@@ -63,6 +64,7 @@ __all__ = [
     "identifier_match",
     "parse_query",
     "query_events",
+    "query_statement",
 ]
 
 _EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
@@ -329,9 +331,9 @@ def _timestamp(name: str, value: str) -> datetime:
     return parsed
 
 
-def _vocabulary(name: str, kind: str, values: list[str]) -> frozenset[str]:
+def _vocabulary(name: str, kind: VocabularyKind, values: list[str]) -> frozenset[str]:
     try:
-        return frozenset(expand(kind, value) for value in values)  # type: ignore[arg-type]
+        return frozenset(expand(kind, value) for value in values)
     except VocabularyError as error:
         raise QueryError(error.reason, field=name) from None
 
@@ -425,8 +427,8 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> EventQuery:
         actions=actions,
         biz_steps=_vocabulary("EQ_bizStep", "bizStep", values.get("EQ_bizStep", [])),
         dispositions=_vocabulary("EQ_disposition", "disposition", values.get("EQ_disposition", [])),
-        read_points=frozenset(str(location_key(v)) for v in values.get("EQ_readPoint", ())),
-        biz_locations=frozenset(str(location_key(v)) for v in values.get("EQ_bizLocation", ())),
+        read_points=frozenset(map(canonical_of, values.get("EQ_readPoint", ()))),
+        biz_locations=frozenset(map(canonical_of, values.get("EQ_bizLocation", ()))),
         event_ids=frozenset(values.get("EQ_eventID", ())),
         matches=tuple(matches),
         order_by=None if order_by is None else _ORDER_COLUMNS[order_by],
@@ -437,11 +439,7 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> EventQuery:
     if token is None:
         return query
     cursor = _decode_token(token, query.fingerprint(), query.order_by is not None)
-    return EventQuery(**{**_fields(query), "after": cursor})
-
-
-def _fields(query: EventQuery) -> dict[str, Any]:
-    return {name: getattr(query, name) for name in EventQuery.__dataclass_fields__}
+    return replace(query, after=cursor)
 
 
 def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
@@ -474,7 +472,8 @@ def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
-def _statement(query: EventQuery) -> sa.Select[Any]:
+def query_statement(query: EventQuery) -> sa.Select[Any]:
+    """The SELECT of one page (``perPage + 1`` rows, to know whether another page follows)."""
     c = _EVENT.c
     conditions = _conditions(query)
     after = query.after
@@ -506,7 +505,7 @@ def query_events(
         QueryError: invalid parameters (see :func:`parse_query`).
     """
     parsed = query if isinstance(query, EventQuery) else parse_query(query)
-    statement = _statement(parsed)
+    statement = query_statement(parsed)
     if isinstance(bind, Engine):
         with bind.connect() as connection:
             rows = connection.execute(statement).mappings().all()

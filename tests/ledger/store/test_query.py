@@ -20,9 +20,9 @@ from ledger.store.query import (
     MAX_PER_PAGE,
     EventQuery,
     QueryError,
-    _statement,
     parse_query,
     query_events,
+    query_statement,
 )
 from ledger.store.repository import create_organisation
 from tests.ledger.store.conftest import BACKENDS
@@ -491,7 +491,7 @@ PLAN_CASES: list[tuple[dict[str, str], str]] = [
 def test_filters_use_their_index(loaded: Loaded, params: dict[str, str], index: str) -> None:
     """The query plan reads the filter's index (PostgreSQL: with sequential scans disabled,
     so that the tiny data set cannot make a full scan look cheaper)."""
-    statement = _statement(parse_query(params))
+    statement = query_statement(parse_query(params))
     with loaded.engine.connect() as connection:
         compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
         if connection.dialect.name == "postgresql":
