@@ -10,6 +10,8 @@ from typing import Final
 
 LANGUAGES: Final = ("en", "zh")
 DEFAULT_LANGUAGE: Final = "en"
+#: Each language's name in itself (the language switch).
+NAMES: Final = {"en": "English", "zh": "简体中文"}
 #: The BCP 47 tag each language is served with (``Content-Language``, ``<html lang>``).
 TAGS: Final = {"en": "en", "zh": "zh-Hans"}
 

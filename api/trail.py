@@ -372,7 +372,7 @@ def render_html(data: dict[str, Any], lang: str) -> str:
         rows=rows,
         verdict=data["verdict"],
         tampered=any(r["status"] == "tampered" for r in rows),
-        other_langs=[(code, i18n.t("language", code)) for code in i18n.LANGUAGES if code != lang],
+        other_langs=[(code, i18n.NAMES[code]) for code in i18n.LANGUAGES if code != lang],
     )
 
 

@@ -114,7 +114,12 @@ class Api:
 
 
 def app_settings(
-    devnet: Devnet, database_url: str, *, worker: bool = False, **api: Any
+    devnet: Devnet,
+    database_url: str,
+    *,
+    worker: bool = False,
+    public_url: str = PUBLIC_URL,
+    **api: Any,
 ) -> tuple[Settings, ApiSettings]:
     """Settings of an app on the session devnet with its own database."""
     settings = devnet.settings.model_copy(
@@ -127,7 +132,7 @@ def app_settings(
     )
     api_settings = ApiSettings(
         _env_file=None,  # type: ignore[call-arg]
-        public_url=PUBLIC_URL,
+        public_url=public_url,
         admin_api_key=ADMIN_KEY,
         recall_poll_seconds=0.2,
         **api,

@@ -1,0 +1,195 @@
+"""The buyer's page in a real browser: headless Chromium at phone size against a real uvicorn
+server (``uvicorn api.app:app`` configured by environment), for a verified, a recalled and a
+tampered product, in English and Simplified Chinese. Screenshots go to ``test-output/``."""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from devnet.launcher import Devnet
+from ledger.store.models import Event, EventIdentifier
+from tests.api.conftest import (
+    ADMIN_KEY,
+    KEY_WORK_FACTOR,
+    TEST_OUTPUT,
+    Api,
+    Member,
+    capture,
+    document,
+    new_batch,
+    object_event,
+)
+from tests.conftest import free_port
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium"))
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and os.environ.get("CI") != "true",
+    reason=f"no Chromium at {CHROMIUM} (set CHROMIUM_BIN)",
+)
+
+VERDICTS = {
+    ("verified", "en"): "Verified: this product's record is intact",
+    ("verified", "zh"): "已验证：该产品的记录完整",
+    ("recalled", "en"): "Recalled: do not use this product.",
+    ("recalled", "zh"): "已召回：请勿使用该产品。",
+    ("tampered", "en"): "Warning: this product's record was altered",
+    ("tampered", "zh"): "警告：该产品的记录在锚定后被篡改。",
+}
+
+
+@pytest.fixture(scope="module")
+def products(api: Api, supplier: Member, distributor: Member) -> dict[str, str]:
+    """Resolver paths of three lots: verified, recalled, and tampered in the database."""
+    paths: dict[str, str] = {}
+    lots: dict[str, str] = {}
+    for kind in ("verified", "recalled", "tampered"):
+        batch = new_batch(api, supplier, lot=f"WEB-{kind.upper()}")
+        lot = batch["identifier"]
+        for step in ("shipping", "receiving"):
+            doc = document(object_event(classes=[lot], biz_step=step, disposition="in_transit"))
+            assert capture(api, distributor.key, doc).status_code == 202
+        paths[kind] = batch["digital_link"].removeprefix("http://tracechain.test")
+        lots[kind] = lot
+    api.drain()
+    recalled = api.post(
+        f"/identifiers/{quote(lots['recalled'], safe='')}/recall",
+        json={"reason": "Label misprint: wrong dosage"},
+        key=supplier.key,
+    )
+    assert recalled.status_code == 200, recalled.text
+    api.drain()
+    # Someone with database access edits a shipped quantity after anchoring.
+    events, idents = Event.__table__, EventIdentifier.__table__  # type: ignore[attr-defined]
+    canonical = lots["tampered"]
+    with api.services.engine.begin() as connection:
+        pk = connection.execute(
+            sa.select(sa.func.max(idents.c.event_pk)).where(idents.c.canonical == canonical)
+        ).scalar_one()
+        stored = connection.execute(
+            sa.select(events.c.captured_json).where(events.c.id == pk)
+        ).scalar_one()
+        connection.execute(
+            events.update()
+            .where(events.c.id == pk)
+            .values(captured_json=stored.replace('"quantity":10', '"quantity":500'))
+        )
+    return paths
+
+
+@pytest.fixture(scope="module")
+def server(devnet: Devnet, api: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``uvicorn api.app:app`` in its own process on a free port, on the shared database."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "TRACECHAIN_DATA_DIR": str(devnet.settings.data_dir),
+        "TRACECHAIN_DEVNET_PORT": str(devnet.settings.devnet_port),
+        "DATABASE_URL": api.services.settings.effective_database_url,
+        "TRACECHAIN_PUBLIC_URL": base,
+        "TRACECHAIN_ADMIN_API_KEY": ADMIN_KEY,
+        "TRACECHAIN_ANCHOR_WORKER_IN_API": "false",
+        "TRACECHAIN_KEYSTORE_WORK_FACTOR": str(KEY_WORK_FACTOR),
+    }
+    log = tmp_path_factory.mktemp("uvicorn") / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"uvicorn did not become ready:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def chromium(url: str, *, profile: Path, screenshot: Path | None = None) -> str:
+    """Load ``url`` at 360x800 in headless Chromium; return the DOM (or take a screenshot)."""
+    action = [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+    command = [
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", "--window-size=360,800",
+        "--hide-scrollbars", *action, url,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    return done.stdout.decode()
+
+
+def test_verification_pages_in_chromium(
+    server: str, products: dict[str, str], tmp_path: Path
+) -> None:
+    """Each page shows its verdict at the top in both languages; recall and tampering get a
+    red banner; screenshots at phone size are kept for people to look at."""
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    jobs = [(kind, lang) for kind in products for lang in ("en", "zh")]
+
+    def visit(job: tuple[str, str]) -> tuple[str, str, str]:
+        kind, lang = job
+        url = f"{server}{products[kind]}?lang={lang}"
+        profile = tmp_path / f"profile-{kind}-{lang}"
+        dom = chromium(url, profile=profile)
+        shot = TEST_OUTPUT / f"verify-{kind}-{lang}.png"
+        shot.unlink(missing_ok=True)
+        chromium(url, profile=profile, screenshot=shot)
+        shutil.rmtree(profile, ignore_errors=True)
+        return kind, lang, dom
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(visit, jobs))
+    for kind, lang, dom in results:
+        assert f'data-verdict="{kind}"' in dom, (kind, lang, dom[:2000])
+        assert VERDICTS[(kind, lang)] in dom, (kind, lang)
+        expected_lang = "zh-Hans" if lang == "zh" else "en"
+        assert f'<html lang="{expected_lang}"' in dom
+        if kind == "recalled":
+            assert 'id="recall-banner"' in dom
+            assert "Label misprint: wrong dosage" in dom
+        if kind == "tampered":
+            assert 'id="tampered-banner"' in dom
+        if kind == "verified":
+            assert "banner" not in dom.split("<main>", 1)[1].split("<section", 1)[0]
+        with Image.open(TEST_OUTPUT / f"verify-{kind}-{lang}.png") as image:
+            assert image.size == (360, 800)
+
+
+def test_page_negotiates_language(server: str, products: dict[str, str]) -> None:
+    """Without ?lang, Accept-Language decides (as a phone set to Chinese sends it)."""
+    page = httpx.get(
+        f"{server}{products['verified']}",
+        headers={"Accept": "text/html", "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"},
+    )
+    assert page.headers["Content-Language"] == "zh-Hans"
+    assert VERDICTS[("verified", "zh")] in page.text
+    english = httpx.get(
+        f"{server}{products['verified']}",
+        headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"},
+    )
+    assert VERDICTS[("verified", "en")] in html.unescape(english.text)
