@@ -48,10 +48,10 @@ __all__ = [
     "record_failed_capture",
 ]
 
-_CAPTURE: Final = Capture.__table__  # type: ignore[attr-defined]
-_EVENT: Final = Event.__table__  # type: ignore[attr-defined]
-_IDENTIFIER: Final = EventIdentifier.__table__  # type: ignore[attr-defined]
-_OUTBOX: Final = Outbox.__table__  # type: ignore[attr-defined]
+_CAPTURE: Final[sa.Table] = Capture.__table__  # type: ignore[attr-defined]
+_EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
+_IDENTIFIER: Final[sa.Table] = EventIdentifier.__table__  # type: ignore[attr-defined]
+_OUTBOX: Final[sa.Table] = Outbox.__table__  # type: ignore[attr-defined]
 
 #: SQLSTATEs after which PostgreSQL asks for the transaction to be retried.
 _RETRY_SQLSTATES: Final = frozenset({"40001", "40P01"})
@@ -96,11 +96,11 @@ class PreparedCapture:
 
     capture_id: str
     organisation_id: int
-    record_time: datetime
     #: Event hash of each input event, in input order.
     hashes: tuple[str, ...]
     hash_ids: tuple[str, ...]
-    #: One row per distinct event, sorted by ``event_hash`` (the lock order).
+    #: One row per distinct event, sorted by ``event_hash`` (the lock order); their
+    #: ``record_time`` is filled in when stored.
     event_rows: tuple[dict[str, Any], ...]
     #: Identifier index rows per event hash; their ``event_pk`` is filled in when stored.
     identifier_rows: dict[str, tuple[dict[str, Any], ...]]
@@ -111,7 +111,6 @@ def prepare_capture(
     *,
     organisation_id: int,
     capture_id: str,
-    record_time: datetime,
     signature: str | None = None,
 ) -> PreparedCapture:
     """Compute every row of a capture (pure: no I/O).
@@ -157,7 +156,7 @@ def prepare_capture(
                 "action": event.action,
                 "event_time": event.event_time,
                 "event_time_zone_offset": event.event_time_zone_offset,
-                "record_time": record_time,
+                "record_time": None,  # set inside the transaction
                 "biz_step": event.biz_step,
                 "disposition": event.disposition,
                 "read_point": location_key(event.read_point),
@@ -176,7 +175,6 @@ def prepare_capture(
     return PreparedCapture(
         capture_id=capture_id,
         organisation_id=organisation_id,
-        record_time=record_time,
         hashes=hashes,
         hash_ids=tuple(event.hash_id for event in events),
         event_rows=tuple(event_rows),
@@ -205,13 +203,22 @@ def _read_back(connection: Connection, hashes: Sequence[str]) -> dict[str, int]:
 
 
 def capture_events_in(connection: Connection, prepared: PreparedCapture) -> CaptureResult:
-    """Store a prepared capture on ``connection``, inside the caller's transaction."""
+    """Store a prepared capture on ``connection``, inside the caller's transaction.
+
+    The record time is taken here, once the transaction holds SQLite's write lock, so on
+    SQLite record times increase in commit order. (On PostgreSQL concurrent captures may
+    commit out of record-time order: a client polling by ``GE_recordTime`` should let its
+    windows overlap a little.)
+    """
+    record_time = utc_now()
+    for row in prepared.event_rows:
+        row["record_time"] = record_time
     connection.execute(
         _insert(connection, _CAPTURE).on_conflict_do_nothing(index_elements=["id"]),
         {
             "id": prepared.capture_id,
             "organisation_id": prepared.organisation_id,
-            "created_at": prepared.record_time,
+            "created_at": record_time,
             "status": "accepted",
             "event_count": len(prepared.hashes),
             "errors": None,
@@ -248,7 +255,7 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
                 {
                     "event_pk": pk,
                     "organisation_id": prepared.organisation_id,
-                    "created_at": prepared.record_time,
+                    "created_at": record_time,
                 }
                 for _, pk in ordered
             ],
@@ -260,7 +267,7 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
         seen.add(digest)
         pk = new_ids[digest] if digest in new_ids else existing[digest]
         records.append(CapturedRecord(pk, hash_id, digest, is_new))
-    return CaptureResult(prepared.capture_id, prepared.record_time, tuple(records))
+    return CaptureResult(prepared.capture_id, record_time, tuple(records))
 
 
 def _retryable(error: DBAPIError) -> bool:
@@ -301,7 +308,6 @@ def capture_events(
         events,
         organisation_id=organisation_id,
         capture_id=_capture_id(capture_id),
-        record_time=utc_now(),
         signature=signature,
     )
     for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -358,6 +358,14 @@ def test_concurrent_overlapping_captures(engine: Engine, org: int) -> None:
             new_per_hash[record.hash_id] = new_per_hash.get(record.hash_id, 0) + record.new
     assert len(pk_of) == 300
     assert set(new_per_hash.values()) == {1}  # each event stored by exactly one capture
+    if engine.dialect.name == "sqlite":
+        # Writers are serialised and take their record time under the lock: record times
+        # follow commit (and so id) order.
+        with engine.connect() as connection:
+            times = list(
+                connection.execute(sa.select(_EVENT.c.record_time).order_by(_EVENT.c.id)).scalars()
+            )
+        assert times == sorted(times)
     expected_identifiers = sum(len(e.identifiers) for e in parse(pool))
     assert counts(engine) == {
         "event": 300,
