@@ -13,13 +13,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
 
 from ledger.settings import REPO_ROOT
-from ledger.store.db import make_engine, migrate, normalise_url, write_transaction
+from ledger.store.db import (
+    alembic_config,
+    make_engine,
+    migrate,
+    normalise_url,
+    write_transaction,
+)
 from ledger.store.models import Organisation, metadata
 from tests.ledger.store.conftest import BACKENDS
 
@@ -56,6 +63,22 @@ def test_migrated_schema_equals_the_models(
         with engine.begin() as connection:
             connection.execute(sa.text("DROP INDEX ix_event_identifier_id_key"))
         assert schema_diff(engine) != []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrations_downgrade_and_upgrade_again(
+    backend: str, database_url: Callable[[str], str]
+) -> None:
+    engine = make_engine(database_url(backend))
+    try:
+        migrate(engine)
+        with write_transaction(engine) as connection:
+            command.downgrade(alembic_config(connection), "base")
+        assert set(sa.inspect(engine).get_table_names()) == {"alembic_version"}
+        migrate(engine)
+        assert schema_diff(engine) == []
     finally:
         engine.dispose()
 
