@@ -159,6 +159,14 @@ class IdentifierMatch:
         branches.extend(sa.and_(canonical >= lo, canonical < hi) for lo, hi in sorted(self.ranges))
         return sa.or_(*branches)
 
+    def accepts(self, canonical: str, class_canonical: str | None = None) -> bool:
+        """Whether an identifier row matches: :meth:`condition` evaluated in Python."""
+        if canonical in self.exact or (
+            class_canonical is not None and class_canonical in self.classes
+        ):
+            return True
+        return any(lo <= canonical < hi for lo, hi in self.ranges)
+
     def fingerprint(self) -> list[list[Any]]:
         """A JSON-able, order-independent description (for page tokens)."""
         return [sorted(self.exact), sorted(self.classes), sorted(map(list, self.ranges))]

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import string
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from ledger.errors import InvalidInputError
+from ledger.identifiers import parse as parse_identifier
 from ledger.store.capture import capture_events
 from ledger.store.db import make_engine, migrate
+from ledger.store.indexing import index_identifier
 from ledger.store.models import OrgRole, utc_now
 from ledger.store.query import (
     MAX_PER_PAGE,
     EventQuery,
     QueryError,
+    identifier_match,
     parse_query,
     query_events,
     query_statement,
@@ -520,3 +527,49 @@ def test_time_filters_compare_instants_not_wall_clocks(loaded: Loaded) -> None:
     local = datetime(2024, 1, 9, 5, tzinfo=UTC) - timedelta(hours=0)
     assert loaded.numbers({"GE_eventTime": local.isoformat(), "LT_eventTime": at(9)}) == set()
     assert loaded.numbers({"GE_eventTime": "2024-01-09T05:00:00-05:00"}) == {10}
+
+
+# --- identifier patterns as ranges (property-based) ---------------------------------------------
+
+_SERIALS = st.text(
+    alphabet=string.ascii_letters + string.digits + "!'()*+-.:;=_", min_size=1, max_size=20
+)
+_COMPANY_ITEMS = st.sampled_from(
+    [
+        ("0614141", "812345"),
+        ("0614141", "812346"),
+        ("0614141", "112345"),
+        ("061414", "1812345"),
+        ("4012345", "012345"),
+        ("40123456", "01234"),
+    ]
+)
+
+
+@given(_COMPANY_ITEMS, _COMPANY_ITEMS, _SERIALS, st.sampled_from(["L1", "LOT-9", None]))
+def test_sgtin_patterns_match_exactly_their_items(
+    pattern_of: tuple[str, str], item_of: tuple[str, str], serial: str, lot: str | None
+) -> None:
+    company, item = item_of
+    epc = f"urn:epc:id:sgtin:{company}.{item}.{serial}"
+    indexed = index_identifier(epc)
+    if lot is not None:  # the same item read from a Digital Link that shows its lot
+        gtin = parse_identifier(epc).canonical.split("/21/")[0]
+        with_lot = index_identifier(f"{gtin}/10/{lot}/21/{quote(serial, safe='')}")
+        assert with_lot.canonical == indexed.canonical
+        indexed = with_lot
+    same_gtin = pattern_of == item_of
+    # cp.*.* matches every GTIN whose digits after the indicator start with cp (GS1 never
+    # allocates a company prefix that is a prefix of another one).
+    same_company = (company + item[1:]).startswith(pattern_of[0])
+    by_gtin = identifier_match(f"urn:epc:idpat:sgtin:{pattern_of[0]}.{pattern_of[1]}.*")
+    by_company = identifier_match(f"urn:epc:idpat:sgtin:{pattern_of[0]}.*.*")
+    assert by_gtin.accepts(indexed.canonical, indexed.class_canonical) == same_gtin
+    assert by_company.accepts(indexed.canonical, indexed.class_canonical) == same_company
+    exact = identifier_match(epc)
+    assert exact.accepts(indexed.canonical, indexed.class_canonical)
+    if lot is not None:
+        lgtin = identifier_match(f"urn:epc:class:lgtin:{pattern_of[0]}.{pattern_of[1]}.{lot}")
+        assert lgtin.accepts(indexed.canonical, indexed.class_canonical) == same_gtin
+        other_lot = identifier_match(f"urn:epc:class:lgtin:{company}.{item}.OTHER")
+        assert not other_lot.accepts(indexed.canonical, indexed.class_canonical)
