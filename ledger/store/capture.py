@@ -113,7 +113,7 @@ def prepare_capture(
     capture_id: str,
     signature: str | None = None,
 ) -> PreparedCapture:
-    """Compute every row of a capture (pure: no I/O).
+    """Compute every row of a capture, without touching the database.
 
     Raises:
         InvalidInputError: a ``signature`` for a capture of more than one distinct event, or
