@@ -215,7 +215,7 @@ class Devnet:
         if pid is not None:
             client = ChainClient(self.rpc_url, timeout=2.0)
             with contextlib.suppress(LedgerError):
-                block = int(client._rpc(lambda: client.w3.eth.block_number))
+                block = client.block_number()
         record = Deployment.load(self.paths.deployment) if self.paths.deployment.exists() else None
         return DevnetStatus(pid is not None, pid, self.rpc_url, block, record)
 

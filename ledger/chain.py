@@ -114,6 +114,10 @@ class ChainClient:
             return False
         return True
 
+    def block_number(self) -> int:
+        """The number of the head block."""
+        return int(self._rpc(lambda: self.w3.eth.block_number))
+
     def genesis_hash(self) -> str:
         """The hash of block 0, which identifies the chain's history."""
         block = self._rpc(lambda: self.w3.eth.get_block(0))

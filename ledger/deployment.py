@@ -91,7 +91,7 @@ class Deployment:
         genesis = client.genesis_hash()
         if genesis != self.genesis_hash:
             problems.append(f"genesis block is {genesis}, the record says {self.genesis_hash}")
-        head = client.w3.eth.block_number
+        head = client.block_number()
         for name, deployed in sorted(self.contracts.items()):
             if head < deployed.block:
                 problems.append(
