@@ -18,7 +18,12 @@ OIDs under China's arcs. Every identifier has one canonical form, an on-chain ``
 from __future__ import annotations
 
 from ledger.identifiers.canonical import CANONICAL_HOST
-from ledger.identifiers.epc import epc_to_digital_link
+from ledger.identifiers.epc import (
+    EPC_PATTERN_PREFIXES,
+    EPC_URI_PREFIXES,
+    epc_to_digital_link,
+    parse_epc_pattern,
+)
 from ledger.identifiers.errors import (
     CharacterSetError,
     CheckDigitError,
@@ -34,6 +39,8 @@ from ledger.identifiers.prefixes import normalise_prefix, prefix_candidates, pre
 
 __all__ = [
     "CANONICAL_HOST",
+    "EPC_PATTERN_PREFIXES",
+    "EPC_URI_PREFIXES",
     "CharacterSetError",
     "CheckDigitError",
     "GS1Identifier",
@@ -48,6 +55,7 @@ __all__ = [
     "epc_to_digital_link",
     "normalise_prefix",
     "parse",
+    "parse_epc_pattern",
     "prefix_candidates",
     "prefix_key",
     "to_digital_link",

@@ -54,6 +54,10 @@ def canonical_key(key: GS1Key) -> GS1Key:
     return GS1Key(key.ai, key.value, qualifiers)
 
 
+#: Keys whose serial is part of the key's value: the length of the value without it.
+_SERIAL_IN_VALUE: Final = {"8003": 14, "253": 13, "255": 13}
+
+
 def class_key(key: GS1Key) -> GS1Key | None:
     """The class an identified thing belongs to, or ``None`` for keys without one.
 
@@ -61,7 +65,8 @@ def class_key(key: GS1Key) -> GS1Key | None:
       (a consumer product variant stays with the class);
     * an LGTIN -> its GTIN; an ITIP likewise;
     * a GLN with extension (SGLN) -> the GLN;
-    * a GRAI with serial -> the GRAI without serial (the asset type);
+    * a GRAI with serial -> the GRAI without serial (the asset type); a GDTI or GCN with
+      serial likewise (the document type, the coupon);
     * a GSRN with SRIN -> the GSRN; a CPID with serial -> the CPID;
     * a bare GTIN, GLN, SSCC, GIAI... -> ``None``.
     """
@@ -73,20 +78,24 @@ def class_key(key: GS1Key) -> GS1Key | None:
         if any(q[0] == "10" for q in key.qualifiers):
             return GS1Key(ai, key.value, tuple(q for q in key.qualifiers if q[0] != "10"))
         return None
-    if ai == "8003":
-        return GS1Key(ai, key.value[:14]) if len(key.value) > 14 else None
+    if ai in _SERIAL_IN_VALUE:
+        head = _SERIAL_IN_VALUE[ai]
+        return GS1Key(ai, key.value[:head]) if len(key.value) > head else None
     if key.qualifiers:
         return GS1Key(ai, key.value)
     return None
 
 
 def kind_of(key: GS1Key) -> str:
-    """The ledger's kind name for a key: ``"sgtin"``, ``"lgtin"``, ``"gtin"``, ``"sgln"``..."""
+    """The ledger's kind name for a key: ``"sgtin"``, ``"lgtin"``, ``"gtin"``, ``"upui"``,
+    ``"sgln"``, ``"gln"``, else the Digital Link name of the primary key (``"party"``...)."""
     ai = key.ai
     if ai == "01":
         names = {q[0] for q in key.qualifiers}
-        if "21" in names or "235" in names:
+        if "21" in names:
             return "sgtin"
+        if "235" in names:
+            return "upui"
         return "lgtin" if "10" in names else "gtin"
     if ai == "414":
         return "sgln" if any(q[0] == "254" for q in key.qualifiers) else "gln"
@@ -130,15 +139,18 @@ def format_barcode_data(key: GS1Key) -> str:
 
 
 def format_epc_uri(key: GS1Key, company_prefix: str) -> str | None:
-    """Render a key as an EPC URI (TDS 2.1 section 6), or ``None`` if TDS has no form for it.
+    """Render a key as an EPC URI (TDS 2.1 sections 6.3 and 7), or ``None`` if TDS has none.
 
-    * GTIN + serial -> ``urn:epc:id:sgtin:`` (a lot, if any, is not part of an SGTIN);
-    * GTIN + lot -> ``urn:epc:class:lgtin:``;
-    * GTIN alone -> the pattern ``urn:epc:idpat:sgtin:{cp}.{ir}.*`` (EPCIS uses it for a
-      quantity of a GTIN without lot);
-    * SSCC, GLN (+ extension, ``0`` meaning none) -> ``sscc``, ``sgln``;
-    * GRAI with serial -> ``grai``; GIAI -> ``giai``.
+    * GTIN + serial -> ``sgtin`` (a lot, if any, is not part of an SGTIN); GTIN + TPX ->
+      ``upui``; GTIN + lot -> the class ``urn:epc:class:lgtin:``; a GTIN alone -> the pattern
+      ``urn:epc:idpat:sgtin:{cp}.{ir}.*`` (EPCIS uses it for a quantity of a GTIN without lot);
+    * ITIP + serial -> ``itip``;
+    * SSCC, GLN (+ extension, ``0`` meaning none), party GLN -> ``sscc``, ``sgln``, ``pgln``;
+    * GRAI, GDTI, GCN with serial -> ``grai``, ``gdti``, ``sgcn``; GIAI, GINC -> ``giai``,
+      ``ginc``; GSRN, GSRN-P, GSIN -> ``gsrn``, ``gsrnp``, ``gsin``;
+    * CPID + serial (without leading zeros) -> ``cpi``.
 
+    Keys with a qualifier TDS cannot carry (SRIN, UIC extension...) have none.
     ``company_prefix`` must be the key's company prefix (6-12 digits).
     """
     ai, value = key.ai, key.value
@@ -150,12 +162,20 @@ def format_epc_uri(key: GS1Key, company_prefix: str) -> str | None:
         serial = qualifiers.get("21")
         if serial is not None:
             return f"urn:epc:id:sgtin:{cp}.{item_ref}.{epc_encode(serial)}"
-        if "235" in qualifiers:
-            return None
+        tpx = qualifiers.get("235")
+        if tpx is not None:
+            return f"urn:epc:id:upui:{cp}.{item_ref}.{epc_encode(tpx)}"
         lot = qualifiers.get("10")
         if lot is not None:
             return f"urn:epc:class:lgtin:{cp}.{item_ref}.{epc_encode(lot)}"
         return f"urn:epc:idpat:sgtin:{cp}.{item_ref}.*"
+    if ai == "8006":
+        serial = qualifiers.get("21")
+        if serial is None:
+            return None
+        item_ref = value[0] + value[1 + n : 13]
+        piece, total = value[14:16], value[16:18]
+        return f"urn:epc:id:itip:{cp}.{item_ref}.{piece}.{total}.{epc_encode(serial)}"
     if ai == "00":
         return f"urn:epc:id:sscc:{cp}.{value[0]}{value[1 + n : 17]}"
     if ai == "414":
@@ -165,12 +185,31 @@ def format_epc_uri(key: GS1Key, company_prefix: str) -> str | None:
         if "254" in qualifiers and extension == "0":
             return None  # TDS reserves extension 0 for "no extension"
         return f"urn:epc:id:sgln:{cp}.{value[n:12]}.{epc_encode(extension)}"
-    if ai == "8003":
-        if len(value) == 14:
+    if key.qualifiers and ai != "8010":
+        return None  # UIC extension (7040), SRIN (8019): TDS has no URI for them
+    if ai == "417":
+        return f"urn:epc:id:pgln:{cp}.{value[n:12]}"
+    if ai in ("8003", "253", "255"):
+        head = _SERIAL_IN_VALUE[ai]
+        if len(value) == head:
+            return None  # the class (asset type, document type, coupon) has no EPC
+        scheme, start = {"8003": ("grai", 1), "253": ("gdti", 0), "255": ("sgcn", 0)}[ai]
+        reference = value[start + n : head - 1]
+        return f"urn:epc:id:{scheme}:{cp}.{reference}.{epc_encode(value[head:])}"
+    if ai in ("8004", "401"):
+        if len(value) == n:
             return None
-        return f"urn:epc:id:grai:{cp}.{value[1 + n : 13]}.{epc_encode(value[14:])}"
-    if ai == "8004":
-        if qualifiers or len(value) == n:
-            return None
-        return f"urn:epc:id:giai:{cp}.{epc_encode(value[n:])}"
+        scheme = "giai" if ai == "8004" else "ginc"
+        return f"urn:epc:id:{scheme}:{cp}.{epc_encode(value[n:])}"
+    if ai in ("8017", "8018"):
+        scheme = "gsrnp" if ai == "8017" else "gsrn"
+        return f"urn:epc:id:{scheme}:{cp}.{value[n:17]}"
+    if ai == "402":
+        return f"urn:epc:id:gsin:{cp}.{value[n:16]}"
+    if ai == "8010":
+        serial = qualifiers.get("8011")
+        if serial is None or len(value) == n or (serial[0] == "0" and serial != "0"):
+            return None  # TDS CPI: a non-empty reference and a serial without leading zeros
+        reference = value[n:].replace("/", "%2F").replace("#", "%23")
+        return f"urn:epc:id:cpi:{cp}.{reference}.{serial}"
     return None

@@ -91,7 +91,7 @@ def parse_barcode_data(text: str, *, company_prefix_length: int | None = None) -
         raise LengthError("barcode data is empty", field="element string")
     if _CSET82_OR_GS.fullmatch(data) is None:
         raise CharacterSetError(
-            "barcode data may only hold CSET 82 characters and GS separators",
+            "barcode data may only hold CSET 82 characters, '#' and GS separators",
             field="element string",
         )
     try:
@@ -105,7 +105,8 @@ def parse_barcode_data(text: str, *, company_prefix_length: int | None = None) -
     return gs1_identifier(key_from_elements(elements), company_prefix_length=company_prefix_length)
 
 
-_CSET82_OR_GS: Final = re.compile(r"[!\"%-?A-Z_a-z\x1d]*")
+# CSET 82, "#" (CSET 39 adds it for a CPID, AI 8010) and GS; each AI's own set is checked later.
+_CSET82_OR_GS: Final = re.compile(r"[!\"#%-?A-Z_a-z\x1d]*")
 
 
 def _check_length(text: str) -> None:

@@ -408,14 +408,17 @@ def explicit_company_prefix(ai: str, value: str, length: int) -> str:
 
 
 # Digital Link path segments and query values: everything but RFC 3986 unreserved characters
-# is percent-encoded with upper-case hex (DL grammar ``XSYMBOL``; the values are CSET 82).
-_DL_TABLE: Final = {ord(c): f"%{ord(c):02X}" for c in CSET82 if not (c.isalnum() or c in "-._")}
+# is percent-encoded with upper-case hex (DL grammar ``XSYMBOL``, ``YSYMBOL``; the values are
+# CSET 82, and CSET 39 adds "#" for a CPID).
+_DL_TABLE: Final = {
+    ord(c): f"%{ord(c):02X}" for c in CSET82 | {"#"} if not (c.isalnum() or c in "-._")
+}
 # EPC URIs: only these seven CSET 82 characters are escaped (TDS 2.1 table A-1).
 _EPC_TABLE: Final = {ord(c): f"%{ord(c):02X}" for c in '"%&/<>?'}
 
 
 def dl_encode(value: str) -> str:
-    """Percent-encode a CSET 82 value for a Digital Link path segment or query value."""
+    """Percent-encode a CSET 82 (or CSET 39) value for a Digital Link path segment or query."""
     return value.translate(_DL_TABLE)
 
 

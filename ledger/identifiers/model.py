@@ -41,9 +41,11 @@ class Identifier:
 
     Attributes (read-only):
         scheme: ``"gs1"``, ``"handle"`` or ``"oid"``.
-        kind: ``"sgtin"``, ``"lgtin"``, ``"gtin"``, ``"sgtin-pattern"``, ``"sscc"``,
-            ``"sgln"``, ``"gln"``, ``"grai"``, ``"giai"`` (and the other GS1 Digital Link
-            primary keys: ``"itip"``, ``"gsrn"``, ``"gdti"``...), ``"handle"`` or ``"oid"``.
+        kind: ``"sgtin"``, ``"lgtin"``, ``"gtin"``, ``"upui"``, ``"sgtin-pattern"``,
+            ``"sscc"``, ``"sgln"``, ``"gln"``, ``"grai"``, ``"giai"``, else the GS1 Digital
+            Link name of the primary key (``"party"``, ``"gsrn"``, ``"gsrnp"``, ``"gdti"``,
+            ``"cpid"``, ``"gcn"``, ``"ginc"``, ``"gsin"``, ``"itip"``, ``"gmn"``...),
+            ``"handle"`` or ``"oid"``.
         canonical: the canonical form (see :mod:`ledger.identifiers.canonical`).
         id_key: 32 bytes, keccak256 of the UTF-8 canonical form; the on-chain key.
         owner_prefix: normalised owning prefix, e.g. ``"gs1:0614141"``, ``"handle:88.118.8"``.

@@ -151,6 +151,7 @@ def test_company_prefix_table_from_biip() -> None:
         pytest.param('"&<>?', "%22%26%3C%3E%3F", "%22%26%3C%3E%3F", id="TDS-A-1-escapes"),
         pytest.param("!'()*+,:;=", "%21%27%28%29%2A%2B%2C%3A%3B%3D", "!'()*+,:;=", id="others"),
         pytest.param("-._", "-._", "-._", id="unreserved"),
+        pytest.param("A#-/", "A%23-%2F", "A#-%2F", id="CSET-39-of-a-CPID"),
     ],
 )
 def test_escaping(value: str, dl: str, epc: str) -> None:

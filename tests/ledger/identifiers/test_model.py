@@ -47,6 +47,36 @@ from ledger.identifiers import (
             "grai",
             id="grai-serial->asset-type",
         ),
+        pytest.param(
+            "urn:epc:id:gdti:0614141.12345.006847",
+            "https://id.gs1.org/253/0614141123452",
+            "gdti",
+            id="gdti-serial->document-type",
+        ),
+        pytest.param(
+            "urn:epc:id:sgcn:4012345.67890.04711",
+            "https://id.gs1.org/255/4012345678901",
+            "gcn",
+            id="sgcn->gcn",
+        ),
+        pytest.param(
+            "urn:epc:id:cpi:0614141.123ABC.123456789",
+            "https://id.gs1.org/8010/0614141123ABC",
+            "cpid",
+            id="cpi->cpid",
+        ),
+        pytest.param(
+            "urn:epc:id:itip:4012345.012345.01.02.987",
+            "https://id.gs1.org/8006/040123451234560102",
+            "itip",
+            id="itip-serial->itip",
+        ),
+        pytest.param(
+            "urn:epc:id:upui:4012345.012345.AB12",
+            "https://id.gs1.org/01/04012345123456",
+            "gtin",
+            id="upui->gtin",
+        ),
     ],
 )
 def test_class_identifier(text: str, class_canonical: str, class_kind: str) -> None:
@@ -60,7 +90,17 @@ def test_class_identifier(text: str, class_canonical: str, class_kind: str) -> N
 
 @pytest.mark.parametrize(
     "text",
-    ["(01)09506000134352", "(00)106141412345678908", "urn:epc:id:giai:0614141.1", "88.1/x"],
+    [
+        "(01)09506000134352",
+        "(00)106141412345678908",
+        "urn:epc:id:giai:0614141.1",
+        "urn:epc:id:pgln:0614141.12345",
+        "urn:epc:id:gsrn:0614141.1234567890",
+        "urn:epc:id:gsin:0614141.123456789",
+        "urn:epc:id:ginc:0614141.xyz47%2F11",
+        "(253)9506000134352",
+        "88.1/x",
+    ],
 )
 def test_no_class(text: str) -> None:
     assert parse(text).class_identifier() is None
@@ -84,9 +124,14 @@ def test_id_key_is_keccak_of_canonical() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "(01)09506000134352(235)TPX1",  # TDS has no URI for a TPX
-        "(8003)00614141123452",  # GRAI without serial
-        "(253)9506000134352ABC",  # GDTI: not among the supported EPC schemes
+        "(8003)00614141123452",  # GRAI without serial (TDS 6.3.4 needs one)
+        "(253)9506000134352",  # GDTI without serial (TDS 6.3.8)
+        "(255)9506000134352",  # GCN without serial (TDS 6.3.10)
+        "(8010)9506000ABC",  # CPID without serial (TDS 6.3.9)
+        "(8010)9506000ABC(8011)012",  # CPI serial with a leading zero (TDS NumericComponent)
+        "(8006)095060001343520102",  # ITIP without serial (TDS 6.3.13)
+        "(8018)950600012345678907(8019)1",  # SRIN: no EPC scheme
+        "(417)9506000134352(7040)1ABC",  # UIC extension: no EPC scheme
         "(414)0614141123452(254)0",  # extension 0 means "none" in TDS
     ],
 )
@@ -96,6 +141,31 @@ def test_keys_without_epc_uri(text: str) -> None:
     assert identifier.epc_uri is None
     with pytest.raises(NotConvertibleError):
         identifier.to_epc_uri()
+
+
+@pytest.mark.parametrize(
+    ("text", "epc"),
+    [
+        ("(01)09506000134352(235)TPX1", "urn:epc:id:upui:9506000.013435.TPX1"),
+        ("(01)09506000134352(10)L1(235)T'1", "urn:epc:id:upui:9506000.013435.T'1"),
+        ("(253)9506000134352A/B", "urn:epc:id:gdti:9506000.13435.A%2FB"),
+        ("(255)95060001343520012", "urn:epc:id:sgcn:9506000.13435.0012"),
+        ("(8010)9506000AB#/(8011)10", "urn:epc:id:cpi:9506000.AB%23%2F.10"),
+        ("(8006)095060001343520102(21)S1", "urn:epc:id:itip:9506000.013435.01.02.S1"),
+        ("(417)9506000134352", "urn:epc:id:pgln:9506000.13435"),
+        ("(8018)950600012345678907", "urn:epc:id:gsrn:9506000.1234567890"),
+        ("(8017)950600012345678907", "urn:epc:id:gsrnp:9506000.1234567890"),
+        ("(401)9506000X&1", "urn:epc:id:ginc:9506000.X%261"),
+        ("(402)95060001234567893", "urn:epc:id:gsin:9506000.123456789"),
+    ],
+)
+def test_keys_with_epc_uri_of_the_other_schemes(text: str, epc: str) -> None:
+    """TDS 2.1 section 7: GS1 key -> EPC URI, read back to the same canonical form."""
+    identifier = parse(text, company_prefix_length=7)
+    assert isinstance(identifier, GS1Identifier)
+    assert identifier.epc_uri == epc
+    assert identifier.to_epc_uri(7) == epc
+    assert parse(epc).canonical == identifier.canonical
 
 
 def test_to_epc_uri_with_explicit_prefix_length() -> None:

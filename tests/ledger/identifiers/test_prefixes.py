@@ -96,3 +96,47 @@ def test_explicit_company_prefix_length() -> None:
     identifier = parse("(01)09506000134352", company_prefix_length=7)
     assert identifier.owner_prefix == "gs1:9506000"
     assert identifier.epc_uri == "urn:epc:idpat:sgtin:9506000.013435.*"
+
+
+#: contracts/IdentifierPrefixes.sol: digits before the company prefix in a canonical Digital
+#: Link, per AI (the on-chain recall check finds the prefix there).
+CONTRACT_LEADING_DIGITS = {
+    **dict.fromkeys(("01", "00", "8003", "8006"), 1),
+    **dict.fromkeys(
+        ("414", "417", "8004", "8010", "8017", "8018", "253", "255", "401", "402", "8013"), 0
+    ),
+}
+
+
+def contract_candidates(canonical: str) -> set[str]:
+    """What IdentifierPrefixes._gs1 derives from a canonical Digital Link (4-12 digits)."""
+    ai, _, rest = canonical.removeprefix("https://id.gs1.org/").partition("/")
+    rest = rest[CONTRACT_LEADING_DIGITS[ai] :]
+    digits = rest[: len(rest) - len(rest.lstrip("0123456789"))][:12]
+    return {"gs1:" + digits[:n] for n in range(4, len(digits) + 1)}
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "urn:epc:id:pgln:0614141.12345",
+        "urn:epc:id:pgln:999999999999.",
+        "urn:epc:id:gdti:0614141.12345.006847",
+        "urn:epc:id:gsrn:0614141.1234567890",
+        "urn:epc:id:gsrnp:0614141.1234567890",
+        "urn:epc:id:cpi:0614141.123ABC.123456789",
+        "urn:epc:id:cpi:061414112.-A.1",
+        "urn:epc:id:itip:4012345.012345.01.02.987",
+        "urn:epc:id:upui:1234567.089456.51qIgY)%3C%26Jp3*j7'SDB",
+        "urn:epc:id:ginc:0614141.xyz47%2F11",
+        "urn:epc:id:gsin:0614141.123456789",
+        "urn:epc:id:sgcn:4012345.67890.04711",
+    ],
+)
+def test_canonical_forms_keep_the_contract_layout(uri: str) -> None:
+    """Every candidate (owner first) is one the on-chain IdentifierPrefixes library finds in
+    the canonical form, so the owner of the EPC's company prefix can recall it on-chain."""
+    identifier = parse(uri)
+    candidates = prefix_candidates(identifier)
+    assert candidates[0] == "gs1:" + uri.split(":")[4].split(".")[0]
+    assert set(candidates) <= contract_candidates(identifier.canonical)

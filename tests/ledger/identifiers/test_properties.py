@@ -16,6 +16,7 @@ from ledger.identifiers import (
     epc_to_digital_link,
     normalise_prefix,
     parse,
+    parse_epc_pattern,
     prefix_candidates,
     to_digital_link,
 )
@@ -35,12 +36,68 @@ def digits(n: int) -> st.SearchStrategy[str]:
     return st.text(alphabet=DIGITS, min_size=n, max_size=n)
 
 
+def cset82(max_size: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=sorted(CSET82), min_size=1, max_size=max_size)
+
+
+CSET39 = string.digits + string.ascii_uppercase + "#-/"
+SCHEMES = [
+    "sgtin",
+    "lgtin",
+    "idpat",
+    "sscc",
+    "sgln",
+    "grai",
+    "giai",
+    "gsrn",
+    "gsrnp",
+    "gdti",
+    "cpi",
+    "sgcn",
+    "ginc",
+    "gsin",
+    "itip",
+    "upui",
+    "pgln",
+]
+
+
+def _other_epc_uri(draw: st.DrawFn, scheme: str, cp: str) -> str:
+    """TDS 2.1 6.3.6-6.3.15, in the canonical URI form (TDS table A-1 escapes only)."""
+    n = len(cp)
+    if scheme in ("gsrn", "gsrnp"):
+        return f"urn:epc:id:{scheme}:{cp}.{draw(digits(17 - n))}"
+    if scheme == "gsin":
+        return f"urn:epc:id:gsin:{cp}.{draw(digits(16 - n))}"
+    if scheme == "pgln":
+        return f"urn:epc:id:pgln:{cp}.{draw(digits(12 - n))}"
+    if scheme == "gdti":
+        return f"urn:epc:id:gdti:{cp}.{draw(digits(12 - n))}.{epc_encode(draw(cset82(17)))}"
+    if scheme == "sgcn":
+        serial = draw(st.text(alphabet=DIGITS, min_size=1, max_size=12))
+        return f"urn:epc:id:sgcn:{cp}.{draw(digits(12 - n))}.{serial}"
+    if scheme == "ginc":
+        return f"urn:epc:id:ginc:{cp}.{epc_encode(draw(cset82(30 - n)))}"
+    if scheme == "cpi":
+        reference = draw(st.text(alphabet=CSET39, min_size=1, max_size=30 - n))
+        escaped = reference.replace("#", "%23").replace("/", "%2F")
+        return f"urn:epc:id:cpi:{cp}.{escaped}.{draw(st.integers(0, 10**12 - 1))}"
+    item_ref = draw(digits(13 - n))
+    if scheme == "itip":
+        piece, total = draw(digits(2)), draw(digits(2))
+        serial = epc_encode(draw(cset82(20)))
+        return f"urn:epc:id:itip:{cp}.{item_ref}.{piece}.{total}.{serial}"
+    return f"urn:epc:id:upui:{cp}.{item_ref}.{epc_encode(draw(cset82(28)))}"
+
+
 @st.composite
 def epc_uris(draw: st.DrawFn) -> str:
     """Valid EPC URIs of every supported scheme (TDS 2.1 section 6)."""
     cp = draw(company_prefixes())
     n = len(cp)
-    scheme = draw(st.sampled_from(["sgtin", "lgtin", "idpat", "sscc", "sgln", "grai", "giai"]))
+    scheme = draw(st.sampled_from(SCHEMES))
+    if scheme not in SCHEMES[:7]:
+        return _other_epc_uri(draw, scheme, cp)
     if scheme in ("sgtin", "lgtin", "idpat"):
         item_ref = draw(digits(13 - n))
         if scheme == "idpat":
@@ -64,6 +121,35 @@ def company_prefix_length(uri: str) -> int:
     return len(uri.split(":", 4)[4].split(".", 1)[0])
 
 
+#: Components before the serial, per scheme whose serial-less class is a GS1 key.
+CLASS_COMPONENTS = {"grai": 2, "gdti": 2, "sgcn": 2, "cpi": 2, "upui": 2, "itip": 4}
+
+
+def class_pattern_of(uri: str) -> str:
+    """The class-level pattern (TDS 8) of a pure identity URI: its serial as the wildcard."""
+    scheme, body = uri.split(":", 4)[3:]
+    parts = body.split(".", CLASS_COMPONENTS[scheme])
+    return f"urn:epc:idpat:{scheme}:" + ".".join(parts[: CLASS_COMPONENTS[scheme]]) + ".*"
+
+
+@st.composite
+def class_patterns(draw: st.DrawFn) -> str:
+    """Class-level EPC patterns of the non-SGTIN schemes."""
+    return class_pattern_of(draw(epc_uris().filter(lambda u: u.split(":")[3] in CLASS_COMPONENTS)))
+
+
+@given(class_patterns())
+def test_class_patterns_name_the_class_of_their_epcs(pattern: str) -> None:
+    klass = parse_epc_pattern(pattern)
+    assert epc_to_digital_link(pattern) == klass.canonical == to_digital_link(pattern)
+    length = company_prefix_length(pattern)
+    assert parse(klass.canonical, company_prefix_length=length) == klass
+    assert klass.element_string is not None
+    assert parse(klass.element_string, company_prefix_length=length) == klass
+    assert klass.owner_prefix == "gs1:" + pattern.split(":")[4].split(".")[0]
+    assert klass.owner_prefix == prefix_candidates(klass)[0]
+
+
 @given(epc_uris())
 def test_epc_round_trips_through_every_form(uri: str) -> None:
     identifier = parse(uri)
@@ -85,6 +171,11 @@ def test_epc_round_trips_through_every_form(uri: str) -> None:
         assert other.owner_prefix == identifier.owner_prefix
         assert other.epc_uri == uri
     assert parse(to_digital_link(uri, "https://example.com/p")) == from_dl
+    assert identifier.owner_prefix == prefix_candidates(identifier)[0]
+    assert identifier.owner_prefix == "gs1:" + uri.split(":", 4)[4].split(".", 1)[0]
+    klass = identifier.class_identifier()
+    if klass is not None and uri.split(":")[3] in CLASS_COMPONENTS:
+        assert parse_epc_pattern(class_pattern_of(uri)).canonical == klass.canonical
 
 
 @st.composite
@@ -146,6 +237,12 @@ PREFIXES = [
     "urn:epc:id:sgtin:0614141.812345.",
     "urn:epc:idpat:sgtin:",
     "urn:epc:id:giai:0614141.",
+    "urn:epc:id:cpi:0614141.",
+    "urn:epc:id:itip:4012345.012345.",
+    "urn:epc:id:sgcn:4012345.67890.",
+    "urn:epc:id:pgln:",
+    "urn:epc:idpat:grai:4012345.",
+    "urn:epc:idpat:itip:",
     "https://id.gs1.org/01/",
     "https://id.gs1.org/01/09506000134352/10/",
     "https://id.gs1.org/01/09506000134352?",
@@ -173,7 +270,13 @@ hostile_text = st.one_of(
 @given(st.sampled_from(PREFIXES), hostile_text)
 def test_arbitrary_text_only_raises_identifier_error(prefix: str, tail: str) -> None:
     text = prefix + tail
-    for function in (parse, to_digital_link, epc_to_digital_link, normalise_prefix):
+    for function in (
+        parse,
+        to_digital_link,
+        epc_to_digital_link,
+        parse_epc_pattern,
+        normalise_prefix,
+    ):
         with contextlib.suppress(IdentifierError):
             function(text)
 
