@@ -12,7 +12,13 @@ import re
 from functools import lru_cache
 from typing import Final
 
-from ledger.identifiers import IdentifierError, epc_to_digital_link, parse, to_digital_link
+from ledger.identifiers import (
+    EPC_URI_PREFIXES,
+    IdentifierError,
+    epc_to_digital_link,
+    parse,
+    to_digital_link,
+)
 
 #: A Digital Link URI: any host, then a GS1 primary key (by AI or short name) and a value.
 _DIGITAL_LINK: Final = re.compile(
@@ -26,17 +32,15 @@ _LOT: Final = "10"
 _SERIAL: Final = "21"
 
 
-#: EPC URI schemes :mod:`ledger.identifiers` reads (TDS 2.1); values of other EPC schemes
-#: (``urn:epc:id:pgln:…``, ``urn:epc:id:gdti:…``…) are accepted as URIs and hashed as written.
-CHECKED_EPC_SCHEMES: Final = (
-    "urn:epc:id:sgtin:",
-    "urn:epc:class:lgtin:",
-    "urn:epc:idpat:sgtin:",
-    "urn:epc:id:sscc:",
-    "urn:epc:id:sgln:",
-    "urn:epc:id:grai:",
-    "urn:epc:id:giai:",
-)
+#: EPC URI schemes :func:`ledger.identifiers.parse` reads (TDS 2.1: every GS1 pure identity,
+#: the LGTIN class, SGTIN patterns), so capture checks them. Other EPC URIs (``urn:epc:id:gid:…``,
+#: patterns such as ``urn:epc:idpat:grai:…``) are accepted as URIs; the hash converts the
+#: class-level patterns and keeps the rest as written.
+CHECKED_EPC_SCHEMES: Final = EPC_URI_PREFIXES
+#: Escapes of the canonical Digital Link that the event hash writes as the character itself:
+#: GS1's reference implementation percent-encodes only ``! ( ) * + , :`` besides the TDS
+#: escapes, and its vectors (``epclist_normalisation``: a TPX with ``'``) hash that form.
+_HASH_UNESCAPED: Final = (("%27", "'"), ("%3B", ";"), ("%3D", "="))
 
 
 def is_gs1_uri(value: str) -> bool:
@@ -82,19 +86,31 @@ def _constrain(link: str) -> str:
     return f"{scheme}://{host}/" + "/".join(f"{ai}/{value}" for ai, value in kept)
 
 
+def _hash_form(link: str) -> str:
+    """The Digital Link as the event hash writes it: ``'``, ``;`` and ``=`` unescaped.
+
+    Safe on a canonical Digital Link: every ``%`` there starts an upper-case escape.
+    """
+    if "%" in link:
+        for escape, character in _HASH_UNESCAPED:
+            link = link.replace(escape, character)
+    return link
+
+
 @lru_cache(maxsize=131072)
 def normalise(value: str) -> str | None:
     """The constrained canonical Digital Link URI of a GS1 key, or None for anything else.
 
-    Used by the event hash: EPC URIs (id, class and pattern) and Digital Link URIs on any host
-    become ``https://id.gs1.org/…`` with only the finest identification level; a value that is
-    not a GS1 key, or not a valid one, gives None and is hashed as it is.
+    Used by the event hash: EPC URIs (id, class and class-level patterns) and Digital Link URIs
+    on any host become ``https://id.gs1.org/…`` with only the finest identification level
+    (and ``'``, ``;``, ``=`` unescaped, as GS1's reference implementation writes them); a value
+    that is not a GS1 key, or not a valid one, gives None and is hashed as it is.
     """
     try:
         if value.startswith("urn:epc:"):
-            return _constrain(epc_to_digital_link(value))
+            return _hash_form(_constrain(epc_to_digital_link(value)))
         if _DIGITAL_LINK.fullmatch(value) is not None:
-            return _constrain(to_digital_link(value))
+            return _hash_form(_constrain(to_digital_link(value)))
     except IdentifierError:
         return None
     return None

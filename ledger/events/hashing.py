@@ -19,8 +19,10 @@ The hash ID is ``ni:///sha-256;{hex}?ver=CBV2.0`` where ``hex`` is the SHA-256 o
 Left out: ``eventID``, ``recordTime``, ``errorDeclaration``, ``@context`` and ``rdfs:comment``.
 Values are normalised: CBV bare terms, URNs and ``cbv:``/``gs1:`` compact IRIs become GS1 Web
 URIs; numbers lose leading ``+`` and trailing zeros; timestamps go to UTC at millisecond
-precision; EPC URIs and GS1 Digital Link URIs become constrained canonical Digital Link URIs
-(through :mod:`ledger.events.epc`); any other URI (a Handle, a ``geo:`` URI…) is kept as it is.
+precision; EPC URIs (of every GS1 scheme, and class-level patterns such as
+``urn:epc:idpat:grai:{cp}.{asset type}.*``) and GS1 Digital Link URIs become constrained canonical
+Digital Link URIs (through :mod:`ledger.events.epc`); any other URI (a Handle, a ``geo:`` URI, a
+pattern such as ``{cp}.*.*`` that names no key…) is kept as it is.
 
 Where GS1's reference implementation (``epcis-event-hash-generator``) and the standard's text
 disagree, the test vectors decide, and the behaviour is binding-independent (an event gives one
@@ -31,7 +33,10 @@ hash whether it came as XML or JSON):
 * compact IRIs with a user prefix in *values* are kept as written, as the reference does for XML;
 * a half-way fourth fractional digit rounds up (§8.9.2), the reference rounds half to even;
 * a key ending in ``List`` inside a user extension is an ordinary key (the reference's JSON reader
-  renames its items, which its XML reader does not).
+  renames its items, which its XML reader does not);
+* in GS1 keys, ``'``, ``;`` and ``=`` are written as themselves, as the reference and its vectors
+  do, although the canonical Digital Link of DL URI syntax 1.2 (our ``id_key`` form)
+  percent-encodes them.
 
 This module works on our parsed JSON shape directly: no JSON-LD expansion, no copies.
 """

@@ -66,12 +66,56 @@ def _gtin(company: str, item: str) -> str:
     return body + check_digit(body)
 
 
+def _numeric(size: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=string.digits, min_size=size, max_size=size)
+
+
+@st.composite
+def other_gs1_ids(draw: st.DrawFn) -> str:
+    """An EPC URI of the other GS1 schemes (TDS 2.1 6.3.6-6.3.15), within the reference's
+    patterns: CPI serials without leading zeros, alphanumeric serials."""
+    company = draw(st.sampled_from(COMPANY_PREFIXES))
+    n = len(company)
+    serial = draw(_serial)
+    scheme = draw(
+        st.sampled_from(
+            ("gsrn", "gsrnp", "gdti", "cpi", "sgcn", "ginc", "gsin", "itip", "upui", "pgln")
+        )
+    )
+    if scheme in ("gsrn", "gsrnp"):
+        return f"urn:epc:id:{scheme}:{company}.{draw(_numeric(17 - n))}"
+    if scheme == "gdti":
+        return f"urn:epc:id:gdti:{company}.{draw(_numeric(12 - n))}.{serial}"
+    if scheme == "cpi":
+        reference = draw(
+            st.text(alphabet=string.ascii_uppercase + string.digits + "-", min_size=1, max_size=10)
+        )
+        number = draw(st.integers(0, 10**12 - 1))
+        return f"urn:epc:id:cpi:{company}.{reference}.{number}"
+    if scheme == "sgcn":
+        return f"urn:epc:id:sgcn:{company}.{draw(_numeric(12 - n))}.{draw(_digits)}"
+    if scheme == "ginc":
+        return f"urn:epc:id:ginc:{company}.{serial}"
+    if scheme == "gsin":
+        return f"urn:epc:id:gsin:{company}.{draw(_numeric(16 - n))}"
+    if scheme == "pgln":
+        return f"urn:epc:id:pgln:{company}.{draw(_numeric(12 - n))}"
+    item = draw(_numeric(13 - n))
+    if scheme == "itip":
+        piece, total = draw(st.sampled_from((("01", "02"), ("02", "02"), ("03", "10"))))
+        return f"urn:epc:id:itip:{company}.{item}.{piece}.{total}.{serial}"
+    return f"urn:epc:id:upui:{company}.{item}.{serial}"
+
+
 @st.composite
 def instance_ids(draw: st.DrawFn) -> str:
-    """A serialised item: SGTIN as EPC URI or Digital Link, an SSCC, or a non-GS1 URI."""
+    """A serialised item: SGTIN as EPC URI or Digital Link, an SSCC, another GS1 key or a
+    non-GS1 URI."""
     company, item = draw(gtin_parts())
     serial = draw(_serial)
-    form = draw(st.integers(0, 5))
+    form = draw(st.integers(0, 6))
+    if form == 6:
+        return draw(other_gs1_ids())
     if form == 0:
         return f"urn:epc:id:sgtin:{company}.{item}.{serial}"
     if form == 1:
@@ -91,15 +135,31 @@ def instance_ids(draw: st.DrawFn) -> str:
 
 @st.composite
 def class_ids(draw: st.DrawFn) -> str:
-    """A class of trade items: LGTIN as EPC URI or Digital Link, or a GTIN."""
+    """A class of trade items: LGTIN as EPC URI or Digital Link, a GTIN, or a class-level EPC
+    pattern (TDS 8)."""
     company, item = draw(gtin_parts())
     lot = draw(_serial)
-    form = draw(st.integers(0, 2))
+    form = draw(st.integers(0, 3))
     if form == 0:
         return f"urn:epc:class:lgtin:{company}.{item}.{lot}"
     if form == 1:
         return f"https://id.gs1.org/01/{_gtin(company, item)}/10/{lot}"
-    return f"https://id.gs1.org/01/{_gtin(company, item)}"
+    if form == 2:
+        return f"https://id.gs1.org/01/{_gtin(company, item)}"
+    reference = draw(_numeric(12 - len(company)))
+    return draw(
+        st.sampled_from(
+            (
+                f"urn:epc:idpat:sgtin:{company}.{item}.*",
+                f"urn:epc:idpat:upui:{company}.{item}.*",
+                f"urn:epc:idpat:itip:{company}.{item}.01.02.*",
+                f"urn:epc:idpat:grai:{company}.{reference}.*",
+                f"urn:epc:idpat:gdti:{company}.{reference}.*",
+                f"urn:epc:idpat:sgcn:{company}.{reference}.*",
+                f"urn:epc:idpat:cpi:{company}.{reference}A-1.*",
+            )
+        )
+    )
 
 
 @st.composite

@@ -149,3 +149,63 @@ def test_ignored_user_fields_only_when_asked() -> None:
     name = "{https://ns.acme.example/epcis/}a1"
     assert name in compute_prehash(BASE, normalise=normalise)
     assert name not in compute_prehash(BASE, normalise=normalise, ignore_fields={name})
+
+
+def _document(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2024-05-01T10:00:00Z",
+        "epcisBody": {"eventList": [{k: v for k, v in event.items() if k != "@context"}]},
+    }
+
+
+def test_apostrophe_semicolon_equals_stay_unescaped_like_the_reference() -> None:
+    """DL URI syntax 1.2 percent-encodes ' ; = in the canonical Digital Link (our id_key form),
+    but the reference hashes them as themselves (vector epclist_normalisation: a TPX with ');
+    the hash follows the vectors, whichever form the key came in."""
+    epc = "urn:epc:id:sgtin:4012345.011111.a'b;c=d%2F"
+    event = _with(epcList=[epc])
+    ours = prehash(event)
+    assert "epc=https://id.gs1.org/01/04012345111118/21/a'b;c=d%2F" in ours
+    assert [ours] == reference_prehashes(_document(event))
+    dl = "https://brand.example/01/04012345111118/21/a%27b%3Bc%3Dd%2F"
+    assert event_hash(_with(epcList=[dl])) == event_hash(event)
+
+
+def test_every_gs1_scheme_hashes_like_the_reference() -> None:
+    """One EPC URI of each GS1 scheme of TDS 2.1 6.3 and each class-level pattern of TDS 8."""
+    event = _with(
+        epcList=[
+            "urn:epc:id:gsrn:4012345.0000006765",
+            "urn:epc:id:gsrnp:4012345.0000000007",
+            "urn:epc:id:gdti:4012345.00009.PO-4711",
+            "urn:epc:id:cpi:0614141.123-A%23%2F.1234",
+            "urn:epc:id:sgcn:4012345.99999.0044",
+            "urn:epc:id:ginc:0614141.xyz47%2F11",
+            "urn:epc:id:gsin:4012345.222333444",
+            "urn:epc:id:itip:4012345.011111.01.02.987",
+            "urn:epc:id:upui:1234567.098765.51qIgY)%3C%26Jp3*j7'SDB",
+            "urn:epc:id:pgln:999999999999.",
+        ],
+        quantityList=[
+            {"epcClass": f"urn:epc:idpat:{pattern}", "quantity": 1}
+            for pattern in (
+                "upui:4012345.012345.*",
+                "grai:4012345.66666.*",
+                "gdti:4012345.55555.*",
+                "sgcn:4012345.99999.*",
+                "cpi:4012345.ABC.*",
+                "itip:4012345.012345.01.02.*",
+            )
+        ],
+    )
+    ours = prehash(event)
+    assert "urn:epc:" not in ours
+    assert [ours] == reference_prehashes(_document(event))
+
+
+def test_patterns_without_a_key_are_hashed_as_written() -> None:
+    event = _with(quantityList=[{"epcClass": "urn:epc:idpat:grai:4012345.*.*", "quantity": 1}])
+    assert "epcClass=urn:epc:idpat:grai:4012345.*.*" in prehash(event)
