@@ -1,0 +1,1159 @@
+"""The independent audit: the whole database checked against the chain itself.
+
+:class:`Auditor` reads the chain through plain ``eth_getLogs`` / ``eth_call`` /
+``eth_getTransactionByHash`` (never through our API or our verification code) and the database
+through keyset-paginated reads, and reports every disagreement as a :class:`Finding` with its
+evidence:
+
+``tampered_event``
+    an event's CBV 2.0 hash, recomputed from its captured JSON with
+    :func:`ledger.events.event_hash`, differs from the recorded hash ID (or the recorded digest
+    or identifier key differ from what the captured JSON gives);
+``tampered_proof``
+    an event's stored Merkle proof leads neither to its batch's recorded root nor to the root
+    its batch's events rebuild;
+``root_mismatch``
+    the leaves of a batch's events (event hash, identifier key, recorder address) rebuild a
+    root (:mod:`ledger.merkle`) other than the recorded one;
+``missing_events``
+    a batch holds fewer (or more) events than it recorded, or than the chain says it anchored;
+``missing_anchor``
+    a mined batch's root has no ``BatchAnchored`` log on the chain;
+``anchor_mismatch``
+    the root is anchored, but in another transaction or block than the database records;
+``wrong_recorder``
+    the root was anchored by another member than the batch's, from an address that is not the
+    batch's signing address, or not a signing address of the member at that block (from
+    ``SignerAdded`` / ``SignerRevoked`` logs); or the batch's events name another member or
+    address than the batch;
+``orphan_anchor``
+    a ``BatchAnchored`` or ``EventAnchored`` log in the audited block range that no batch or
+    event of the database accounts for;
+``recall_by_non_owner``
+    a ``Recalled`` / ``RecallLifted`` log by a member that does not own the identifier's prefix
+    according to the database;
+``wrong_chain``
+    the node is not the chain of the deployment record (chain id, genesis block, code).
+
+Recalls live on the chain only: every recall in the range is listed in the report with the
+number of events the database holds for its identifier.
+
+Memory stays constant in the number of events: the database is read in units of whole batches
+(keyset pagination over ``anchor_batch``, then ``WHERE batch_id IN (...)``), hashed in a
+process pool over both CPU cores, and only per-batch summaries come back; the chain is read in
+block ranges of ``settings.logs_block_range`` (Besu and anvil cap ``eth_getLogs``), keeping a
+map of anchored roots, which grows with batches, not events.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from eth_hash.auto import keccak
+from eth_typing import ABI
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy.engine import Connection, Engine
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import Web3Exception
+
+from ledger.chain import ChainClient
+from ledger.deployment import Deployment
+from ledger.errors import ChainError, LedgerError
+from ledger.events import event_hash
+from ledger.identifiers import IdentifierError, parse, prefix_candidates
+from ledger.merkle import MerkleError, MerkleTree, process_proof
+from ledger.store.db import make_engine
+from ledger.store.indexing import NO_ID_KEY, index_identifier
+from ledger.store.models import (
+    AnchorBatch,
+    Event,
+    EventIdentifier,
+    Organisation,
+    Prefix,
+    SigningKey,
+    metadata,
+)
+
+__all__ = [
+    "FINDING_KINDS",
+    "AuditReport",
+    "Auditor",
+    "Finding",
+    "fast_leaf",
+    "primary_id_key",
+    "primary_identifier",
+]
+
+_event = metadata.tables[Event.__tablename__]
+_batch = metadata.tables[AnchorBatch.__tablename__]
+_org = metadata.tables[Organisation.__tablename__]
+_key = metadata.tables[SigningKey.__tablename__]
+_prefix = metadata.tables[Prefix.__tablename__]
+_ident = metadata.tables[EventIdentifier.__tablename__]
+
+FINDING_KINDS: Final = (
+    "wrong_chain",
+    "tampered_event",
+    "tampered_proof",
+    "root_mismatch",
+    "missing_events",
+    "missing_anchor",
+    "anchor_mismatch",
+    "wrong_recorder",
+    "orphan_anchor",
+    "recall_by_non_owner",
+)
+#: Events per unit of work handed to a worker process (whole batches; one batch may exceed it).
+UNIT_EVENTS: Final = 4_000
+#: Batches read per keyset page while planning units.
+_PAGE: Final = 1_000
+#: Hashes per JSON-RPC batch request and per ``IN (...)`` list.
+_RPC_CHUNK: Final = 200
+#: Event pks listed in one finding's evidence at most (the count is always exact).
+_SAMPLE: Final = 50
+_ZERO32: Final = b"\0" * 32
+_PAD: Final = b"\0" * 12
+
+#: Instance lists in the order that picks an event's primary identifier
+#: (:func:`ledger.store.indexing.identifier_rows`), then the quantity lists.
+_INSTANCE_KEYS: Final = ("epcList", "parentID", "childEPCs", "outputEPCList", "inputEPCList")
+_QUANTITY_KEYS: Final = (
+    "quantityList",
+    "childQuantityList",
+    "inputQuantityList",
+    "outputQuantityList",
+)
+_ANCHOR_EVENTS: Final = ("BatchAnchored", "EventAnchored", "Recalled", "RecallLifted")
+_MEMBER_EVENTS: Final = ("SignerAdded", "SignerRevoked")
+
+
+# ---------------------------------------------------------------------- pure helpers
+
+
+def primary_identifier(raw: Mapping[str, Any]) -> str | None:
+    """The identifier an event's Merkle leaf commits to, as written: the first of epcList,
+    parentID, childEPCs, outputEPCList, inputEPCList, then the first quantity class
+    (quantityList, childQuantityList, inputQuantityList, outputQuantityList)."""
+    for key in _INSTANCE_KEYS:
+        value = raw.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, str):
+                    return item
+    for key in _QUANTITY_KEYS:
+        for element in raw.get(key) or ():
+            if isinstance(element, Mapping) and isinstance(element.get("epcClass"), str):
+                return str(element["epcClass"])
+    return None
+
+
+def primary_id_key(raw: Mapping[str, Any]) -> str:
+    """0x-hex key of :func:`primary_identifier` (32 zero bytes for an event without one)."""
+    value = primary_identifier(raw)
+    return NO_ID_KEY if value is None else index_identifier(value).id_key
+
+
+def fast_leaf(event_hash_: bytes, id_key: bytes, recorder: bytes) -> bytes:
+    """:func:`ledger.merkle.leaf_hash` for raw 32/32/20-byte values (ABI encoding of static
+    types is plain concatenation, the address left-padded to 32 bytes)."""
+    return keccak(keccak(event_hash_ + id_key + _PAD + recorder))
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+# ---------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One disagreement between the database and the chain (or within the database)."""
+
+    kind: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"kind": self.kind, "message": self.message, "evidence": self.evidence}
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """What an audit checked and found."""
+
+    chain_id: int
+    genesis_hash: str
+    contract: str
+    from_block: int
+    to_block: int
+    started_at: str
+    database: str
+    events: int = 0
+    pending_events: int = 0
+    batches: int = 0
+    mined_batches: int = 0
+    in_flight_batches: int = 0
+    other_chain_batches: int = 0
+    anchors_on_chain: int = 0
+    event_anchors_on_chain: int = 0
+    blocks_scanned: int = 0
+    elapsed_s: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+    recalls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was found."""
+        return not self.findings
+
+    @property
+    def events_per_s(self) -> float:
+        """Events audited per second of the whole run."""
+        return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def counts(self) -> dict[str, int]:
+        """How many findings of each kind (kinds without findings left out)."""
+        out: dict[str, int] = defaultdict(int)
+        for finding in self.findings:
+            out[finding.kind] += 1
+        return {kind: out[kind] for kind in FINDING_KINDS if out.get(kind)}
+
+    def summary(self) -> dict[str, Any]:
+        """The figures of the run, without the findings' evidence."""
+        return {
+            "ok": self.ok,
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+            "blocks": [self.from_block, self.to_block],
+            "events": self.events,
+            "pending_events": self.pending_events,
+            "batches": self.batches,
+            "mined_batches": self.mined_batches,
+            "in_flight_batches": self.in_flight_batches,
+            "other_chain_batches": self.other_chain_batches,
+            "anchors_on_chain": self.anchors_on_chain,
+            "event_anchors_on_chain": self.event_anchors_on_chain,
+            "recalls": len(self.recalls),
+            "recalls_of_ledger_identifiers": sum(1 for r in self.recalls if r["db_events"]),
+            "findings": len(self.findings),
+            "by_kind": self.counts(),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "events_per_s": round(self.events_per_s),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole report, JSON-ready."""
+        return {
+            "tracechain_audit": 1,
+            "started_at": self.started_at,
+            "database": self.database,
+            "chain": {
+                "chain_id": self.chain_id,
+                "genesis_hash": self.genesis_hash,
+                "contract": self.contract,
+                "from_block": self.from_block,
+                "to_block": self.to_block,
+            },
+            "summary": self.summary(),
+            "findings": [f.to_json() for f in self.findings],
+            "recalls": self.recalls,
+        }
+
+    def write(self, path: Path) -> None:
+        """Write the JSON report to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+
+
+# ---------------------------------------------------------------------- database side
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """Work for one process: whole batches, or a range of unbatched events."""
+
+    batch_ids: tuple[int, ...] = ()
+    #: (after id, last id] of events with no batch.
+    pending: tuple[int, int] | None = None
+
+
+@dataclass(slots=True)
+class _BatchSummary:
+    id: int
+    organisation_id: int
+    signer_address: str
+    root: str
+    event_count: int
+    status: str
+    tx_hash: str | None
+    block_number: int | None
+    chain_id: int
+    found: int = 0
+    rebuilt: str | None = None
+    #: (organisation id, recorder address) of the events -> [count, sample event pks].
+    recorders: dict[tuple[int, str | None], list[Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _UnitResult:
+    events: int = 0
+    pending: int = 0
+    batches: list[_BatchSummary] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+_EVENT_COLUMNS: Final = (
+    _event.c.id,
+    _event.c.batch_id,
+    _event.c.event_hash,
+    _event.c.hash_id,
+    _event.c.captured_json,
+    _event.c.primary_id_key,
+    _event.c.recorder_address,
+    _event.c.proof,
+    _event.c.organisation_id,
+)
+
+_worker_engine: Engine | None = None
+
+
+def _init_worker(url: str) -> None:
+    """Pool initializer: each worker process opens its own engine."""
+    global _worker_engine
+    _worker_engine = make_engine(url)
+
+
+def _run_unit(unit: _Unit) -> _UnitResult:
+    """Pool entry point."""
+    if _worker_engine is None:
+        raise LedgerError("audit worker started without a database")
+    return audit_unit(_worker_engine, unit)
+
+
+def audit_unit(engine: Engine, unit: _Unit) -> _UnitResult:
+    """Check the events of one unit: hashes, identifier keys, leaves, roots and proofs."""
+    result = _UnitResult()
+    with engine.connect() as conn:
+        if unit.pending is not None:
+            low, high = unit.pending
+            rows = conn.execution_options(yield_per=1000).execute(
+                sa.select(*_EVENT_COLUMNS)
+                .where(_event.c.batch_id.is_(None), _event.c.id > low, _event.c.id <= high)
+                .order_by(_event.c.id)
+            )
+            for row in rows:
+                result.events += 1
+                result.pending += 1
+                _check_event(row, None, result.findings)
+            return result
+        batches = {
+            row.id: _BatchSummary(
+                row.id,
+                row.organisation_id,
+                row.signer_address,
+                row.root,
+                row.event_count,
+                row.status,
+                row.tx_hash,
+                row.block_number,
+                row.chain_id,
+            )
+            for row in conn.execute(
+                sa.select(
+                    _batch.c.id,
+                    _batch.c.organisation_id,
+                    _batch.c.signer_address,
+                    _batch.c.root,
+                    _batch.c.event_count,
+                    _batch.c.status,
+                    _batch.c.tx_hash,
+                    _batch.c.block_number,
+                    _batch.c.chain_id,
+                ).where(_batch.c.id.in_(unit.batch_ids))
+            )
+        }
+        rows = conn.execution_options(yield_per=1000).execute(
+            sa.select(*_EVENT_COLUMNS)
+            .where(_event.c.batch_id.in_(unit.batch_ids))
+            .order_by(_event.c.batch_id, _event.c.id)
+        )
+        current: list[tuple[Any, bytes | None]] = []
+        for row in rows:
+            result.events += 1
+            if current and current[0][0].batch_id != row.batch_id:
+                _close_batch(batches[current[0][0].batch_id], current, result.findings)
+                current = []
+            current.append((row, _check_event(row, batches[row.batch_id], result.findings)))
+        if current:
+            _close_batch(batches[current[0][0].batch_id], current, result.findings)
+    result.batches = list(batches.values())
+    return result
+
+
+def _check_event(row: Any, batch: _BatchSummary | None, findings: list[Finding]) -> bytes | None:
+    """Content checks of one event; its leaf from the recorded values (None if unusable)."""
+    evidence = {
+        "event_pk": row.id,
+        "hash_id": row.hash_id,
+        "batch_id": row.batch_id,
+        "root": batch.root if batch else None,
+    }
+    problem: str | None = None
+    recomputed: str | None = None
+    try:
+        raw = json.loads(row.captured_json)
+        recomputed = event_hash(raw)
+        if recomputed != row.hash_id:
+            problem = "the captured event hashes to another hash ID than the recorded one"
+        elif "0x" + row.hash_id[14:78] != row.event_hash:
+            problem = "the recorded event hash is not the digest of the recorded hash ID"
+        elif primary_id_key(raw) != row.primary_id_key:
+            problem = "the recorded identifier key is not the key of the event's first identifier"
+    except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:
+        problem = f"the captured event no longer reads as an EPCIS event: {exc}"
+    if problem is not None:
+        findings.append(
+            Finding(
+                "tampered_event",
+                problem,
+                {**evidence, "recomputed_hash_id": recomputed, "event_hash": row.event_hash},
+            )
+        )
+    if batch is None:
+        return None
+    try:
+        return fast_leaf(
+            bytes.fromhex(row.event_hash[2:]),
+            bytes.fromhex(row.primary_id_key[2:]),
+            bytes.fromhex(str(row.recorder_address)[2:]),
+        )
+    except ValueError:
+        return None
+
+
+def _close_batch(
+    batch: _BatchSummary, events: Sequence[tuple[Any, bytes | None]], findings: list[Finding]
+) -> None:
+    """Rebuild the batch's root from its events' leaves and check every stored proof."""
+    batch.found = len(events)
+    for row, _ in events:
+        pair = (row.organisation_id, row.recorder_address)
+        entry = batch.recorders.setdefault(pair, [0, []])
+        entry[0] += 1
+        if len(entry[1]) < _SAMPLE:
+            entry[1].append(row.id)
+    leaves = [leaf for _, leaf in events if leaf is not None]
+    if not leaves:
+        return
+    tree = MerkleTree.build(leaves)
+    batch.rebuilt = _hex(tree.root)
+    recorded = HexBytes(batch.root) if len(batch.root) == 66 else b""
+    for row, leaf in events:
+        if leaf is None:
+            continue
+        stored = row.proof if isinstance(row.proof, list) else []
+        if stored == [_hex(h) for h in tree.proof(leaf)]:
+            continue  # the canonical path to the rebuilt root
+        try:
+            reached = process_proof(leaf, [HexBytes(p) for p in stored])
+        except (MerkleError, ValueError, TypeError):
+            reached = b""
+        if reached not in (tree.root, recorded):
+            findings.append(
+                Finding(
+                    "tampered_proof",
+                    "the stored Merkle proof leads neither to the batch's recorded root nor to "
+                    "the root its events rebuild",
+                    {
+                        "event_pk": row.id,
+                        "hash_id": row.hash_id,
+                        "batch_id": batch.id,
+                        "root": batch.root,
+                        "rebuilt_root": batch.rebuilt,
+                        "proof_leads_to": _hex(reached) if reached else None,
+                    },
+                )
+            )
+
+
+# ---------------------------------------------------------------------- chain side
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchor:
+    root: str
+    member: int
+    count: int
+    tx_hash: str
+    block: int
+
+
+@dataclass(frozen=True, slots=True)
+class _EventAnchor:
+    id_key: str
+    event_hash: str
+    member: int
+    tx_hash: str
+    block: int
+
+
+@dataclass(slots=True)
+class _ChainView:
+    anchors: dict[str, _Anchor] = field(default_factory=dict)
+    event_anchors: list[_EventAnchor] = field(default_factory=list)
+    recalls: list[dict[str, Any]] = field(default_factory=list)
+    #: signer address -> [(member number, added block, revoked block or None)]
+    signers: dict[str, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
+    blocks: int = 0
+
+
+class _ChainReader:
+    """Logs and state of TraceAnchor through standard JSON-RPC."""
+
+    def __init__(self, chain: ChainClient, contract: Contract, logs_block_range: int) -> None:
+        self.chain = chain
+        self.w3: Web3 = chain.w3
+        self.contract = contract
+        self.step = max(1, logs_block_range)
+        self.topics: dict[bytes, str] = {}
+        abi: ABI = contract.abi
+        for item in abi:
+            if item.get("type") == "event":
+                entry: dict[str, Any] = dict(item)
+                types = ",".join(str(i["type"]) for i in entry["inputs"])
+                self.topics[keccak(f"{entry['name']}({types})".encode())] = str(entry["name"])
+        self._org_ids: dict[int, str] = {}
+
+    def logs(self, names: Sequence[str], start: int, end: int) -> Iterator[Any]:
+        """Decoded logs of ``names`` in blocks [start, end], block by block range."""
+        wanted = [t for t, n in self.topics.items() if n in names]
+        for low in range(start, end + 1, self.step):
+            high = min(end, low + self.step - 1)
+            try:
+                raw = self.w3.eth.get_logs(
+                    {
+                        "address": self.contract.address,
+                        "fromBlock": low,
+                        "toBlock": high,
+                        "topics": [[HexBytes(t) for t in wanted]],
+                    }
+                )
+            except (OSError, Web3Exception, ValueError) as exc:
+                raise ChainError(f"eth_getLogs [{low}, {high}] failed: {exc}") from None
+            for entry in raw:
+                name = self.topics.get(bytes(entry["topics"][0]))
+                if name is not None:
+                    yield getattr(self.contract.events, name)().process_log(entry)
+
+    def scan(self, deploy_block: int, start: int, end: int) -> _ChainView:
+        """Anchors and recalls in [start, end]; signer history from the deployment on."""
+        view = _ChainView()
+        if start > deploy_block:
+            for log in self.logs(_MEMBER_EVENTS, deploy_block, start - 1):
+                self._member_log(view, log)
+        names = _ANCHOR_EVENTS + _MEMBER_EVENTS
+        for log in self.logs(names, start, end):
+            name = log["event"]
+            args = log["args"]
+            tx = HexBytes(log["transactionHash"]).to_0x_hex()
+            block = int(log["blockNumber"])
+            if name == "BatchAnchored":
+                root = _hex(args["root"])
+                view.anchors[root] = _Anchor(
+                    root, int(args["member"]), int(args["count"]), tx, block
+                )
+            elif name == "EventAnchored":
+                view.event_anchors.append(
+                    _EventAnchor(
+                        _hex(args["idKey"]), _hex(args["eventHash"]), int(args["member"]), tx, block
+                    )
+                )
+            elif name in ("Recalled", "RecallLifted"):
+                view.recalls.append(
+                    {
+                        "action": "recall" if name == "Recalled" else "lift",
+                        "identifier": args.get("identifier"),
+                        "id_key": _hex(args["idKey"]),
+                        "member": int(args["member"]),
+                        "reason_hash": _hex(args["reasonHash"]),
+                        "tx_hash": tx,
+                        "block": block,
+                    }
+                )
+            else:
+                self._member_log(view, log)
+        view.blocks = max(0, end - start + 1)
+        return view
+
+    @staticmethod
+    def _member_log(view: _ChainView, log: Any) -> None:
+        args = log["args"]
+        signer = to_checksum_address(args["signer"])
+        if log["event"] == "SignerAdded":
+            view.signers[signer].append([int(args["member"]), int(log["blockNumber"]), None])
+        else:
+            for entry in view.signers.get(signer, []):
+                if entry[2] is None:
+                    entry[2] = int(log["blockNumber"])
+
+    def org_id(self, member: int) -> str:
+        """The organisation id of a member number (``orgIdOf``, cached)."""
+        if member not in self._org_ids:
+            self._org_ids[member] = _hex(self.chain.call(self.contract.functions.orgIdOf(member)))
+        return self._org_ids[member]
+
+    def senders(self, tx_hashes: Iterable[str]) -> dict[str, str | None]:
+        """``from`` of each transaction (None for one the node does not know)."""
+        hashes = sorted(set(tx_hashes))
+        out: dict[str, str | None] = {}
+        for start in range(0, len(hashes), _RPC_CHUNK):
+            chunk = hashes[start : start + _RPC_CHUNK]
+            try:
+                with self.w3.batch_requests() as batch:
+                    for h in chunk:
+                        batch.add(self.w3.eth.get_transaction(HexBytes(h)))
+                    results: list[Any] = list(batch.execute())
+                for h, tx in zip(chunk, results, strict=True):
+                    out[h] = to_checksum_address(tx["from"]) if tx else None
+            except (OSError, Web3Exception, ValueError, TypeError, KeyError):
+                for h in chunk:
+                    out[h] = self._sender(h)
+        return out
+
+    def _sender(self, tx_hash: str) -> str | None:
+        try:
+            tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
+        except (Web3Exception, ValueError):
+            return None
+        except OSError as exc:
+            raise ChainError(f"cannot read transaction {tx_hash}: {exc}") from None
+        return to_checksum_address(tx["from"])
+
+    def batch_of(self, root: str) -> tuple[str, int, int]:
+        """(org id, block, count) of a root from ``batchOf`` (zero org id: not anchored)."""
+        org, block, count = self.chain.call(self.contract.functions.batchOf(HexBytes(root)))
+        return _hex(org), int(block), int(count)
+
+    def anchor_at(self, root: str, block: int) -> _Anchor | None:
+        """The ``BatchAnchored`` log of ``root`` in ``block``."""
+        for log in self.logs(("BatchAnchored",), block, block):
+            if _hex(log["args"]["root"]) == root:
+                return _Anchor(
+                    root,
+                    int(log["args"]["member"]),
+                    int(log["args"]["count"]),
+                    HexBytes(log["transactionHash"]).to_0x_hex(),
+                    block,
+                )
+        return None
+
+
+# ---------------------------------------------------------------------- the auditor
+
+
+Progress = Callable[[int, int], None]
+
+
+class Auditor:
+    """Audits one database against the chain of one deployment."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        chain: ChainClient,
+        deployment: Deployment,
+        *,
+        logs_block_range: int = 2_000,
+        workers: int | None = None,
+        unit_events: int = UNIT_EVENTS,
+    ) -> None:
+        self.engine = engine
+        self.unit_events = max(1, unit_events)
+        self.chain = chain
+        self.deployment = deployment
+        self.contract: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
+        self.reader = _ChainReader(chain, self.contract, logs_block_range)
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._view = _ChainView()
+
+    # ------------------------------------------------------------------ run
+
+    def run(
+        self,
+        *,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        progress: Progress | None = None,
+    ) -> AuditReport:
+        """Audit everything; ``from_block`` / ``to_block`` bound the chain scan for orphan
+        anchors and recalls (default: from the contract's deployment to the head). Batches
+        anchored outside the range are still looked up one by one."""
+        started = time.perf_counter()
+        deploy_block = self.deployment.contracts["TraceAnchor"].block
+        head = self._head()
+        start = deploy_block if from_block is None else max(0, from_block)
+        end = head if to_block is None else min(head, to_block)
+        report = AuditReport(
+            chain_id=self.deployment.chain_id,
+            genesis_hash=self.deployment.genesis_hash,
+            contract=self.deployment.anchor_address,
+            from_block=start,
+            to_block=end,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            database=self.engine.url.render_as_string(hide_password=True),
+        )
+        wrong_chain = self.deployment.mismatches(self.chain)
+        for problem in wrong_chain:
+            report.findings.append(
+                Finding(
+                    "wrong_chain",
+                    problem,
+                    {"rpc_url": self.chain.rpc_url, "deployment_chain_id": report.chain_id},
+                )
+            )
+        units, total = self._plan()
+        batches: dict[int, _BatchSummary] = {}
+        done = 0
+        for result in self._results(units, report, wrong_chain, deploy_block, start, end):
+            report.events += result.events
+            report.pending_events += result.pending
+            report.findings.extend(result.findings)
+            for summary in result.batches:
+                batches[summary.id] = summary
+            done += result.events
+            if progress is not None:
+                progress(done, total)
+        report.batches = len(batches)
+        if not wrong_chain:
+            self._reconcile(report, batches)
+        report.elapsed_s = time.perf_counter() - started
+        return report
+
+    def _head(self) -> int:
+        try:
+            return int(self.chain.w3.eth.block_number)
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise ChainError(f"chain at {self.chain.rpc_url} did not answer: {exc}") from None
+
+    def _plan(self) -> tuple[list[_Unit], int]:
+        """Units of whole batches (keyset pages over anchor_batch), then of unbatched events."""
+        units: list[_Unit] = []
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(_event)).scalar_one())
+            last = 0
+            group: list[int] = []
+            size = 0
+            while True:
+                page = conn.execute(
+                    sa.select(_batch.c.id, _batch.c.event_count)
+                    .where(_batch.c.id > last)
+                    .order_by(_batch.c.id)
+                    .limit(_PAGE)
+                ).all()
+                if not page:
+                    break
+                for batch_id, count in page:
+                    if group and size + count > self.unit_events:
+                        units.append(_Unit(batch_ids=tuple(group)))
+                        group, size = [], 0
+                    group.append(batch_id)
+                    size += count
+                last = page[-1][0]
+            if group:
+                units.append(_Unit(batch_ids=tuple(group)))
+            units.extend(self._pending_units(conn))
+        return units, total
+
+    def _pending_units(self, conn: Connection) -> Iterator[_Unit]:
+        last = 0
+        while True:
+            ids = (
+                conn.execute(
+                    sa.select(_event.c.id)
+                    .where(_event.c.batch_id.is_(None), _event.c.id > last)
+                    .order_by(_event.c.id)
+                    .limit(self.unit_events)
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return
+            yield _Unit(pending=(last, ids[-1]))
+            last = ids[-1]
+
+    def _results(
+        self,
+        units: list[_Unit],
+        report: AuditReport,
+        wrong_chain: list[str],
+        deploy_block: int,
+        start: int,
+        end: int,
+    ) -> Iterator[_UnitResult]:
+        """Unit results, computed in a process pool while the main process reads the chain."""
+        url = self.engine.url
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        workers = min(self.workers, len(units))
+        if workers <= 1 or in_memory:
+            self._scan_chain(report, wrong_chain, deploy_block, start, end)
+            for unit in units:
+                yield audit_unit(self.engine, unit)
+            return
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["ledger.audit"])
+        with context.Pool(
+            workers, initializer=_init_worker, initargs=(url.render_as_string(hide_password=False),)
+        ) as pool:
+            pending = pool.imap_unordered(_run_unit, units)
+            self._scan_chain(report, wrong_chain, deploy_block, start, end)
+            yield from pending
+
+    def _scan_chain(
+        self, report: AuditReport, wrong_chain: list[str], deploy_block: int, start: int, end: int
+    ) -> None:
+        self._view = _ChainView()
+        if wrong_chain:
+            return
+        self._view = self.reader.scan(deploy_block, start, end)
+        report.blocks_scanned = self._view.blocks
+        report.anchors_on_chain = len(self._view.anchors)
+        report.event_anchors_on_chain = len(self._view.event_anchors)
+
+    # ------------------------------------------------------------------ chain vs database
+
+    def _reconcile(self, report: AuditReport, batches: Mapping[int, _BatchSummary]) -> None:
+        view = self._view
+        with self.engine.connect() as conn:
+            orgs = {pk: org_id for pk, org_id in conn.execute(sa.select(_org.c.id, _org.c.org_id))}
+            keys: dict[str, int] = {
+                address: org
+                for address, org in conn.execute(sa.select(_key.c.address, _key.c.organisation_id))
+            }
+        accounted: set[str] = set()
+        lookups: list[_BatchSummary] = []
+        for summary in batches.values():
+            accounted.add(summary.root)
+            if summary.rebuilt is not None:
+                accounted.add(summary.rebuilt)
+            self._batch_findings(report, summary, orgs)
+            if summary.chain_id != report.chain_id:
+                report.other_chain_batches += 1
+            elif summary.status in ("prepared", "sent"):
+                report.in_flight_batches += 1
+            elif summary.status == "mined":
+                report.mined_batches += 1
+                lookups.append(summary)
+        senders = self.reader.senders(a.tx_hash for a in view.anchors.values())
+        for summary in lookups:
+            anchor = view.anchors.get(summary.root)
+            if anchor is None:
+                anchor = self._lookup(summary)
+                if anchor is None:
+                    report.findings.append(self._missing(summary, view))
+                    continue
+                senders.update(self.reader.senders([anchor.tx_hash]))
+            self._anchor_findings(report, summary, anchor, senders.get(anchor.tx_hash), orgs, keys)
+        for root, anchor in sorted(view.anchors.items(), key=lambda kv: kv[1].block):
+            if root not in accounted:
+                report.findings.append(
+                    Finding(
+                        "orphan_anchor",
+                        "a batch root is anchored on the chain but no batch of the database "
+                        "accounts for it",
+                        {
+                            "root": root,
+                            "member_org_id": self.reader.org_id(anchor.member),
+                            "count": anchor.count,
+                            "tx_hash": anchor.tx_hash,
+                            "block": anchor.block,
+                            "sender": senders.get(anchor.tx_hash),
+                        },
+                    )
+                )
+        self._event_anchors(report, view.event_anchors, orgs)
+        self._recalls(report, view.recalls)
+
+    def _batch_findings(
+        self, report: AuditReport, summary: _BatchSummary, orgs: Mapping[int, str]
+    ) -> None:
+        """Findings the database shows on its own: root, count, recorders of the events."""
+        evidence = {
+            "batch_id": summary.id,
+            "root": summary.root,
+            "tx_hash": summary.tx_hash,
+            "block": summary.block_number,
+        }
+        if summary.rebuilt is not None and summary.rebuilt != summary.root:
+            report.findings.append(
+                Finding(
+                    "root_mismatch",
+                    "the batch's events rebuild another Merkle root than the recorded one",
+                    {
+                        **evidence,
+                        "rebuilt_root": summary.rebuilt,
+                        "rebuilt_root_anchored": summary.rebuilt in self._view.anchors,
+                        "events": summary.found,
+                    },
+                )
+            )
+        if summary.found != summary.event_count:
+            report.findings.append(
+                Finding(
+                    "missing_events",
+                    f"the batch records {summary.event_count} events but the database holds "
+                    f"{summary.found}",
+                    {**evidence, "recorded_count": summary.event_count, "found": summary.found},
+                )
+            )
+        batch_org = orgs.get(summary.organisation_id)
+        for (org_pk, address), (count, sample) in summary.recorders.items():
+            if org_pk != summary.organisation_id or address != summary.signer_address:
+                report.findings.append(
+                    Finding(
+                        "wrong_recorder",
+                        "events of the batch name another recorder than the batch",
+                        {
+                            **evidence,
+                            "batch_org_id": batch_org,
+                            "batch_signer": summary.signer_address,
+                            "events_org_id": orgs.get(org_pk),
+                            "events_recorder": address,
+                            "events": count,
+                            "event_pks": sample,
+                        },
+                    )
+                )
+
+    def _lookup(self, summary: _BatchSummary) -> _Anchor | None:
+        """A mined batch's anchor outside the scanned range, by ``batchOf`` then its block."""
+        if len(summary.root) != 66:
+            return None
+        org, block, _count = self.reader.batch_of(summary.root)
+        if org == _hex(_ZERO32):
+            return None
+        return self.reader.anchor_at(summary.root, block)
+
+    def _missing(self, summary: _BatchSummary, view: _ChainView) -> Finding:
+        return Finding(
+            "missing_anchor",
+            "the batch is recorded as mined but its root is not anchored on the chain",
+            {
+                "batch_id": summary.id,
+                "root": summary.root,
+                "tx_hash": summary.tx_hash,
+                "block": summary.block_number,
+                "rebuilt_root": summary.rebuilt,
+                "rebuilt_root_anchored": summary.rebuilt in view.anchors,
+                "events": summary.found,
+            },
+        )
+
+    def _anchor_findings(
+        self,
+        report: AuditReport,
+        summary: _BatchSummary,
+        anchor: _Anchor,
+        sender: str | None,
+        orgs: Mapping[int, str],
+        keys: Mapping[str, int],
+    ) -> None:
+        evidence = {
+            "batch_id": summary.id,
+            "root": summary.root,
+            "tx_hash": anchor.tx_hash,
+            "block": anchor.block,
+        }
+        if anchor.tx_hash != summary.tx_hash or anchor.block != summary.block_number:
+            report.findings.append(
+                Finding(
+                    "anchor_mismatch",
+                    "the root is anchored in another transaction or block than recorded",
+                    {
+                        **evidence,
+                        "recorded_tx_hash": summary.tx_hash,
+                        "recorded_block": summary.block_number,
+                    },
+                )
+            )
+        if anchor.count != summary.event_count:
+            report.findings.append(
+                Finding(
+                    "missing_events",
+                    f"the chain says the batch holds {anchor.count} events, the database "
+                    f"records {summary.event_count} and holds {summary.found}",
+                    {
+                        **evidence,
+                        "anchored_count": anchor.count,
+                        "recorded_count": summary.event_count,
+                        "found": summary.found,
+                    },
+                )
+            )
+        on_chain_org = self.reader.org_id(anchor.member)
+        batch_org = orgs.get(summary.organisation_id)
+        problems = []
+        if on_chain_org != batch_org:
+            problems.append(f"the root was anchored by member {on_chain_org}, not {batch_org}")
+        if sender != summary.signer_address:
+            problems.append(
+                f"the anchoring transaction was sent by {sender}, not by the batch's signing "
+                f"address {summary.signer_address}"
+            )
+        if keys.get(summary.signer_address) != summary.organisation_id:
+            problems.append(
+                f"the database does not list {summary.signer_address} as a key of {batch_org}"
+            )
+        if sender is not None and not self._signer_at(sender, anchor.member, anchor.block):
+            problems.append(
+                f"{sender} was not a signing address of member {on_chain_org} at block "
+                f"{anchor.block}"
+            )
+        if problems:
+            report.findings.append(
+                Finding(
+                    "wrong_recorder",
+                    "; ".join(problems),
+                    {
+                        **evidence,
+                        "anchored_by_org_id": on_chain_org,
+                        "sender": sender,
+                        "batch_org_id": batch_org,
+                        "batch_signer": summary.signer_address,
+                    },
+                )
+            )
+
+    def _signer_at(self, address: str, member: int, block: int) -> bool:
+        for owner, added, revoked in self._view.signers.get(address, []):
+            if owner == member and added <= block and (revoked is None or revoked > block):
+                return True
+        return False
+
+    def _event_anchors(
+        self, report: AuditReport, anchors: Sequence[_EventAnchor], orgs: Mapping[int, str]
+    ) -> None:
+        """Single-event anchors must be events of the database, by the same member."""
+        for start in range(0, len(anchors), _RPC_CHUNK):
+            chunk = anchors[start : start + _RPC_CHUNK]
+            with self.engine.connect() as conn:
+                known = {
+                    row.event_hash: row
+                    for row in conn.execute(
+                        sa.select(
+                            _event.c.id,
+                            _event.c.event_hash,
+                            _event.c.primary_id_key,
+                            _event.c.organisation_id,
+                        ).where(_event.c.event_hash.in_([a.event_hash for a in chunk]))
+                    )
+                }
+            for anchor in chunk:
+                evidence = {
+                    "event_hash": anchor.event_hash,
+                    "id_key": anchor.id_key,
+                    "member_org_id": self.reader.org_id(anchor.member),
+                    "tx_hash": anchor.tx_hash,
+                    "block": anchor.block,
+                }
+                row = known.get(anchor.event_hash)
+                if row is None:
+                    report.findings.append(
+                        Finding(
+                            "orphan_anchor",
+                            "an event is anchored on the chain but the database has no such event",
+                            evidence,
+                        )
+                    )
+                elif (
+                    row.primary_id_key != anchor.id_key
+                    or orgs.get(row.organisation_id) != evidence["member_org_id"]
+                ):
+                    report.findings.append(
+                        Finding(
+                            "wrong_recorder",
+                            "an event anchored on its own names another identifier key or "
+                            "member on the chain than in the database",
+                            {
+                                **evidence,
+                                "event_pk": row.id,
+                                "db_id_key": row.primary_id_key,
+                                "db_org_id": orgs.get(row.organisation_id),
+                            },
+                        )
+                    )
+
+    def _recalls(self, report: AuditReport, recalls: Sequence[dict[str, Any]]) -> None:
+        """List the chain's recalls with what the database knows of each identifier."""
+        named = {r["id_key"]: r["identifier"] for r in recalls if r["identifier"]}
+        with self.engine.connect() as conn:
+            for recall in recalls:
+                identifier = recall["identifier"] or named.get(recall["id_key"])
+                if identifier is None:
+                    identifier = conn.execute(
+                        sa.select(_ident.c.canonical)
+                        .where(_ident.c.id_key == recall["id_key"])
+                        .limit(1)
+                    ).scalar_one_or_none()
+                condition = _ident.c.id_key == recall["id_key"]
+                if identifier is not None:
+                    condition = sa.or_(condition, _ident.c.class_canonical == identifier)
+                mentions = sa.select(_ident.c.event_pk).where(condition).distinct()
+                db_events = int(
+                    conn.execute(
+                        sa.select(sa.func.count()).select_from(mentions.subquery())
+                    ).scalar_one()
+                )
+                owner = self._db_owner(conn, identifier)
+                member = self.reader.org_id(recall["member"])
+                entry = {
+                    **{k: v for k, v in recall.items() if k != "member"},
+                    "identifier": identifier,
+                    "member_org_id": member,
+                    "db_events": db_events,
+                    "db_prefix_owner": owner,
+                }
+                report.recalls.append(entry)
+                if owner != member:
+                    did = "recalled" if recall["action"] == "recall" else "lifted the recall of"
+                    report.findings.append(
+                        Finding(
+                            "recall_by_non_owner",
+                            f"member {member} {did} {identifier}, whose prefix the database "
+                            f"gives to {owner}",
+                            entry,
+                        )
+                    )
+
+    @staticmethod
+    def _db_owner(conn: Connection, identifier: str | None) -> str | None:
+        if identifier is None:
+            return None
+        try:
+            candidates = list(prefix_candidates(parse(identifier)))
+        except IdentifierError:
+            return None
+        row = conn.execute(
+            sa.select(_org.c.org_id)
+            .join(_prefix, _prefix.c.organisation_id == _org.c.id)
+            .where(_prefix.c.prefix.in_(candidates))
+            .order_by(sa.func.length(_prefix.c.prefix).desc())
+            .limit(1)
+        ).first()
+        return None if row is None else str(row[0])
