@@ -9,6 +9,7 @@ starts the watcher that follows captures made elsewhere and recalls made on chai
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import background
 from api.auth import announce_admin_key, bootstrap_admin_key
 from api.config import ApiSettings
+from api.fastpath import TrailReplay
 from api.keys_model import ensure_table
 from api.problems import PROBLEM_SCHEMA, install_problem_handlers
 from api.routers import (
@@ -97,7 +99,7 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = scope.get("route_template") or getattr(route, "path", None) or "unmatched"
             self.services.metrics.requests.labels(
                 template, scope.get("method", ""), str(status)
             ).observe(time.perf_counter() - start)
@@ -135,6 +137,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_prepare_database, services)
+        # Everything imported and built so far lives as long as the process: keep it out of
+        # the garbage collector's full passes, which otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         tasks = background.start(services)
         try:
             yield
@@ -159,6 +165,7 @@ def create_app(
         app.include_router(module.router)
     # Last: the resolver's catch-all paths (/{ai}/{value}..., /{handle prefix}/{suffix}).
     app.include_router(resolver.router)
+    app.add_middleware(TrailReplay, services=services)
     app.add_middleware(RequestMetricsMiddleware, services=services)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

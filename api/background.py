@@ -104,7 +104,6 @@ def poll_once(services: Services, state: _WatchState) -> None:
             services.forget_deployment()
             state.last_block = None
         if _recall_logs(services, state):
-            services.recalls.clear()
             services.trails.clear()
     except (LedgerError, OSError, ValueError) as exc:
         log.debug("watcher: chain not usable now: %s", exc)

@@ -37,8 +37,10 @@ class ApiSettings(BaseSettings):
     )
     page_size: int = Field(default=30, ge=1, description="Default perPage of event queries.")
     max_page_size: int = Field(default=1000, ge=1, description="Largest perPage accepted.")
-    verification_cache_size: int = Field(
-        default=200_000, ge=0, description="Verified events whose verification is kept in memory."
+    trail_cache_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a rendered trail is served before it is verified afresh.",
     )
     recall_poll_seconds: float = Field(
         default=1.0,

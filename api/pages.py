@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import i18n
 from api.cache import CachedTrail
+from api.fastpath import CACHE_TAG, cache_tag
 from api.negotiation import best_match
 from api.problems import ProblemError
 from api.services import Services
@@ -31,6 +34,45 @@ def choose_format(request: Request, explicit: str | None) -> Format:
             field="Accept",
         )  # fmt: skip
     return "html" if chosen == HTML else "json"
+
+
+_inflight: dict[tuple[int, str, str], asyncio.Future[CachedTrail]] = {}
+#: Trails rendered at once (per event loop): verification is CPU and chain bound, and threads
+#: beyond the cores only fight over the GIL (ten at once take four times as long as in turn).
+RENDER_CONCURRENCY = 2
+_render_slots: dict[int, asyncio.Semaphore] = {}
+
+
+def _slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _render_slots.get(id(loop))
+    if slots is None:
+        slots = _render_slots[id(loop)] = asyncio.Semaphore(RENDER_CONCURRENCY)
+    return slots
+
+
+async def _single_flight(
+    services: Services, identifier: Identifier, text: str, fmt: Format, lang: str, variant: str
+) -> CachedTrail:
+    """Render a trail once however many requests for it arrive while it is being rendered."""
+    key = (id(services), identifier.canonical, variant)
+    running = _inflight.get(key)
+    if running is not None:
+        return await asyncio.shield(running)
+    future: asyncio.Future[CachedTrail] = asyncio.get_running_loop().create_future()
+    _inflight[key] = future
+    try:
+        async with _slots():
+            result = await run_in_threadpool(render, services, identifier, text, fmt, lang)
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+        raise
+    else:
+        future.set_result(result)
+        return result
+    finally:
+        del _inflight[key]
 
 
 def _respond(request: Request, trail: CachedTrail) -> Response:
@@ -62,8 +104,10 @@ async def serve_trail(
     variant = f"{fmt}:{language}:{klass.canonical if klass else ''}"
     cached = services.trails.get(identifier.canonical, variant)
     if cached is None:
-        cached = await run_in_threadpool(render, services, identifier, text, fmt, language)
+        cached = await _single_flight(services, identifier, text, fmt, language, variant)
     response = _respond(request, cached)
     if extra_headers:
         response.headers.update(extra_headers)
+    if services.trails.peek(identifier.canonical, variant) is cached:
+        response.headers[CACHE_TAG.decode()] = cache_tag(identifier.canonical, variant)
     return response

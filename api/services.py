@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from api.cache import LruCache, TrailCache, VerificationCache
+from api.cache import TrailCache
 from api.config import ApiSettings
 from api.metrics import Metrics
 from devnet.launcher import ADMIN_PASSPHRASE_ENV
@@ -39,10 +39,7 @@ class Services:
         self.public_url = api.public_url.rstrip("/")
         self.engine: Engine = make_engine(settings.effective_database_url)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        self.verifications = VerificationCache(api.verification_cache_size)
-        self.trails = TrailCache()
-        #: On-chain recall states by identifier key (0x-hex), dropped on any recall change.
-        self.recalls: LruCache[object] = LruCache(100_000)
+        self.trails = TrailCache(ttl=api.trail_cache_seconds)
         self.metrics = Metrics()
         self._deployment: Deployment | None = None
         self._admin: Signer | None = None
@@ -100,8 +97,6 @@ class Services:
             self._deployment = None
             self._membership = None
             self._verifier = None
-        self.verifications.clear()
-        self.recalls.clear()
         self.trails.clear()
 
     def close(self) -> None:

@@ -137,9 +137,6 @@ async def metrics(services: ServicesDep) -> Response:
 
 def cache_stats(services: Services) -> dict[str, tuple[int, int, int]]:
     """Hits, misses and sizes of the app's caches."""
-    v, t = services.verifications, services.trails
-    stats: dict[str, Any] = {
-        "verification": (v.hits, v.misses, len(v)),
-        "trail": (t.hits, t.misses, 0),
-    }
+    t = services.trails
+    stats: dict[str, Any] = {"trail": (t.hits, t.misses, len(t))}
     return stats

@@ -134,7 +134,6 @@ def _recall(services: Services, who: Principal, text: str, reason: str, *, lift:
         status = membership.lift_recall(who.org_id, text, reason)
     else:
         status = membership.recall(who.org_id, text, reason)
-    services.recalls.clear()
     services.trails.clear()
     services.metrics.recalls.labels("lift" if lift else "recall").inc()
     notice = recall_notice(identifier, reason, lift=lift)
