@@ -24,7 +24,7 @@ from api.capture_service import (
     read_body,
     store_events,
 )
-from api.deps import MemberDep, RecorderDep, ServicesDep, SessionDep
+from api.deps import ReaderDep, RecorderDep, ServicesDep, SessionDep
 from api.problems import TITLES, ProblemError, problem_responses, title_of
 from api.schemas import CaptureErrorOut, CaptureJobOut
 from ledger.store.models import Capture
@@ -157,9 +157,10 @@ def _visible(session: Session, capture_id: str, who: Any) -> Capture:
     responses=problem_responses(401, 403, 404),
 )
 def capture_job(
-    capture_id: str, session: SessionDep, services: ServicesDep, who: MemberDep, response: Response
+    capture_id: str, session: SessionDep, services: ServicesDep, who: ReaderDep, response: Response
 ) -> CaptureJobOut:
-    """The state of a capture job: a recorder sees its own member's jobs, an auditor all."""
+    """The state of a capture job: a recorder sees its own member's jobs, an auditor (and the
+    consortium admin) all."""
     response.headers.update(EPCIS_HEADERS)
     return _job(_visible(session, capture_id, who), services.public_url)
 
@@ -191,7 +192,7 @@ def capture_jobs(
     request: Request,
     session: SessionDep,
     services: ServicesDep,
-    who: MemberDep,
+    who: ReaderDep,
     response: Response,
     per_page: Annotated[int, Query(alias="perPage", ge=1, le=1000)] = 30,
     next_page_token: Annotated[str | None, Query(alias="nextPageToken")] = None,

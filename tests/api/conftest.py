@@ -130,11 +130,11 @@ def app_settings(
             "anchor_batch_max_wait_s": 0.2,
         }
     )
+    api.setdefault("admin_api_key", ADMIN_KEY)
+    api.setdefault("recall_poll_seconds", 0.2)
     api_settings = ApiSettings(
         _env_file=None,  # type: ignore[call-arg]
         public_url=public_url,
-        admin_api_key=ADMIN_KEY,
-        recall_poll_seconds=0.2,
         **api,
     )
     return settings, api_settings

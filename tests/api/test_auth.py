@@ -3,6 +3,8 @@ member's prefix, a suspended member."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -243,3 +245,17 @@ def test_member_errors(api: Api, supplier: Member, distributor: Member) -> None:
     )
     assert added.status_code == 201
     assert added.json()["prefix"] == "handle:88.777.1"
+
+
+def test_admin_key_created_once(
+    make_api: Callable[..., Api], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a configured admin key the first start creates one and prints it once."""
+    first = make_api(admin_api_key=None)
+    printed = re.findall(r"tc_[0-9a-f]{12}_\S+", capsys.readouterr().err)
+    assert len(printed) == 1
+    assert first.get("/me", key=printed[0]).json()["role"] == "admin"
+    assert first.get("/me", key=ADMIN_KEY).status_code == 401
+    again = make_api(first.services.settings.effective_database_url, admin_api_key=None)
+    assert "tc_" not in capsys.readouterr().err
+    assert again.get("/me", key=printed[0]).json()["role"] == "admin"
