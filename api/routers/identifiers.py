@@ -9,10 +9,11 @@ from typing import Annotated, Any, Final, Literal
 from eth_utils.crypto import keccak
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from api.auth import Principal
 from api.capture_service import parse_events, store_events
-from api.deps import RecorderDep, ServicesDep
+from api.deps import ReaderDep, RecorderDep, ServicesDep
 from api.identity import parse_identifier
 from api.pages import choose_format, serve_trail
 from api.problems import problem_responses
@@ -23,6 +24,7 @@ from api.trail import RECALL_NAMESPACE, RECALL_REASON_KEY, TrailOut
 from ledger.identifiers import Identifier
 from ledger.membership import RecallStatus
 from ledger.store.repository import events_by_identifier
+from ledger.trace import DEFAULT_DEPTH, MAX_DEPTH, recall_scope, render_svg, trace
 
 router = APIRouter(tags=["Identifiers"])
 
@@ -63,6 +65,52 @@ def recall_state(identifier: str, services: ServicesDep) -> RecallOut:
     parse_identifier(identifier)
     status = services.membership().recall_status(identifier)
     return _recall_out(services, status)
+
+
+@router.get(
+    "/identifiers/{identifier:path}/trace",
+    summary="Trace an identifier forward or backward (member keys)",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The trace graph: JSON, or an SVG drawing with format=svg.",
+            "content": {"application/json": {}, "image/svg+xml": {}},
+        },
+        **problem_responses(400, 401, 403, 422),
+    },
+)
+async def trace_identifier(
+    identifier: str,
+    services: ServicesDep,
+    _: ReaderDep,
+    direction: Annotated[Literal["forward", "backward"], Query()] = "forward",
+    depth: Annotated[int | None, Query(ge=0, le=MAX_DEPTH)] = DEFAULT_DEPTH,
+    format: Annotated[Literal["json", "svg"], Query()] = "json",
+) -> Response:
+    """Where a lot went (forward: transformations, packing, shipments, sites, members) or what
+    went into a product (backward), level by level."""
+    graph = await run_in_threadpool(
+        trace, services.engine, parse_identifier(identifier).canonical, direction, depth
+    )
+    if format == "svg":
+        return Response(render_svg(graph), media_type="image/svg+xml")
+    return JSONResponse(graph.to_json())
+
+
+@router.get(
+    "/identifiers/{identifier:path}/recall-scope",
+    summary="What a recall of this lot would have to reach (member keys)",
+    responses=problem_responses(400, 401, 403),
+)
+async def identifier_recall_scope(
+    identifier: str, services: ServicesDep, _: ReaderDep
+) -> dict[str, Any]:
+    """Every finished product, logistic unit, site and member the identifier reached
+    downstream: the answer to "what must we recall, and where?"."""
+    scope = await run_in_threadpool(
+        recall_scope, services.engine, parse_identifier(identifier).canonical
+    )
+    return scope.to_json()
 
 
 @router.get(

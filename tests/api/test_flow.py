@@ -20,6 +20,7 @@ from tests.api.conftest import (
     Member,
     admit,
     capture,
+    check_digit,
     document,
     event_list,
     gtin,
@@ -278,3 +279,41 @@ def test_options_capture(api: Api) -> None:
     assert answer.status_code == 204
     assert answer.headers["GS1-EPCIS-Capture-Limit"] == "10000"
     assert answer.headers["GS1-Capture-Error-Behaviour"] == "rollback"
+
+
+def test_trace_and_recall_scope(
+    api: Api, supplier: Member, distributor: Member, auditor: Member
+) -> None:
+    """Members trace a lot forward to the pallet that carried its items and back again."""
+    batch = new_batch(api, supplier, lot="TRACE-1")
+    item = f"https://id.gs1.org/01/{gtin(supplier.prefix)}/10/TRACE-1/21/77"
+    commissioned = object_event(epcs=[item], action="ADD", biz_step="commissioning",
+                                disposition="active")  # fmt: skip
+    assert capture(api, supplier.key, document(commissioned)).status_code == 202
+    sscc_body = "0" + distributor.prefix + "000000001"
+    sscc = f"https://id.gs1.org/00/{sscc_body}{check_digit(sscc_body)}"
+    packing = {
+        "type": "AggregationEvent",
+        "eventTime": moment(),
+        "eventTimeZoneOffset": "+08:00",
+        "parentID": sscc,
+        "childEPCs": [item],
+        "action": "ADD",
+        "bizStep": "packing",
+    }
+    assert capture(api, distributor.key, document(packing)).status_code == 202
+    lot = quote(batch["identifier"], safe="")
+    forward = api.get(f"/identifiers/{lot}/trace?direction=forward", key=auditor.key)
+    assert forward.status_code == 200, forward.text
+    nodes = {node["id"] for node in forward.json()["nodes"]}
+    assert {batch["identifier"], sscc} <= nodes
+    scope = api.get(f"/identifiers/{lot}/recall-scope", key=supplier.key).json()
+    assert sscc in scope["logistic_units"]
+    svg = api.get(f"/identifiers/{lot}/trace?format=svg", key=auditor.key)
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert svg.text.lstrip().startswith("<")
+    backward = api.get(
+        f"/identifiers/{quote(sscc, safe='')}/trace?direction=backward", key=auditor.key
+    ).json()
+    assert batch["identifier"] in {node["id"] for node in backward["nodes"]}
+    assert api.get(f"/identifiers/{lot}/trace").status_code == 401

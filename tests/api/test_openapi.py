@@ -32,6 +32,8 @@ ENDPOINTS = {
     ("get", "/identifiers/{identifier}/recall"),
     ("post", "/identifiers/{identifier}/recall"),
     ("post", "/identifiers/{identifier}/recall/lift"),
+    ("get", "/identifiers/{identifier}/trace"),
+    ("get", "/identifiers/{identifier}/recall-scope"),
     ("get", "/01/{gtin}/10/{lot}"),
     ("get", "/01/{gtin}/21/{serial}"),
     ("get", "/00/{sscc}"),
