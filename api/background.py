@@ -41,6 +41,8 @@ def _max_event_pk(services: Services) -> int:
 
 
 def _new_identifiers(services: Services, after: int) -> tuple[int, set[str]]:
+    """The last event pk, and the identifiers of events other processes captured after
+    ``after``."""
     with services.engine.connect() as connection:
         rows = connection.execute(
             sa.select(_IDENT.c.event_pk, _IDENT.c.canonical, _IDENT.c.class_canonical)
@@ -48,13 +50,14 @@ def _new_identifiers(services: Services, after: int) -> tuple[int, set[str]]:
             .order_by(_IDENT.c.event_pk)
             .limit(50_000)
         ).all()
-    last = after
+    last = max((int(row[0]) for row in rows), default=after)
+    foreign = services.foreign({int(row[0]) for row in rows})
     touched: set[str] = set()
     for pk, canonical, class_canonical in rows:
-        last = max(last, int(pk))
-        touched.add(canonical)
-        if class_canonical:
-            touched.add(class_canonical)
+        if int(pk) in foreign:
+            touched.add(canonical)
+            if class_canonical:
+                touched.add(class_canonical)
     return last, touched
 
 

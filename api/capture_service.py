@@ -121,6 +121,7 @@ def store_events(
     assert who.organisation_id is not None
     check_commissioning(services.engine, who.organisation_id, events, path=path)
     result = capture_events(services.engine, events, organisation_id=who.organisation_id)
+    services.captured_here([record.event_pk for record in result.events if record.new])
     services.metrics.captures.labels("accepted").inc()
     new = result.new_count
     services.metrics.captured_events.labels("true").inc(new)

@@ -46,6 +46,9 @@ class Services:
         self._membership: Membership | None = None
         self._verifier: Verifier | None = None
         self._lock = threading.Lock()
+        #: Events this process captured (their trails were invalidated at capture already),
+        #: so the watcher, which follows other processes' captures, can pass them over.
+        self._own_events: set[int] = set()
 
     @cached_property
     def chain(self) -> ChainClient:
@@ -98,6 +101,20 @@ class Services:
             self._membership = None
             self._verifier = None
         self.trails.clear()
+
+    def captured_here(self, event_pks: list[int]) -> None:
+        """Note events this process stored (and whose trails it invalidated itself)."""
+        with self._lock:
+            if len(self._own_events) > 100_000:  # events without identifiers never come back
+                self._own_events.clear()
+            self._own_events.update(event_pks)
+
+    def foreign(self, event_pks: set[int]) -> set[int]:
+        """The events of ``event_pks`` this process did not capture (forgetting the others)."""
+        with self._lock:
+            own = event_pks & self._own_events
+            self._own_events -= own
+        return event_pks - own
 
     def close(self) -> None:
         """Release the database connections."""
