@@ -20,8 +20,6 @@ class ApiSettings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base URL the service is reached at; QR codes and Digital Links use it.",
     )
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=1, le=65535)
     admin_api_key: SecretStr | None = Field(
         default=None,
         description=(
@@ -35,8 +33,6 @@ class ApiSettings(BaseSettings):
     max_capture_events: int = Field(
         default=10_000, ge=1, description="Most events in one capture document (413)."
     )
-    page_size: int = Field(default=30, ge=1, description="Default perPage of event queries.")
-    max_page_size: int = Field(default=1000, ge=1, description="Largest perPage accepted.")
     trail_cache_seconds: float = Field(
         default=30.0,
         gt=0,

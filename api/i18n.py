@@ -116,6 +116,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "action_OBSERVE": {"en": "observed", "zh": "观察"},
     "action_DELETE": {"en": "removed", "zh": "移除"},
     "unknown_member": {"en": "unknown member", "zh": "未知成员"},
+    "event_recalled": {"en": "Recall notice", "zh": "召回通知"},
+    "event_recall_lifted": {"en": "Recall lifted", "zh": "召回解除"},
 }
 
 #: CBV 2.0 business steps (the last segment of the GS1 Web URI) in both languages.

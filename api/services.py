@@ -20,7 +20,6 @@ from api.metrics import Metrics
 from devnet.launcher import ADMIN_PASSPHRASE_ENV
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
-from ledger.errors import ConfigurationError
 from ledger.membership import Membership
 from ledger.settings import Settings
 from ledger.store.db import make_engine, session_factory
@@ -60,13 +59,14 @@ class Services:
         """The members' signing keys under the data dir."""
         return Keyring(self.settings.data_dir, work_factor=self.settings.keystore_work_factor)
 
-    def admin_signer(self) -> Signer:
-        """The consortium admin's chain key (the devnet's keystore in the data dir)."""
+    def admin_signer(self) -> Signer | None:
+        """The consortium admin's chain key (the devnet's keystore in the data dir), or None
+        where this process holds none (then admin operations answer 503)."""
         with self._lock:
             if self._admin is None:
                 path = self.settings.data_dir / "keys" / "admin.json"
                 if not path.exists():
-                    raise ConfigurationError(f"no consortium admin keystore at {path}")
+                    return None
                 passphrase = read_passphrase(
                     env=ADMIN_PASSPHRASE_ENV, file=path.with_name("admin.passphrase")
                 )

@@ -42,6 +42,7 @@ _env.globals["t"] = i18n.t
 #: The JSON-LD context extension our recall notices use: ``tracechain:recallReason``.
 RECALL_NAMESPACE: Final = {"tracechain": "urn:tracechain:"}
 RECALL_REASON_KEY: Final = "tracechain:recallReason"
+LIFT_REASON_KEY: Final = "tracechain:recallLiftReason"
 
 Format = Literal["json", "html"]
 
@@ -347,8 +348,10 @@ def render_html(data: dict[str, Any], lang: str) -> str:
     for event in data["events"]:
         verification = event["verification"]
         label = i18n.biz_step_label(event["biz_step"], event["event_type"], lang)
-        if event["disposition"] and event["disposition"].endswith("recalled"):
-            label = i18n.t("verdict_recalled", lang).split(":")[0].split("：")[0]
+        if RECALL_REASON_KEY in event["event"]:
+            label = i18n.t("event_recalled", lang)
+        elif LIFT_REASON_KEY in event["event"]:
+            label = i18n.t("event_recall_lifted", lang)
         rows.append(
             {
                 "what": label,
@@ -362,6 +365,8 @@ def render_html(data: dict[str, Any], lang: str) -> str:
                 "tx": verification["anchor"]["tx_hash"],
                 "root": verification["anchor"]["root"],
                 "reasons": verification["reasons"],
+                "note": event["event"].get(RECALL_REASON_KEY)
+                or event["event"].get(LIFT_REASON_KEY),
             }
         )
     template = _env.get_template("verify.html")

@@ -20,7 +20,7 @@ from api.problems import problem_responses
 from api.routers.batches import EPCIS_CONTEXT
 from api.schemas import RecallIn, RecallOut
 from api.services import Services
-from api.trail import RECALL_NAMESPACE, RECALL_REASON_KEY, TrailOut
+from api.trail import LIFT_REASON_KEY, RECALL_NAMESPACE, RECALL_REASON_KEY, TrailOut
 from ledger.identifiers import Identifier
 from ledger.membership import RecallStatus
 from ledger.store.repository import events_by_identifier
@@ -28,7 +28,6 @@ from ledger.trace import DEFAULT_DEPTH, MAX_DEPTH, recall_scope, render_svg, tra
 
 router = APIRouter(tags=["Identifiers"])
 
-LIFT_REASON_KEY: Final = "tracechain:recallLiftReason"
 _CLASS_KINDS: Final = frozenset({"lgtin", "gtin", "sgtin-pattern"})
 
 FormatParam = Annotated[
