@@ -33,10 +33,11 @@ from ledger.identifiers.gs1 import (
     percent_decode_ascii,
     validate_element,
 )
-from ledger.identifiers.model import GS1Identifier, gs1_identifier
+from ledger.identifiers.model import GS1Identifier, check_company_prefix_digits, gs1_identifier
 
 __all__ = [
     "MAX_DIGITAL_LINK_LENGTH",
+    "digital_link_key",
     "parse_digital_link",
     "parse_path_and_query",
     "split_url",
@@ -106,6 +107,16 @@ def parse_digital_link(text: str, *, company_prefix_length: int | None = None) -
     Raises:
         IdentifierError: the URI is not a valid Digital Link (``field`` names the part).
     """
+    return gs1_identifier(digital_link_key(text), company_prefix_length=company_prefix_length)
+
+
+def digital_link_key(text: str) -> GS1Key:
+    """The validated key of a GS1 Digital Link URI, as :func:`parse_digital_link` reads it,
+    without looking up its owner (what a conversion to another Digital Link needs).
+
+    Raises:
+        IdentifierError: as :func:`parse_digital_link`.
+    """
     if len(text) > MAX_DIGITAL_LINK_LENGTH:
         raise LengthError(
             f"Digital Link URI has {len(text)} characters, at most "
@@ -119,9 +130,9 @@ def parse_digital_link(text: str, *, company_prefix_length: int | None = None) -
         raise CharacterSetError(
             "Digital Link URI has a character that must be percent-encoded", field="URL"
         )
-    return gs1_identifier(
-        parse_path_and_query(path, query), company_prefix_length=company_prefix_length
-    )
+    key = parse_path_and_query(path, query)
+    check_company_prefix_digits(key)
+    return key
 
 
 def parse_path_and_query(path: str, query: str) -> GS1Key:

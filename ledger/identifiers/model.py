@@ -246,6 +246,21 @@ class GS1Identifier(Identifier):
         return self._key
 
 
+def check_company_prefix_digits(key: GS1Key) -> str:
+    """The key's company-prefix digits (:func:`ledger.identifiers.gs1.company_prefix_digits`).
+
+    Raises:
+        IdentifierError: fewer than 6, so the key cannot start with a GS1 company prefix.
+    """
+    digits = company_prefix_digits(key.ai, key.value)
+    if len(digits) < 6:
+        field = field_name(key.ai)
+        raise IdentifierSyntaxError(
+            f"{field} does not start with a GS1 company prefix (6-12 digits)", field=field
+        )
+    return digits
+
+
 def gs1_identifier(
     key: GS1Key,
     *,
@@ -260,12 +275,7 @@ def gs1_identifier(
     company-prefix digits: the most specific candidate, which grants nothing by accident;
     :func:`ledger.identifiers.prefixes.prefix_candidates` lists all lengths.
     """
-    digits = company_prefix_digits(key.ai, key.value)
-    if len(digits) < 6:
-        field = field_name(key.ai)
-        raise IdentifierSyntaxError(
-            f"{field} does not start with a GS1 company prefix (6-12 digits)", field=field
-        )
+    digits = check_company_prefix_digits(key)
     if company_prefix_length is not None:
         cp: str | None = explicit_company_prefix(key.ai, key.value, company_prefix_length)
     elif company_prefix is not None and digits.startswith(company_prefix):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import string
+from collections.abc import Callable
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -308,3 +309,63 @@ def test_handle_round_trips(parts: tuple[str, str]) -> None:
     assert parse(identifier.resolver_url("r.example.cn")) == identifier
     assert parse("hdl:" + identifier.canonical.upper().split("/")[0] + "/" + suffix) == identifier
     assert normalise_prefix(identifier.owner_prefix) == identifier.owner_prefix
+
+
+def _outcome(function: Callable[[], str]) -> tuple[str, str]:
+    """What a conversion gives: ("ok", result) or (error class name, error field)."""
+    try:
+        return "ok", function()
+    except IdentifierError as error:
+        return type(error).__name__, error.field
+
+
+@st.composite
+def link_variants(draw: st.DrawFn) -> str:
+    """Digital Links and EPC URIs near the fast paths' edges: hosts (handle proxy, ports,
+    upper case), check digits, serial characters, fragments, prefixes, SSCC partitions."""
+    body = draw(digits(13))
+    gtin = body + check_digit(body)
+    if draw(st.booleans()):
+        gtin = gtin[:13] + draw(st.sampled_from(DIGITS))
+    host = draw(
+        st.sampled_from(
+            [
+                "https://id.gs1.org",
+                "HTTP://Brand.Example:8080",
+                "https://hdl.handle.net",
+                "https://HDL.handle.net:443",
+                "https://r.example/88.1",
+                "https://-bad",
+                "https://a.example/shop",
+            ]
+        )
+    )
+    serial = draw(st.text(alphabet="aZ09-._~%/!'*", min_size=0, max_size=22))
+    tail = draw(st.sampled_from(["", "#frag", "?17=261231", "/", "?linkType=all"]))
+    cp = draw(company_prefixes())
+    sscc_ref = draw(st.text(alphabet=DIGITS + ".x", min_size=0, max_size=20 - len(cp)))
+    return draw(
+        st.sampled_from(
+            [
+                f"{host}/01/{gtin}/21/{serial}{tail}",
+                f"{host}/01/{gtin}/10/{serial}/21/{serial}{tail}",
+                f"urn:epc:id:sgtin:{cp}.{body[: 13 - len(cp)]}.{serial}",
+                f"urn:epc:id:sscc:{cp}.{sscc_ref}",
+                f"urn:epc:id:sscc:{cp}.{body[: 17 - len(cp)] if len(cp) > 3 else ''}",
+            ]
+        )
+    )
+
+
+@given(st.one_of(link_variants(), epc_uris().filter(lambda u: "idpat" not in u)))
+def test_fast_conversions_agree_with_parse(text: str) -> None:
+    """to_digital_link and epc_to_digital_link (fast paths) = parse(...).digital_link()."""
+    expected = _outcome(lambda: parse(text).digital_link())
+    assert _outcome(lambda: to_digital_link(text)) == expected
+    if text.startswith("urn:epc:"):
+        assert _outcome(lambda: epc_to_digital_link(text)) == expected
+    elif expected[0] == "ok" or text.startswith("https://hdl"):
+        other = "https://example.com/p"
+        assert _outcome(lambda: to_digital_link(text, other)) == _outcome(
+            lambda: parse(text).digital_link(other)
+        )
