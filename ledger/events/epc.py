@@ -30,6 +30,8 @@ _DIGITAL_LINK: Final = re.compile(
 _CPV: Final = "22"
 _LOT: Final = "10"
 _SERIAL: Final = "21"
+_CPV_SEGMENT: Final = f"/{_CPV}/"
+_LOT_SEGMENT: Final = f"/{_LOT}/"
 
 
 #: EPC URI schemes :func:`ledger.identifiers.parse` reads (TDS 2.1: every GS1 pure identity,
@@ -70,8 +72,10 @@ def _constrain(link: str) -> str:
     CBV 2.0 §8.9.2 (III): a CPV (AI 22) is dropped, and a lot (AI 10) is dropped when a serial
     (AI 21) is present; any query string is stripped.
     """
-    link = link.split("?", 1)[0].split("#", 1)[0]
-    if f"/{_CPV}/" not in link and f"/{_LOT}/" not in link:
+    query = link.find("?")
+    if query >= 0:
+        link = link[:query]
+    if _CPV_SEGMENT not in link and _LOT_SEGMENT not in link:
         return link
     scheme, _, rest = link.partition("://")
     host, _, path = rest.partition("/")
@@ -91,9 +95,8 @@ def _hash_form(link: str) -> str:
 
     Safe on a canonical Digital Link: every ``%`` there starts an upper-case escape.
     """
-    if "%" in link:
-        for escape, character in _HASH_UNESCAPED:
-            link = link.replace(escape, character)
+    for escape, character in _HASH_UNESCAPED:
+        link = link.replace(escape, character)
     return link
 
 
@@ -108,9 +111,13 @@ def normalise(value: str) -> str | None:
     """
     try:
         if value.startswith("urn:epc:"):
-            return _hash_form(_constrain(epc_to_digital_link(value)))
-        if _DIGITAL_LINK.fullmatch(value) is not None:
-            return _hash_form(_constrain(to_digital_link(value)))
+            # Already constrained: an EPC's Digital Link has no query string, no CPV and no
+            # lot beside a serial (an LGTIN has a lot and no serial).
+            link = epc_to_digital_link(value)
+        elif _DIGITAL_LINK.fullmatch(value) is not None:
+            link = _constrain(to_digital_link(value))
+        else:
+            return None
     except IdentifierError:
         return None
-    return None
+    return _hash_form(link) if "%" in link else link

@@ -43,13 +43,14 @@ This module works on our parsed JSON shape directly: no JSON-LD expansion, no co
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Final
+from operator import itemgetter
+from typing import Any, Final, TypeGuard
 
 from ledger.events import epc
 from ledger.events.timestamps import hash_timestamp
@@ -116,6 +117,14 @@ class _Field:
     vocabulary: VocabularyKind | None = None
     #: Whether the value is a timestamp.
     time: bool = False
+    #: Position in ``order`` of each child's name (derived).
+    positions: dict[str, int] = dataclasses.field(
+        default_factory=dict, init=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.order is not None:
+            self.positions.update((spec.name, i) for i, spec in enumerate(self.order))
 
 
 def _value(name: str, vocabulary: VocabularyKind | None = None) -> _Field:
@@ -216,12 +225,8 @@ _EVENT_ORDER: Final = (
     _Field("bizLocation", order=(_value("id"),)),
     _Field("sensorElementList", item="sensorElement", order=(_SENSOR_ELEMENT,)),
 )
-_EVENT_ORDER_NAMES: Final = frozenset(f.name for f in _EVENT_ORDER)
-
-
-@lru_cache(maxsize=64)
-def _names(order: tuple[_Field, ...]) -> frozenset[str]:
-    return frozenset(spec.name for spec in order)
+_EVENT_POSITIONS: Final = {spec.name: i for i, spec in enumerate(_EVENT_ORDER)}
+_first: Final = itemgetter(0)
 
 
 def context_prefixes(context: object) -> dict[str, str]:
@@ -229,7 +234,7 @@ def context_prefixes(context: object) -> dict[str, str]:
     prefixes = dict(STANDARD_PREFIXES)
     entries = context if isinstance(context, list) else [context]
     for entry in entries:
-        if isinstance(entry, Mapping):
+        if _is_mapping(entry):
             for key, value in entry.items():
                 if isinstance(value, str) and not key.startswith("@"):
                     prefixes[key] = value
@@ -275,31 +280,37 @@ class _Writer:
 
     # -- canonical order ----------------------------------------------------------------------
 
-    def ordered(
-        self, obj: Mapping[str, Any], order: tuple[_Field, ...]
-    ) -> tuple[str, dict[str, Any]]:
+    def ordered(self, obj: Mapping[str, Any], spec: _Field) -> tuple[str, dict[str, Any]]:
         """Render the children of ``obj`` in ``order`` followed by its user extensions.
 
         Returns the text and the *residue*: children that are neither in ``order`` nor user
         extensions, and parts of ordered children that could not be placed; the caller renders
         the residue generically at the end of the event, as the reference implementation does.
         """
+        positions = spec.positions
+        found: list[tuple[int, Any]] = []
+        others: list[tuple[str, Any]] = []
+        for key, value in obj.items():
+            position = positions.get(key)
+            if position is None:
+                others.append((key, value))
+            else:
+                found.append((position, value))
+        if len(found) > 1:
+            found.sort(key=_first)
         parts: list[str] = []
         residue: dict[str, Any] = {}
-        for spec in order:
-            if spec.name not in obj:
-                continue
-            texts, rest = self.field(spec, obj[spec.name])
+        order = spec.order or ()
+        for position, value in found:
+            child = order[position]
+            texts, rest = self.field(child, value)
             if texts:
                 texts.sort()
                 parts.extend(texts)
             if rest is not None:
-                residue[spec.name] = rest
-        names = _names(order)
+                residue[child.name] = rest
         extensions: list[str] = []
-        for key, value in obj.items():
-            if key in names:
-                continue
+        for key, value in others:
             if ":" in key:
                 expanded = self.key(key)
                 if expanded != _RDFS_COMMENT and key != "rdfs:comment":
@@ -344,10 +355,10 @@ class _Writer:
                 if rest is not None:
                     leftovers.append(rest)
             return texts, (leftovers or None)
-        if isinstance(value, Mapping):
+        if _is_mapping(value):
             if spec.order is None:
                 return [], value
-            text, residue = self.ordered(value, spec.order)
+            text, residue = self.ordered(value, spec)
             return ([spec.name + text] if text else []), (residue or None)
         return self.scalar(spec, _text(value)), None
 
@@ -381,7 +392,7 @@ class _Writer:
                 children.extend(self.generic(item, element))
             children.sort()
             return [name + "".join(children)] if children else []
-        if isinstance(value, Mapping):
+        if _is_mapping(value):
             children = []
             own = ""
             keep_order = False
@@ -408,7 +419,7 @@ class _Writer:
         vocabulary = VOCABULARIES[_TYPED_LIST_VOCABULARY[name]]
         texts: list[str] = []
         for entry in entries:
-            if not isinstance(entry, Mapping):
+            if not _is_mapping(entry):
                 texts.extend(self.generic(value_key, entry))
                 continue
             parts: list[str] = []
@@ -424,6 +435,11 @@ class _Writer:
         texts.sort()
         joined = "".join(texts)
         return [name + joined] if joined else []
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
+    """``isinstance(value, Mapping)``, quick for the usual ``dict``."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _text(value: object) -> str:
@@ -456,20 +472,26 @@ def compute_prehash(
     writer = _Writer(context_prefixes(event.get("@context")), normalise)
     parts = ["eventType=" + _text(event.get("type"))]
     leftovers: list[str] = []
-    for spec in _EVENT_ORDER:
-        if spec.name in event:
-            texts, rest = writer.field(spec, event[spec.name])
-            texts.sort()
-            parts.extend(texts)
-            if rest is not None:
-                leftovers.extend(writer.generic(spec.name, rest))
+    found: list[tuple[int, Any]] = []
     for key, value in event.items():
-        if key in _EVENT_ORDER_NAMES or key in _IGNORED_TOP_LEVEL:
+        position = _EVENT_POSITIONS.get(key)
+        if position is not None:
+            found.append((position, value))
+            continue
+        if key in _IGNORED_TOP_LEVEL:
             continue
         expanded = writer.key(key)
         if expanded == _RDFS_COMMENT or expanded in ignore_fields:
             continue
         leftovers.extend(writer.generic(expanded, value))
+    found.sort(key=_first)
+    for position, value in found:
+        spec = _EVENT_ORDER[position]
+        texts, rest = writer.field(spec, value)
+        texts.sort()
+        parts.extend(texts)
+        if rest is not None:
+            leftovers.extend(writer.generic(spec.name, rest))
     leftovers.sort()
     parts.extend(leftovers)
     return "".join(parts)
