@@ -25,6 +25,7 @@ from api.auth import announce_admin_key, bootstrap_admin_key
 from api.config import ApiSettings
 from api.fastpath import TrailReplay
 from api.keys_model import ensure_table
+from api.limits import BodyLimit
 from api.problems import PROBLEM_SCHEMA, install_problem_handlers
 from api.routers import (
     batches,
@@ -165,6 +166,7 @@ def create_app(
         app.include_router(module.router)
     # Last: the resolver's catch-all paths (/{ai}/{value}..., /{handle prefix}/{suffix}).
     app.include_router(resolver.router)
+    app.add_middleware(BodyLimit)
     app.add_middleware(TrailReplay, services=services)
     app.add_middleware(RequestMetricsMiddleware, services=services)
     app.openapi = _openapi(app)  # type: ignore[method-assign]

@@ -132,6 +132,25 @@ def test_limits_on_a_small_app(make_api: Callable[..., Api]) -> None:
     assert many.headers["GS1-EPCIS-Capture-Limit"] == "2"
 
 
+def test_body_limit_elsewhere(api: Api, supplier: Member) -> None:
+    """Bodies of non-capture endpoints are small: over 1 MiB is a 413 problem."""
+    big = b'{"gtin": "' + b"1" * (2 * 1024 * 1024) + b'"}'
+    declared = api.post(
+        "/batches", content=big, headers={"Content-Type": "application/json"}, key=supplier.key
+    )
+    problem(declared, 413, "payload-too-large")
+
+    async def chunks() -> Any:
+        for _ in range(40):
+            yield b" " * 65536
+
+    streamed = api.post(
+        "/batches", content=chunks(), headers={"Content-Type": "application/json"},
+        key=supplier.key,
+    )  # fmt: skip
+    problem(streamed, 413, "payload-too-large")
+
+
 def test_batch_validation(api: Api, supplier: Member) -> None:
     """/batches names the field: schema errors are 422, identifier errors 400."""
     good = {
