@@ -50,11 +50,14 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -72,10 +75,11 @@ from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
 from ledger.events import event_hash
+from ledger.events.epc import normalise
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
 from ledger.merkle import MerkleError, MerkleTree, process_proof
 from ledger.store.db import make_engine
-from ledger.store.indexing import NO_ID_KEY, index_identifier
+from ledger.store.indexing import NO_ID_KEY
 from ledger.store.models import (
     AnchorBatch,
     Event,
@@ -94,6 +98,7 @@ __all__ = [
     "fast_leaf",
     "primary_id_key",
     "primary_identifier",
+    "primary_key_matches",
 ]
 
 _event = metadata.tables[Event.__tablename__]
@@ -161,10 +166,48 @@ def primary_identifier(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: A canonical SGTIN Digital Link: the form ``ledger.identifiers`` gives every serialised
+#: GTIN, and the form the event hash gives it when nothing needs escaping.
+_CANONICAL_SGTIN: Final = re.compile(
+    r"https://id\.gs1\.org/01/[0-9]{14}/21/[0-9A-Za-z_.\-]{1,20}"
+).fullmatch
+
+
+def primary_key_matches(raw: Mapping[str, Any], recorded: str) -> bool:
+    """Whether ``recorded`` is the key of the event's primary identifier.
+
+    The event hash has just normalised the identifier (``ledger.events.epc.normalise``,
+    cached): when that constrained Digital Link is a canonical SGTIN, it *is* the canonical
+    form, and its keccak256 settles the question without parsing the identifier again. Any
+    other identifier, or a key that does not match, is decided by the full parse.
+    """
+    value = primary_identifier(raw)
+    if value is None:
+        return recorded == NO_ID_KEY
+    constrained = normalise(value)
+    if (
+        constrained is not None
+        and _CANONICAL_SGTIN(constrained) is not None
+        and "0x" + keccak(constrained.encode()).hex() == recorded
+    ):
+        return True
+    return _id_key(value) == recorded
+
+
 def primary_id_key(raw: Mapping[str, Any]) -> str:
     """0x-hex key of :func:`primary_identifier` (32 zero bytes for an event without one)."""
     value = primary_identifier(raw)
-    return NO_ID_KEY if value is None else index_identifier(value).id_key
+    return NO_ID_KEY if value is None else _id_key(value)
+
+
+@lru_cache(maxsize=65_536)
+def _id_key(value: str) -> str:
+    """``index_identifier(value).id_key`` without the class it also derives: keccak256 of the
+    canonical form, or of the value itself when :func:`ledger.identifiers.parse` rejects it."""
+    try:
+        return "0x" + parse(value).id_key.hex()
+    except IdentifierError:
+        return "0x" + keccak(value.encode()).hex()
 
 
 def fast_leaf(event_hash_: bytes, id_key: bytes, recorder: bytes) -> bytes:
@@ -423,7 +466,7 @@ def _check_event(row: Any, batch: _BatchSummary | None, findings: list[Finding])
             problem = "the captured event hashes to another hash ID than the recorded one"
         elif "0x" + row.hash_id[14:78] != row.event_hash:
             problem = "the recorded event hash is not the digest of the recorded hash ID"
-        elif primary_id_key(raw) != row.primary_id_key:
+        elif not primary_key_matches(raw, row.primary_id_key):
             problem = "the recorded identifier key is not the key of the event's first identifier"
     except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:
         problem = f"the captured event no longer reads as an EPCIS event: {exc}"
@@ -464,11 +507,21 @@ def _close_batch(
     tree = MerkleTree.build(leaves)
     batch.rebuilt = _hex(tree.root)
     recorded = HexBytes(batch.root) if len(batch.root) == 66 else b""
+    # Every node in hex once, so each event's canonical proof is a list of look-ups
+    # (MerkleTree.proof's path: the sibling on each layer, then up to the parent).
+    layers = [[_hex(node) for node in layer] for layer in tree.layers[:-1]]
+    position = {leaf: index for index, leaf in enumerate(tree.leaves)}
     for row, leaf in events:
         if leaf is None:
             continue
         stored = row.proof if isinstance(row.proof, list) else []
-        if stored == [_hex(h) for h in tree.proof(leaf)]:
+        index = position[leaf]
+        canonical = []
+        for layer in layers:
+            if index ^ 1 < len(layer):
+                canonical.append(layer[index ^ 1])
+            index //= 2
+        if stored == canonical:
             continue  # the canonical path to the rebuilt root
         try:
             reached = process_proof(leaf, [HexBytes(p) for p in stored])
@@ -490,6 +543,16 @@ def _close_batch(
                     },
                 )
             )
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """``fork`` (instant) when this process runs no other thread, else ``forkserver`` (a
+    fork of a process with live threads may inherit a lock held by one of them)."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ledger.audit"])
+    return context
 
 
 # ---------------------------------------------------------------------- chain side
@@ -816,9 +879,7 @@ class Auditor:
             for unit in units:
                 yield audit_unit(self.engine, unit)
             return
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["ledger.audit"])
-        with context.Pool(
+        with _pool_context().Pool(
             workers, initializer=_init_worker, initargs=(url.render_as_string(hide_password=False),)
         ) as pool:
             pending = pool.imap_unordered(_run_unit, units)

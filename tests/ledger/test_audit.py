@@ -15,18 +15,28 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy.engine import Engine
 from web3.contract import Contract
 
 from ledger.anchoring import AnchorConfig, AnchorWorker
-from ledger.audit import Auditor, AuditReport, fast_leaf, primary_id_key, primary_identifier
+from ledger.audit import (
+    Auditor,
+    AuditReport,
+    fast_leaf,
+    primary_id_key,
+    primary_identifier,
+    primary_key_matches,
+)
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.events import parse_document
+from ledger.events.epc import normalise
 from ledger.membership import Member, Membership, reason_hash
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.signing import event_keys
+from ledger.store.indexing import index_identifier
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
 from tests.ledger.conftest import Capture, MakeMember, document, object_event
 from tests.ledger.test_trace import build_supply_chain, gtin, offline_members
@@ -514,3 +524,37 @@ def test_fast_leaf_is_the_merkle_leaf() -> None:
     for _ in range(50):
         digest, key, address = rng.randbytes(32), rng.randbytes(32), rng.randbytes(20)
         assert fast_leaf(digest, key, address) == leaf_hash(digest, key, address)
+
+
+@pytest.mark.parametrize(
+    "epc",
+    [
+        "urn:epc:id:sgtin:0614141.812345.6789",
+        "urn:epc:id:sgtin:0614141.812345.A%2FB",
+        "https://id.gs1.org/01/80614141123458/10/L1/21/S-1.x",
+        "https://example.com/shop/01/80614141123458/21/S1?17=280101",
+        "https://id.gs1.org/01/80614141123458/22/CPV1/10/L1/21/S1",
+        "https://id.gs1.org/01/80614141123458/21/%27quoted%27",
+        "https://id.gs1.org/00/106141412345678908",
+        "urn:epc:class:lgtin:0614141.812345.L9",
+        "urn:uuid:5c1f0a3e-1b2c-4d5e-8f90-123456789abc",
+    ],
+)
+def test_the_identifier_key_shortcut_agrees_with_the_full_parse(epc: str) -> None:
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-03-01T08:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [epc],
+        "action": "OBSERVE",
+    }
+    (captured,) = parse_document(document([event]), "application/ld+json")
+    exact = "0x" + event_keys(captured)[1].hex()
+    assert primary_id_key(captured.raw) == exact
+    assert primary_key_matches(captured.raw, exact)
+    assert not primary_key_matches(captured.raw, "0x" + "77" * 32)
+    # A key of the constrained hash form is accepted only where it is the canonical form.
+    constrained = normalise(epc)
+    if constrained is not None and constrained != index_identifier(epc).canonical:
+        forged = "0x" + keccak(text=constrained).hex()
+        assert not primary_key_matches(captured.raw, forged)
