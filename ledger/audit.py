@@ -94,6 +94,7 @@ __all__ = [
     "FINDING_KINDS",
     "AuditReport",
     "Auditor",
+    "ChainReader",
     "Finding",
     "fast_leaf",
     "primary_id_key",
@@ -586,7 +587,7 @@ class _ChainView:
     blocks: int = 0
 
 
-class _ChainReader:
+class ChainReader:
     """Logs and state of TraceAnchor through standard JSON-RPC."""
 
     def __init__(self, chain: ChainClient, contract: Contract, logs_block_range: int) -> None:
@@ -751,7 +752,7 @@ class Auditor:
         self.chain = chain
         self.deployment = deployment
         self.contract: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
-        self.reader = _ChainReader(chain, self.contract, logs_block_range)
+        self.reader = ChainReader(chain, self.contract, logs_block_range)
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._view = _ChainView()
 
