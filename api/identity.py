@@ -81,12 +81,8 @@ def describe(identifier: Identifier) -> dict[str, str | None]:
             out["gtin"] = key.value
             out["lot"] = qualifiers.get("10")
             out["serial"] = qualifiers.get("21")
-            attributes = dict(getattr(key, "attributes", ()) or ())
-            out["lot"] = out["lot"] or attributes.get("10")
         else:
             out["key"] = f"({key.ai}) {key.value}"
-    elif isinstance(identifier, HandleIdentifier):
-        out["key"] = identifier.canonical
     else:
         out["key"] = identifier.canonical
     return out

@@ -28,6 +28,7 @@ from api.identity import describe, resolver_url, trail_url
 from api.services import Services
 from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, parse
 from ledger.store.models import Event, Organisation
+from ledger.store.repository import events_by_identifier
 from ledger.verify import TrailEntry, TrailVerification
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
@@ -191,11 +192,21 @@ def _place(value: str | None) -> str | None:
     return ident.canonical
 
 
-def _recall_reason(entries: tuple[TrailEntry, ...], reason_hash: str | None) -> str | None:
+def _recall_reason(
+    services: Services,
+    entries: tuple[TrailEntry, ...],
+    recalled: str | None,
+    reason_hash: str | None,
+) -> str | None:
+    """The reason of the recall notice whose keccak256 is on chain: in the trail, or (for an
+    item whose lot is recalled) among the recalled identifier's own events."""
     if not reason_hash:
         return None
-    for entry in reversed(entries):
-        reason = entry.captured.get(RECALL_REASON_KEY)
+    notices = [entry.captured for entry in entries]
+    if recalled:
+        notices += [stored.event for stored in events_by_identifier(services.engine, recalled)]
+    for captured in reversed(notices):
+        reason = captured.get(RECALL_REASON_KEY)
         if isinstance(reason, str) and "0x" + keccak(text=reason).hex() == reason_hash:
             return reason
     return None
@@ -304,7 +315,9 @@ def trail_json(
             "member": names.get(str(recall.get("org_id"))),
             "block": recall.get("block"),
             "reason_hash": recall.get("reason_hash"),
-            "reason": _recall_reason(trail.events, recall.get("reason_hash")),
+            "reason": _recall_reason(
+                services, trail.events, recall.get("identifier"), recall.get("reason_hash")
+            ),
         },
         "owner": (
             {"org_id": owner_org, "name": names.get(owner_org), "address": None}

@@ -189,6 +189,7 @@ def test_supplier_buyer_auditor(make_api: Callable[..., Api], anchor: Contract) 
     assert "Sterility breach" in scan.text
     item_scan = api.get(f"/01/{gtin(supplier.prefix)}/10/LOT-A1/21/1001?linkType=gs1:pip")
     assert item_scan.headers["X-Trail-Verdict"] == "recalled"
+    assert "Sterility breach" in item_scan.text
     status = api.get(path_of(batch["digital_link"]) + "?linkType=gs1:recallStatus").json()
     assert status["recalled"]
     assert status["reason"] == "Sterility breach found in batch testing"
