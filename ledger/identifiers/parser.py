@@ -21,6 +21,7 @@ first.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Final
 
@@ -53,8 +54,45 @@ __all__ = ["MAX_INPUT_LENGTH", "epc_to_digital_link", "parse", "to_digital_link"
 MAX_INPUT_LENGTH: Final = 2048
 
 
+#: Parsed identifiers kept for reuse. Capture parses each identifier of a document several
+#: times (validation, hashing, indexing); identifiers are immutable, so a bounded cache of
+#: recent ones makes the later parses free.
+PARSE_CACHE_SIZE: Final = 1 << 16
+#: Longer inputs are parsed afresh each time (bounds the cache's memory).
+_CACHED_LENGTH: Final = 256
+
+
 def parse(text: str, *, company_prefix_length: int | None = None) -> Identifier:
     """Parse any supported identifier form into a canonical :class:`Identifier`.
+
+    Results are cached (:data:`PARSE_CACHE_SIZE` most recent); errors are not.
+
+    Raises:
+        IdentifierError: (or a subclass) naming the invalid part and the reason.
+    """
+    if type(text) is not str:
+        raise IdentifierSyntaxError(
+            f"expected a string, got {type(text).__name__}", field="identifier"
+        )
+    key = (text, company_prefix_length)
+    hit = _recent.get(key)
+    if hit is not None:
+        return hit
+    identifier = _parse(text, company_prefix_length=company_prefix_length)
+    if len(text) <= _CACHED_LENGTH:
+        if len(_recent) >= PARSE_CACHE_SIZE:
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del _recent[next(iter(_recent))]  # the oldest entry
+        _recent[key] = identifier
+    return identifier
+
+
+#: The parse cache: insertion-ordered, the oldest entry evicted first.
+_recent: dict[tuple[str, int | None], Identifier] = {}
+
+
+def _parse(text: str, *, company_prefix_length: int | None = None) -> Identifier:
+    """Parse without the cache.
 
     ``company_prefix_length`` (6-12) tells the GS1 company-prefix boundary of a GS1 key read
     from a Digital Link or element string, overriding biip's company-prefix table (EPC URIs
@@ -125,6 +163,9 @@ def to_digital_link(text: str, host: str = CANONICAL_HOST) -> str:
             if check_digit_13(gtin[:13]) == gtin[13]:
                 return f"{_DL_GTIN}{gtin}/21/{fast[3]}"
     if text[:8].lower().startswith(("https://", "http://")):
+        parsed = _recent.get((text, None))
+        if isinstance(parsed, GS1Identifier):
+            return parsed.digital_link(host)  # parsed before (capture validates, then hashes)
         _check_text(text)
         _, url_host, path, _ = split_url(text)
         if not _is_handle_url(url_host, path):
