@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -72,6 +74,23 @@ ApiKeyOption = Annotated[
 def _fail(exc: LedgerError) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {exc}")
     return typer.Exit(code=FAILED if exc.client_error else ERROR)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the failures a command may meet into messages and exit codes."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except LedgerError as exc:
+        raise _fail(exc) from None
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None)
+        reason = str(orig if orig is not None else exc)
+        _die(f"database error: {reason.splitlines()[0]} (is DATABASE_URL right?)")
+    except OSError as exc:
+        _die(f"{exc}")
 
 
 def _die(message: str, code: int = ERROR) -> NoReturn:
@@ -211,10 +230,8 @@ def devnet_up(
     """Start anvil (if not running), deploy the contracts once, print the deployment record."""
     from devnet.launcher import Devnet
 
-    try:
+    with _errors():
         status = Devnet(get_settings()).up(redeploy=redeploy)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     _print_status(status, as_json)
 
 
@@ -232,10 +249,8 @@ def devnet_status(as_json: JsonOption = False) -> None:
     """Whether anvil runs, its head block and the deployment record; exit 1 when down."""
     from devnet.launcher import Devnet
 
-    try:
+    with _errors():
         status = Devnet(get_settings()).status()
-    except LedgerError as exc:
-        raise _fail(exc) from None
     _print_status(status, as_json)
     if not status.running:
         raise typer.Exit(code=1)
@@ -283,7 +298,7 @@ def anchor_worker(
 
     settings = get_settings()
     _configure_logging()
-    try:
+    with _errors():
         engine = make_engine(settings.effective_database_url)
         migrate(engine)
         worker = AnchorWorker(
@@ -301,8 +316,6 @@ def anchor_worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         worker.run(stop)
-    except LedgerError as exc:
-        raise _fail(exc) from None
 
 
 def _configure_logging() -> None:
@@ -354,10 +367,8 @@ def _print_members(members: list[Member], as_json: bool) -> None:
 @members_app.command("list")
 def members_list(as_json: JsonOption = False) -> None:
     """Every member as the database mirrors the chain."""
-    try:
+    with _errors():
         members = _membership(admin=False).members()
-    except LedgerError as exc:
-        raise _fail(exc) from None
     _print_members(members, as_json)
 
 
@@ -388,44 +399,36 @@ def members_admit(
     roles = 0
     for r in chosen:
         roles |= int(bits[r])
-    try:
+    with _errors():
         member = _membership(admin=True).admit(
             name, roles, org_id=org_id, prefixes=tuple(prefix or ())
         )
-    except LedgerError as exc:
-        raise _fail(exc) from None
     _print_members([member], as_json)
 
 
 @members_app.command("suspend")
 def members_suspend(org_id: str, as_json: JsonOption = False) -> None:
     """Suspend a member: its keys can no longer anchor or recall."""
-    try:
+    with _errors():
         member = _membership(admin=True).suspend(org_id)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     _print_members([member], as_json)
 
 
 @members_app.command("reinstate")
 def members_reinstate(org_id: str, as_json: JsonOption = False) -> None:
     """Reinstate a suspended member."""
-    try:
+    with _errors():
         member = _membership(admin=True).reinstate(org_id)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     _print_members([member], as_json)
 
 
 @members_app.command("assign-prefix")
 def members_assign_prefix(org_id: str, prefix: str, as_json: JsonOption = False) -> None:
     """Assign an identifier prefix to a member (on the chain and in the database)."""
-    try:
+    with _errors():
         membership = _membership(admin=True)
         membership.assign_prefix(org_id, prefix)
         member = membership.member(org_id)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     _print_members([member], as_json)
 
 
@@ -436,12 +439,10 @@ def members_rotate_key(
     as_json: JsonOption = False,
 ) -> None:
     """Give a member a new signing key and revoke the old ones (past anchors stay valid)."""
-    try:
+    with _errors():
         membership = _membership(admin=True)
         address = membership.rotate_key(org_id, revoke_old=not keep_old)
         member = membership.member(org_id)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     if as_json:
         _print_json({"new_address": address, "member": _member_json(member)})
         return
@@ -494,7 +495,8 @@ def capture(
         return
     if member is None:
         _die("--member ORG_ID names the recording member (or use --api with its key)", FAILED)
-    result = _capture_locally(body, media, member, signature)
+    with _errors():
+        result = _capture_locally(body, media, member, signature)
     data = {
         "captureID": result.capture_id,
         "eventCount": len(result.events),
@@ -606,10 +608,8 @@ def query(
 def _query_locally(params: dict[str, list[str]]) -> tuple[list[dict[str, Any]], str | None]:
     from ledger.store.query import query_events
 
-    try:
+    with _errors():
         page = query_events(_engine(), params)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     out = []
     for stored in page.events:
         event = stored.event
@@ -689,15 +689,13 @@ def trace(
         else:
             _print_graph(data)
         return
-    try:
+    with _errors():
         engine = _engine()
         if recall:
             scope = recall_scope(engine, identifier)
             graph = scope.graph
         else:
             graph = run_trace(engine, identifier, direction, levels)  # type: ignore[arg-type]
-    except LedgerError as exc:
-        raise _fail(exc) from None
     if svg is not None:
         svg.write_text(render_svg(graph))
     if as_json:
@@ -783,7 +781,7 @@ def _verify_locally(text: str) -> dict[str, Any]:
     from ledger.store.repository import get_event_by_hash
     from ledger.verify import Verifier
 
-    try:
+    with _errors():
         engine = _engine()
         verifier = Verifier(engine, _chain(), _deployment())
         if text.startswith("ni:///") or re.fullmatch(r"0x[0-9a-f]{64}", text):
@@ -809,8 +807,6 @@ def _verify_locally(text: str) -> dict[str, Any]:
                 ],
             }
         trail = verifier.verify_identifier(text)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     return {
         "identifier": trail.identifier,
         "verdict": trail.verdict,
@@ -882,7 +878,7 @@ def audit(
     from ledger.audit import Auditor
 
     settings = get_settings()
-    try:
+    with _errors():
         auditor = Auditor(
             _engine(),
             _chain(),
@@ -894,8 +890,6 @@ def audit(
             result = _audit_with_progress(auditor, from_block, to_block)
         else:
             result = auditor.run(from_block=from_block, to_block=to_block)
-    except LedgerError as exc:
-        raise _fail(exc) from None
     if report is not None:
         result.write(report)
     if as_json:
@@ -1001,7 +995,7 @@ def export(
 
     if trace_direction not in (None, "forward", "backward"):
         _die("--trace is forward or backward", FAILED)
-    try:
+    with _errors():
         bundle = export_bundle(
             _engine(),
             _chain(),
@@ -1012,8 +1006,6 @@ def export(
             to_time=to_time,
             trace=trace_direction,  # type: ignore[arg-type]
         )
-    except LedgerError as exc:
-        raise _fail(exc) from None
     text = dump_bundle(bundle)
     if out is None:
         sys.stdout.write(text)
@@ -1042,15 +1034,13 @@ def verify_bundle(
     from ledger.chain import ChainClient
 
     settings = get_settings()
-    try:
+    with _errors():
         bundle = load_bundle(_read(file))
         result = run_verification(
             bundle,
             ChainClient(rpc or settings.effective_rpc_url),
             logs_block_range=settings.logs_block_range,
         )
-    except LedgerError as exc:
-        raise _fail(exc) from None
     if as_json:
         _print_json(result.to_json())
     else:
