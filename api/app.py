@@ -24,7 +24,6 @@ from api import background
 from api.auth import announce_admin_key, bootstrap_admin_key
 from api.config import ApiSettings
 from api.fastpath import TrailReplay
-from api.keys_model import ensure_table
 from api.limits import BodyLimit
 from api.problems import PROBLEM_SCHEMA, install_problem_handlers
 from api.routers import (
@@ -175,7 +174,6 @@ def create_app(
 
 def _prepare_database(services: Services) -> None:
     migrate(services.engine)
-    ensure_table(services.engine)
     configured = services.api.admin_api_key
     created = bootstrap_admin_key(
         services.engine, configured.get_secret_value() if configured else None

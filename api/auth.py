@@ -23,9 +23,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api.keys_model import ApiKey
 from api.problems import ProblemError
-from ledger.store.models import Organisation, utc_now
+from ledger.store.models import ApiKey, Organisation, utc_now
 
 log = logging.getLogger("tracechain.api")
 

@@ -9,7 +9,6 @@ from sqlmodel import Session, select
 
 from api.auth import create_api_key
 from api.deps import AdminDep, PrincipalDep, ReaderDep, ServicesDep, SessionDep
-from api.keys_model import ApiKey
 from api.problems import ProblemError, problem_responses
 from api.schemas import (
     ApiKeyCreated,
@@ -25,7 +24,7 @@ from api.schemas import (
 )
 from ledger.identifiers import IdentifierError, normalise_prefix
 from ledger.membership import Member
-from ledger.store.models import Organisation, OrgRole, Prefix, utc_now
+from ledger.store.models import ApiKey, Organisation, OrgRole, Prefix, utc_now
 
 router = APIRouter(tags=["Members"])
 

@@ -25,11 +25,13 @@ from ledger.store.types import BIG_ID, BINARY_TEXT, UTCDateTime
 
 __all__ = [
     "ANCHOR_STATUSES",
+    "API_KEY_ROLES",
     "BATCH_STATUSES",
     "CAPTURE_STATUSES",
     "NAMING_CONVENTION",
     "ROLES",
     "AnchorBatch",
+    "ApiKey",
     "Capture",
     "Event",
     "EventIdentifier",
@@ -66,6 +68,8 @@ ROLES: Final = (
 CAPTURE_STATUSES: Final = ("accepted", "failed")
 ANCHOR_STATUSES: Final = ("pending", "anchored")
 BATCH_STATUSES: Final = ("prepared", "sent", "mined", "orphaned")
+#: Roles of ``api_key.role``.
+API_KEY_ROLES: Final = ("admin", "recorder", "auditor")
 
 metadata: Final = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -255,3 +259,27 @@ class Outbox(StoreModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     claimed_by: str | None = Field(default=None, sa_type=sa.String(100))
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKey(StoreModel, table=True):
+    """An API key of a member (or of the consortium admin), stored hashed.
+
+    A key is shown once, when created: ``tc_{key_id}_{secret}``. Only ``key_id`` (public, for
+    look-up) and the SHA-256 of the whole key are kept; the secret has 256 bits of entropy, so
+    a fast hash is enough.
+    """
+
+    __tablename__ = "api_key"
+    __table_args__ = (sa.CheckConstraint(_in("role", API_KEY_ROLES), name="role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(sa_type=sa.String(32), unique=True)
+    #: SHA-256 of the whole key, hex.
+    key_hash: str = Field(sa_type=sa.String(64))
+    #: ``None`` for the consortium admin's keys.
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    role: str = Field(sa_type=sa.String(16))
+    label: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
