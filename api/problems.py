@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from ledger.chain import ContractRevertError
-from ledger.errors import ChainError, ConfigurationError, LedgerError
+from ledger.errors import ChainError, LedgerError
 
 log = logging.getLogger("tracechain.api")
 
@@ -121,29 +121,13 @@ def title_of(slug: str) -> str:
 
 
 def _status_of_ledger_error(exc: LedgerError) -> tuple[int, str]:
-    explicit = getattr(exc, "http_status", None)
-    if isinstance(explicit, int) and 400 <= explicit < 600:
-        return explicit, exc.problem
+    """The HTTP status of a ledger error: the class says it (``http_status``); a contract
+    revert by its custom error; otherwise 400 for the caller's errors and 500 for ours."""
     if isinstance(exc, ContractRevertError):
         return REVERT_STATUS.get(exc.name, (502, "chain-rejected"))
-    if exc.client_error:
-        slug = exc.problem
-        name = type(exc).__name__
-        if "not-found" in slug or "NotFound" in name or "Unknown" in name:
-            return 404, slug
-        reason = exc.reason.lower()
-        if any(w in slug for w in ("conflict", "exists", "duplicate", "already")) or any(
-            w in reason for w in ("already", "belongs to another")
-        ):
-            return 409, slug
-        if any(w in slug for w in ("forbidden", "permission", "owner", "suspended")):
-            return 403, slug
-        return 400, slug
-    if isinstance(exc, ChainError):
-        return 503, exc.problem
-    if isinstance(exc, ConfigurationError):
-        return 503, exc.problem
-    return 500, exc.problem
+    if exc.http_status is not None:
+        return exc.http_status, exc.problem
+    return (400 if exc.client_error else 500), exc.problem
 
 
 def problem_from_ledger_error(exc: LedgerError) -> ProblemError:

@@ -37,6 +37,8 @@ class ContractRevertError(ChainError):
     """A call or transaction reverted with one of the contract's custom errors."""
 
     problem = "contract-revert"
+    #: The API maps each custom error to its own status.
+    http_status = None
 
     def __init__(self, name: str, args: tuple[Any, ...], *, tx_hash: str | None = None) -> None:
         super().__init__(f"reverted with {name}{args}")

@@ -18,6 +18,8 @@ class LedgerError(Exception):
     problem: ClassVar[str] = "ledger-error"
     #: Whether the error is caused by the caller's input (a 4xx) rather than the system.
     client_error: ClassVar[bool] = False
+    #: The HTTP status the API answers with, where the class decides it.
+    http_status: ClassVar[int | None] = None
 
     def __init__(self, reason: str, *, field: str | None = None) -> None:
         super().__init__(f"{field}: {reason}" if field else reason)
@@ -30,15 +32,18 @@ class InvalidInputError(LedgerError, ValueError):
 
     problem = "invalid-input"
     client_error = True
+    http_status = 422
 
 
 class ConfigurationError(LedgerError):
     """Settings, files or deployments that are missing or inconsistent."""
 
     problem = "configuration"
+    http_status = 503
 
 
 class ChainError(LedgerError):
     """The chain could not be reached or answered something we cannot accept."""
 
     problem = "chain"
+    http_status: ClassVar[int | None] = 503

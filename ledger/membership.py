@@ -46,22 +46,25 @@ _ZERO = b"\0" * 32
 
 
 class MembershipError(LedgerError):
-    """A membership operation the consortium's rules forbid."""
+    """A membership operation that conflicts with the consortium's state."""
 
     problem = "membership"
     client_error = True
+    http_status = 409
 
 
 class UnknownOrganisationError(MembershipError):
     """No member has this organisation id."""
 
     problem = "unknown-organisation"
+    http_status = 404
 
 
 class PrefixOwnershipError(MembershipError):
     """The identifier is not under a prefix of the acting member."""
 
     problem = "prefix-ownership"
+    http_status = 403
 
 
 @dataclass(frozen=True, slots=True)

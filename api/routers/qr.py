@@ -107,7 +107,7 @@ def label_sheet(
     lot = parse_identifier(text)
     if not isinstance(lot, GS1Identifier) or lot.kind != "lgtin":
         raise ProblemError(
-            400,
+            422,
             "invalid-identifier",
             "a label sheet is printed for a lot: a GTIN with a batch/lot (01)...(10)...",
             field="identifier",

@@ -235,7 +235,7 @@ def test_member_errors(api: Api, supplier: Member, distributor: Member) -> None:
     bad = api.post(
         f"/members/{distributor.org_id}/prefixes", json={"prefix": "gs1:12"}, key=ADMIN_KEY
     )
-    assert problem(bad, 400, "invalid-identifier-syntax")["errors"][0]["field"] == "prefix"
+    assert problem(bad, 422, "invalid-identifier-syntax")["errors"][0]["field"] == "prefix"
     same = api.post("/members", json={"name": supplier.name}, key=ADMIN_KEY)
     problem(same, 409, "membership")
     extra = api.post("/members", json={"name": "x", "colour": "red"}, key=ADMIN_KEY)

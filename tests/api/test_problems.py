@@ -152,7 +152,7 @@ def test_body_limit_elsewhere(api: Api, supplier: Member) -> None:
 
 
 def test_batch_validation(api: Api, supplier: Member) -> None:
-    """/batches names the field: schema errors are 422, identifier errors 400."""
+    """/batches names the field: schema and identifier errors are 422."""
     good = {
         "gtin": gtin(supplier.prefix),
         "lot": "V-1",
@@ -162,7 +162,7 @@ def test_batch_validation(api: Api, supplier: Member) -> None:
     missing = problem(api.post("/batches", json={}, key=supplier.key), 422, "request-validation")
     assert {e["field"] for e in missing["errors"]} == {"gtin", "lot", "quantity", "site_gln"}
     wrong = api.post("/batches", json={**good, "gtin": off_by_one(good["gtin"])}, key=supplier.key)
-    check = problem(wrong, 400, "invalid-identifier-check-digit")
+    check = problem(wrong, 422, "invalid-identifier-check-digit")
     assert check["errors"][0]["field"] == "GTIN"
     dates = api.post(
         "/batches",
@@ -177,7 +177,7 @@ def test_batch_validation(api: Api, supplier: Member) -> None:
     site = api.post(
         "/batches", json={**good, "site_gln": off_by_one(good["site_gln"])}, key=supplier.key
     )
-    assert problem(site, 400, "invalid-identifier-check-digit")["errors"][0]["field"] == "GLN"
+    assert problem(site, 422, "invalid-identifier-check-digit")["errors"][0]["field"] == "GLN"
 
 
 def test_query_validation(api: Api, supplier: Member) -> None:
@@ -198,9 +198,9 @@ def test_query_validation(api: Api, supplier: Member) -> None:
 
 def test_identifier_validation(api: Api) -> None:
     """Invalid identifiers in paths name the part that is wrong."""
-    body = problem(api.get("/identifiers/not-an-identifier"), 400, "invalid-identifier-syntax")
+    body = problem(api.get("/identifiers/not-an-identifier"), 422, "invalid-identifier-syntax")
     assert body["errors"][0]["field"] == "identifier"
-    problem(api.get("/01/09506000134350"), 400, "invalid-identifier-check-digit")
+    problem(api.get("/01/09506000134350"), 422, "invalid-identifier-check-digit")
     problem(api.get("/identifiers/x?format=pdf"), 422, "request-validation")
     problem(api.get("/01/09506000134352", headers={"Accept": "image/png"}), 406, "not-acceptable")
 

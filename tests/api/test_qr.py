@@ -88,7 +88,7 @@ def test_qr_of_a_handle(api: Api) -> None:
 
 def test_qr_errors(api: Api) -> None:
     """Bad identifiers, formats and options are problems, not 500s."""
-    problem(api.get("/qr/(01)12345678901234.png"), 400, "invalid-identifier-check-digit")
+    problem(api.get("/qr/(01)12345678901234.png"), 422, "invalid-identifier-check-digit")
     problem(api.get("/qr/(01)09506000134352.gif"), 404, "not-found")
     body = problem(api.get("/qr/(01)09506000134352.png?ec=X"), 422, "request-validation")
     assert body["errors"][0]["field"] == "ec"
@@ -111,4 +111,4 @@ def test_label_sheet(api: Api, supplier: Member) -> None:
     assert "EXP 2028-01-05" in texts
     assert [texts[4], texts[-1]] == ["SN 100", "SN 124"]
     not_a_lot = api.get(f"/labels/(01){gtin(supplier.prefix)}.svg")
-    problem(not_a_lot, 400, "invalid-identifier")
+    problem(not_a_lot, 422, "invalid-identifier")
