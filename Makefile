@@ -35,13 +35,16 @@ $(NPM_STAMP): devnet/package.json devnet/package-lock.json
 	cd devnet && npm ci --no-audit --no-fund
 	@touch $@
 
-# The browser tests render the buyer's page in Debian's chromium (installed as root when missing).
+# The browser tests render the buyer's page in Debian's chromium, with a CJK font for the
+# Simplified Chinese page (both installed as root when missing).
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
 chromium:
-	@command -v chromium >/dev/null || { \
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi microhei; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
-	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
-	  else echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) \
+	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); }; \
+	  else echo "the browser tests need: sudo apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; fi; \
+	fi
 
 lint:
 	$(BIN)/ruff check .
