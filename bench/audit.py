@@ -33,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -300,17 +301,15 @@ class SupplyChain:
 
 
 def documents(total: int, chain: SupplyChain) -> Iterator[tuple[str, bytes]]:
-    """Documents of up to 1,000 consecutive events of one member, ``total`` events in all."""
-    batch: list[dict[str, Any]] = []
-    owner = ""
+    """Documents of 1,000 events of one member (each member's events in time order), ``total``
+    events in all: one capture transaction per document, as a member's integration sends them."""
+    pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for org, event in itertools.islice(chain.events(), total):
-        if batch and (org != owner or len(batch) == DOCUMENT_EVENTS):
-            yield owner, _document(batch)
-            batch = []
-        owner = org
-        batch.append(event)
-    if batch:
-        yield owner, _document(batch)
+        pending[org].append(event)
+        if len(pending[org]) == DOCUMENT_EVENTS:
+            yield org, _document(pending.pop(org))
+    for org, events in pending.items():
+        yield org, _document(events)
 
 
 def _document(events: list[dict[str, Any]]) -> bytes:

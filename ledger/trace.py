@@ -78,9 +78,7 @@ MAX_NODES: Final = 200_000
 _CHUNK: Final = 500
 
 _GS1: Final = "https://id.gs1.org/"
-_SHIP_STEPS: Final = frozenset(
-    {"https://ref.gs1.org/cbv/BizStep-shipping", "https://ref.gs1.org/cbv/BizStep-receiving"}
-)
+_SHIP_STEPS: Final = frozenset({"shipping", "receiving"})
 _SDT_LOCATION: Final = frozenset(
     {"location", "urn:epcglobal:cbv:sdt:location", "https://ref.gs1.org/cbv/SDT-location"}
 )
@@ -116,6 +114,12 @@ def identifier_type(canonical: str) -> str:
         "8003": "asset",
         "8004": "asset",
     }.get(ai, "other")
+
+
+@lru_cache(maxsize=1024)
+def _short_step(biz_step: str) -> str:
+    """A business step as a bare CBV term (``shipping``), or the user URI as it is."""
+    return shorten("bizStep", biz_step)
 
 
 def _lot_of(class_canonical: str | None) -> str | None:
@@ -281,7 +285,7 @@ class _EventInfo:
 #: Adds an identifier node (with the row that named it) to the next frontier.
 _Reached = Callable[[str, "_Row | None"], None]
 #: Adds a node of any kind; False when it was there already.
-_Reach = Callable[[str, NodeKind, str, str], bool]
+_Reach = Callable[[str, NodeKind, str], bool]
 #: Adds an edge: (source, target, relation, event or None, role=...).
 _Link = Callable[..., None]
 
@@ -340,6 +344,7 @@ class Tracer:
             lots[root] = lot
         edges: dict[tuple[Any, ...], Edge] = {}
         members: dict[int, int] = {}
+        cache: dict[int, _EventInfo] = {}
         frontier = [root]
         level = 0
         with self.engine.connect() as conn:
@@ -347,7 +352,7 @@ class Tracer:
                 if level >= limit or len(graph.nodes) >= max_nodes:
                     graph.truncated = True
                     break
-                events = self._events(conn, frontier, lots, graph.nodes, direction)
+                events = self._events(conn, frontier, lots, graph.nodes, direction, cache)
                 frontier = self._expand(
                     conn, graph, frontier, events, lots, direction, level, edges, members
                 )
@@ -365,6 +370,7 @@ class Tracer:
         lots: Mapping[str, str],
         known: Mapping[str, Node],
         direction: Direction,
+        cache: dict[int, _EventInfo],
     ) -> dict[int, _EventInfo]:
         """Every event mentioning a frontier identifier (or, for lots, their items; forward,
         for items, their lot by quantity), with all of its identifier rows."""
@@ -381,7 +387,7 @@ class Tracer:
             sa.select(_ident.c.event_pk).where(_ident.c.class_canonical.in_(chunk))
             for chunk in _chunks(sorted(lot_nodes))
         ]
-        self._fetch(conn, selected, out)
+        self._fetch(conn, selected, out, cache)
         if direction == "forward":
             # Items whose lot only their own rows tell (the start, or an item named without
             # its lot where it was reached): their lot's quantities, in the same level.
@@ -403,16 +409,23 @@ class Tracer:
                         for chunk in _chunks(sorted(learned))
                     ],
                     out,
+                    cache,
                 )
         return out
 
     @staticmethod
     def _fetch(
-        conn: Connection, selected: Sequence[sa.Select[Any]], out: dict[int, _EventInfo]
+        conn: Connection,
+        selected: Sequence[sa.Select[Any]],
+        out: dict[int, _EventInfo],
+        cache: dict[int, _EventInfo],
     ) -> None:
-        """Add the events each statement selects (with all their identifier rows) to ``out``."""
+        """Add the events each statement selects, with all their identifier rows, to ``out``:
+        one row per event, then the identifier rows of events this trace has not read yet
+        (``cache`` keeps those of earlier levels)."""
         for matching in selected:
-            statement = (
+            fresh: list[int] = []
+            for pk, kind, action, step, when, point, place, org, hash_id in conn.execute(
                 sa.select(
                     _event.c.id,
                     _event.c.event_type,
@@ -423,32 +436,29 @@ class Tracer:
                     _event.c.biz_location,
                     _event.c.organisation_id,
                     _event.c.hash_id,
-                    _ident.c.role,
-                    _ident.c.canonical,
-                    _ident.c.class_canonical,
+                ).where(_event.c.id.in_(matching))
+            ):
+                if pk in out:
+                    continue  # selected by an earlier statement of this level
+                known = cache.get(pk)
+                if known is not None:
+                    out[pk] = known
+                    continue
+                step = None if step is None else _short_step(step)
+                out[pk] = cache[pk] = _EventInfo(
+                    pk, kind, action, step, when, point, place, org, hash_id
                 )
-                .join(_ident, _ident.c.event_pk == _event.c.id)
-                .where(_event.c.id.in_(matching))
-            )
-            fresh: set[int] = set()
-            for row in conn.execute(statement):
-                info = out.get(row.id)
-                if info is not None and row.id not in fresh:
-                    continue  # fetched by an earlier statement already, with all its rows
-                if info is None:
-                    fresh.add(row.id)
-                    info = out[row.id] = _EventInfo(
-                        row.id,
-                        row.event_type,
-                        row.action,
-                        row.biz_step,
-                        row.event_time,
-                        row.read_point,
-                        row.biz_location,
-                        row.organisation_id,
-                        row.hash_id,
-                    )
-                info.rows.append(_Row(row.id, row.role, row.canonical, row.class_canonical))
+                fresh.append(pk)
+            for start in range(0, len(fresh), _CHUNK):
+                for pk, role, canonical, klass in conn.execute(
+                    sa.select(
+                        _ident.c.event_pk,
+                        _ident.c.role,
+                        _ident.c.canonical,
+                        _ident.c.class_canonical,
+                    ).where(_ident.c.event_pk.in_(fresh[start : start + _CHUNK]))
+                ):
+                    out[pk].rows.append(_Row(pk, role, canonical, klass))
 
     def _shipping_locations(
         self, conn: Connection, pks: Iterable[int]
@@ -523,10 +533,10 @@ class Tracer:
         )
         following: dict[str, None] = {}
 
-        def reach(node: str, kind: NodeKind, node_type: str, label: str) -> bool:
+        def reach(node: str, kind: NodeKind, node_type: str) -> bool:
             if node in graph.nodes:
                 return False
-            graph.nodes[node] = Node(node, kind, node_type, label, level + 1)
+            graph.nodes[node] = Node(node, kind, node_type, _label(node), level + 1)
             return True
 
         def identifier(node: str, row: _Row | None = None) -> None:
@@ -534,7 +544,7 @@ class Tracer:
                 lot = _lot_of(row.class_canonical)
                 if lot is not None:
                     lots.setdefault(node, lot)
-            if reach(node, "identifier", identifier_type(node), _label(node)):
+            if node not in graph.nodes and reach(node, "identifier", identifier_type(node)):
                 following[node] = None
 
         def link(
@@ -553,7 +563,7 @@ class Tracer:
                 event_pk=info.pk,
                 event_type=info.event_type,
                 action=info.action,
-                biz_step=None if info.biz_step is None else shorten("bizStep", info.biz_step),
+                biz_step=info.biz_step,
                 event_time=info.event_time,
                 hash_id=info.hash_id,
                 **kw,
@@ -635,7 +645,7 @@ class Tracer:
         for role, site in places:
             if site is None:
                 continue
-            reach(site, "site", "location", _label(site))
+            reach(site, "site", "location")
             link(node, site, "location", info, role=role)
         members.setdefault(info.organisation_id, level + 1)
         link(node, f"member:{info.organisation_id}", "recorded", info)
