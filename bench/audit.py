@@ -33,7 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +57,8 @@ CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 DL = "https://id.gs1.org"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DOCUMENT_EVENTS = 1_000
+#: Parsed documents waiting to be stored, at most.
+IN_FLIGHT = 6
 ITEMS_PER_LOT = 240
 ITEMS_PER_CASE = 12
 CASES_PER_PALLET = 10
@@ -328,6 +330,12 @@ def _parse(job: tuple[str, bytes]) -> tuple[str, list[CapturedEvent]]:
     return org, parse_document(body, "application/ld+json")
 
 
+def _store(engine: Any, members: dict[str, Any], parsed: tuple[str, list[CapturedEvent]]) -> int:
+    org, events = parsed
+    capture_events(engine, events, organisation_id=members[org].id)
+    return len(events)
+
+
 def build(root: Path, net: Devnet, total: int) -> tuple[Any, ChainClient, Deployment, str, float]:
     """The anchored ledger; returns (engine, chain, deployment, a first ingredient lot, s)."""
     started = time.perf_counter()
@@ -344,10 +352,16 @@ def build(root: Path, net: Devnet, total: int) -> tuple[Any, ChainClient, Deploy
     }
     supply = SupplyChain()
     stored = 0
+    # At most a few parsed documents wait for the (single) capturing process, so memory stays
+    # flat however many events are asked for.
+    window: deque[Any] = deque()
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
-        for org, events in pool.imap(_parse, documents(total, supply), chunksize=1):
-            capture_events(engine, events, organisation_id=members[org].id)
-            stored += len(events)
+        for job in documents(total, supply):
+            window.append(pool.apply_async(_parse, (job,)))
+            if len(window) >= IN_FLIGHT:
+                stored += _store(engine, members, window.popleft().get())
+        while window:
+            stored += _store(engine, members, window.popleft().get())
     print(f"captured {stored} events in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     worker = AnchorWorker(engine, chain, deployment, keyring, AnchorConfig(max_events=2_000))
     anchored = worker.drain(timeout=600)
