@@ -32,6 +32,7 @@ from ledger.deployment import Deployment
 from ledger.membership import Membership
 from ledger.settings import REPO_ROOT, get_settings
 from ledger.store.db import make_engine
+from ledger.store.indexing import index_identifier
 from ledger.store.models import Event, metadata
 from tests.api.conftest import ADMIN_KEY, app_settings
 from tests.conftest import free_port
@@ -408,7 +409,8 @@ def test_remote_api_mode(cli: Cli, served_api: str, tmp_path: Path) -> None:
     assert cli.json("verify", items[0], *remote, code=3)["verdict"] == "pending"
     svg = tmp_path / "remote.svg"
     graph = cli.json("trace", case, "--direction", "backward", "--svg", str(svg), *remote)
-    assert set(items) <= {n["id"].replace("/10/L1", "") for n in graph["nodes"]} | set(items)
+    assert {index_identifier(item).canonical for item in items} <= {n["id"] for n in graph["nodes"]}
+    assert graph["direction"] == "backward"
     assert fromstring(svg.read_bytes()).tag == "{http://www.w3.org/2000/svg}svg"
     # A refused request (4xx) exits 1 with the problem's detail; a bad key too.
     refused = cli("query", "NOPE=1", *remote, code=1)
