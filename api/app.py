@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import background
 from api.auth import announce_admin_key, bootstrap_admin_key
-from api.config import ApiSettings
 from api.fastpath import TrailReplay
 from api.limits import BodyLimit
 from api.problems import PROBLEM_SCHEMA, install_problem_handlers
@@ -30,6 +29,7 @@ from api.routers import (
     batches,
     capture,
     events,
+    export,
     handles,
     health,
     identifiers,
@@ -37,6 +37,7 @@ from api.routers import (
     problems,
     qr,
     resolver,
+    trace,
 )
 from api.services import Services
 from api.trail import TrailOut
@@ -126,13 +127,10 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return build
 
 
-def create_app(
-    settings: Settings | None = None, api_settings: ApiSettings | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the tracechain API for ``settings`` (default: the environment's)."""
     settings = settings or get_settings()
-    api_settings = api_settings or ApiSettings()
-    services = Services(settings, api_settings)
+    services = Services(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -161,7 +159,19 @@ def create_app(
     services.metrics.watch_caches(lambda: health.cache_stats(services))
     app.state.public_url = services.public_url
     install_problem_handlers(app)
-    for module in (health, problems, members, capture, events, batches, identifiers, qr, handles):
+    for module in (
+        health,
+        problems,
+        members,
+        capture,
+        events,
+        batches,
+        identifiers,
+        qr,
+        handles,
+        trace,
+        export,
+    ):
         app.include_router(module.router)
     # Last: the resolver's catch-all paths (/{ai}/{value}..., /{handle prefix}/{suffix}).
     app.include_router(resolver.router)
@@ -174,7 +184,7 @@ def create_app(
 
 def _prepare_database(services: Services) -> None:
     migrate(services.engine)
-    configured = services.api.admin_api_key
+    configured = services.settings.admin_api_key
     created = bootstrap_admin_key(
         services.engine, configured.get_secret_value() if configured else None
     )

@@ -120,7 +120,7 @@ async def watch(services: Services) -> None:
             await asyncio.to_thread(poll_once, services, state)
         except Exception:
             log.exception("watcher round failed")
-        await asyncio.sleep(services.api.recall_poll_seconds)
+        await asyncio.sleep(services.settings.recall_poll_seconds)
 
 
 async def anchor(services: Services) -> None:

@@ -100,7 +100,7 @@ def parse_events(
         problem.extra["captureID"] = capture_id
         problem.headers["Location"] = f"/capture/{capture_id}"
         raise problem from None
-    limit = services.api.max_capture_events
+    limit = services.settings.max_capture_events
     if len(events) > limit:
         services.metrics.captures.labels("too-large").inc()
         raise ProblemError(

@@ -15,7 +15,6 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from api.cache import TrailCache
-from api.config import ApiSettings
 from api.metrics import Metrics
 from devnet.launcher import ADMIN_PASSPHRASE_ENV
 from ledger.chain import ChainClient
@@ -32,13 +31,12 @@ from wallets.signer import KeystoreSigner, Signer
 class Services:
     """The app's long-lived collaborators."""
 
-    def __init__(self, settings: Settings, api: ApiSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.api = api
-        self.public_url = api.public_url.rstrip("/")
+        self.public_url = settings.public_url.rstrip("/")
         self.engine: Engine = make_engine(settings.effective_database_url)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        self.trails = TrailCache(ttl=api.trail_cache_seconds)
+        self.trails = TrailCache(ttl=settings.trail_cache_seconds)
         self.metrics = Metrics()
         self._deployment: Deployment | None = None
         self._admin: Signer | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root when running from a checkout (the parent of this package).
@@ -69,6 +69,37 @@ class Settings(BaseSettings):
     logs_block_range: int = Field(default=2_000, ge=1)
     #: scrypt work factor of newly created member keystores (2**18 is geth's standard).
     keystore_work_factor: int = Field(default=1 << 18, ge=1 << 10)
+
+    # ------------------------------------------------------------------ the HTTP service
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL the service is reached at; QR codes and Digital Links use it.",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    admin_api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The consortium admin's API key. When unset, one is created on first start, "
+            "printed once and stored hashed."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest capture body accepted (413)."
+    )
+    max_capture_events: int = Field(
+        default=10_000, ge=1, description="Most events in one capture document (413)."
+    )
+    trail_cache_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a rendered trail is served before it is verified afresh.",
+    )
+    recall_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the chain is polled for recalls made outside this service.",
+    )
 
     @property
     def effective_rpc_url(self) -> str:

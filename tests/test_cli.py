@@ -25,7 +25,6 @@ from typer.testing import CliRunner, Result
 
 from api.app import create_app
 from api.cli import app
-from api.routers import export, trace
 from devnet.launcher import Devnet
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
@@ -365,13 +364,7 @@ def test_audit_in_its_own_process(cli: Cli, tmp_path: Path) -> None:
 @pytest.fixture
 def served_api(devnet: Devnet, tmp_path: Path) -> Iterator[str]:
     """The app (with the trace and export routers) served by uvicorn on a free port."""
-    settings, api_settings = app_settings(devnet, f"sqlite:///{tmp_path / 'served.sqlite3'}")
-    application = create_app(settings, api_settings)
-    application.include_router(trace.router)
-    application.include_router(export.router)
-    mine = (trace.router, export.router)
-    ours = [r for r in application.router.routes if getattr(r, "original_router", None) in mine]
-    application.router.routes[:] = ours + [r for r in application.router.routes if r not in ours]
+    application = create_app(app_settings(devnet, f"sqlite:///{tmp_path / 'served.sqlite3'}"))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning")

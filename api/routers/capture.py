@@ -76,8 +76,8 @@ def capture_options(services: ServicesDep) -> Response:
     headers = {
         **EPCIS_HEADERS,
         "Allow": "OPTIONS, GET, POST",
-        "GS1-EPCIS-Capture-Limit": str(services.api.max_capture_events),
-        "GS1-EPCIS-Capture-File-Size-Limit": str(services.api.max_body_bytes),
+        "GS1-EPCIS-Capture-Limit": str(services.settings.max_capture_events),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(services.settings.max_body_bytes),
         "GS1-Capture-Error-Behaviour": "rollback",
         "Accept-Post": ", ".join((*JSON_TYPES, *XML_TYPES)),
     }
@@ -122,7 +122,7 @@ async def capture(
             field="GS1-Capture-Error-Behaviour",
         )
     content_type = check_media_type(request, (*JSON_TYPES, *XML_TYPES))
-    body = await read_body(request, services.api.max_body_bytes)
+    body = await read_body(request, services.settings.max_body_bytes)
     events = await run_in_threadpool(parse_events, services, who, body, content_type)
     captured = await run_in_threadpool(
         store_events, services, who, events, path="epcisBody.eventList"
@@ -237,7 +237,7 @@ async def capture_event(request: Request, services: ServicesDep, who: RecorderDe
     """Capture one event synchronously (JSON / JSON-LD): 201 with its URL in ``Location``,
     409 when the same event (same CBV 2.0 event hash) was captured before."""
     content_type = check_media_type(request, JSON_TYPES)
-    body = await read_body(request, services.api.max_body_bytes)
+    body = await read_body(request, services.settings.max_body_bytes)
     events = await run_in_threadpool(parse_events, services, who, body, content_type)
     if len(events) != 1:
         raise ProblemError(

@@ -17,9 +17,9 @@ import anyio.from_thread
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from api.app import create_app
-from api.config import ApiSettings
 from api.services import Services
 from devnet.launcher import Devnet
 from ledger.anchoring import AnchorConfig, AnchorWorker
@@ -120,7 +120,7 @@ def app_settings(
     worker: bool = False,
     public_url: str = PUBLIC_URL,
     **api: Any,
-) -> tuple[Settings, ApiSettings]:
+) -> Settings:
     """Settings of an app on the session devnet with its own database."""
     settings = devnet.settings.model_copy(
         update={
@@ -130,14 +130,9 @@ def app_settings(
             "anchor_batch_max_wait_s": 0.2,
         }
     )
-    api.setdefault("admin_api_key", ADMIN_KEY)
+    api.setdefault("admin_api_key", SecretStr(ADMIN_KEY))
     api.setdefault("recall_poll_seconds", 0.2)
-    api_settings = ApiSettings(
-        _env_file=None,  # type: ignore[call-arg]
-        public_url=public_url,
-        **api,
-    )
-    return settings, api_settings
+    return settings.model_copy(update={"public_url": public_url, **api})
 
 
 @pytest.fixture(scope="session")
@@ -152,8 +147,7 @@ def make_api(
         if database_url is None:
             folder = tmp_path_factory.mktemp("api")
             database_url = f"sqlite:///{folder / 'tracechain.sqlite3'}"
-        settings, api_settings = app_settings(devnet, database_url, worker=worker, **api)
-        client = Api(create_app(settings, api_settings))
+        client = Api(create_app(app_settings(devnet, database_url, worker=worker, **api)))
         made.append(client)
         return client
 

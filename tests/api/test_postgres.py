@@ -42,8 +42,7 @@ def pg_api(devnet: Devnet, test_database_url: str) -> Iterator[Api]:
             pytest.fail(f"PostgreSQL at {test_database_url} is required under CI=true: {exc}")
         pytest.skip(f"PostgreSQL at {test_database_url} is not reachable: {exc}")
     url = server.set(database=name).render_as_string(hide_password=False)
-    settings, api_settings = app_settings(devnet, url)
-    client = Api(create_app(settings, api_settings))
+    client = Api(create_app(app_settings(devnet, url)))
     try:
         yield client
     finally:

@@ -9,10 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from defusedxml.ElementTree import fromstring
-from fastapi import FastAPI
 
 from api.app import create_app
-from api.routers import export, trace
 from devnet.launcher import Devnet
 from ledger.bundle import verify_bundle
 from ledger.chain import ChainClient
@@ -21,24 +19,12 @@ from tests.api.conftest import Api, admit, app_settings
 from tests.ledger.test_trace import ROLES, SupplyChain, build_supply_chain
 
 
-def include(app: FastAPI) -> FastAPI:
-    """What api/app.py will do: include the routers before the resolver's catch-all paths."""
-    app.include_router(trace.router)
-    app.include_router(export.router)
-    mine = (trace.router, export.router)
-    ours = [r for r in app.router.routes if getattr(r, "original_router", None) in mine]
-    assert len(ours) == 2
-    app.router.routes[:] = ours + [r for r in app.router.routes if r not in ours]
-    return app
-
-
 @pytest.fixture(scope="module")
 def served(
     devnet: Devnet, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Api, SupplyChain, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("trace-api")
-    settings, api_settings = app_settings(devnet, f"sqlite:///{folder / 'api.sqlite3'}")
-    api = Api(include(create_app(settings, api_settings)))
+    api = Api(create_app(app_settings(devnet, f"sqlite:///{folder / 'api.sqlite3'}")))
     try:
         keys: dict[str, str] = {}
         orgs: dict[str, int] = {}
