@@ -1,4 +1,4 @@
-# tracechain: `make run` starts the devnet (and, once it exists, the API); `make test` runs every check.
+# tracechain: `make run` starts the devnet and the API; `make test` runs every check.
 # Both create .venv and install the Python and npm dependencies on first use; later calls do no
 # network work (stamps are rebuilt only when pyproject.toml or the npm lock file changes).
 
@@ -11,8 +11,12 @@ NPM_STAMP := devnet/node_modules/.tracechain-installed
 
 .PHONY: run test deps deps-dev npm chromium lint typecheck contracts-check pytest contracts clean
 
+# The devnet (kept running in the background, state in .data/), then the API with its anchor
+# worker in the foreground on http://127.0.0.1:8000 (Ctrl-C stops the API; `tracechain devnet
+# down` stops the chain).
 run: deps npm
 	$(BIN)/tracechain devnet up
+	$(BIN)/tracechain serve
 
 test: deps-dev npm chromium lint typecheck contracts-check pytest
 
