@@ -41,6 +41,7 @@ from api.routers import (
 )
 from api.services import Services
 from api.trail import TrailOut
+from ledger.runtime import tune_gc
 from ledger.settings import Settings, get_settings
 from ledger.store.db import migrate
 
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the garbage collector's full passes, which otherwise stall requests.
         gc.collect()
         gc.freeze()
+        tune_gc(settings)
         tasks = background.start(services)
         try:
             yield

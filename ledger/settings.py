@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     #: scrypt work factor of newly created member keystores (2**18 is geth's standard).
     keystore_work_factor: int = Field(default=1 << 18, ge=1 << 10)
 
+    #: Generation-0 threshold of the garbage collector (see ledger.runtime.tune_gc).
+    gc_gen0_threshold: int = Field(default=50_000, ge=100)
+
     # ------------------------------------------------------------------ the HTTP service
     public_url: str = Field(
         default="http://127.0.0.1:8000",

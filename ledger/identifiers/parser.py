@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import OrderedDict
 from typing import Final
 
 from ledger.identifiers.canonical import CANONICAL_HOST, format_digital_link
@@ -81,14 +82,14 @@ def parse(text: str, *, company_prefix_length: int | None = None) -> Identifier:
     identifier = _parse(text, company_prefix_length=company_prefix_length)
     if len(text) <= _CACHED_LENGTH:
         if len(_recent) >= PARSE_CACHE_SIZE:
-            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del _recent[next(iter(_recent))]  # the oldest entry
+            with contextlib.suppress(KeyError):
+                _recent.popitem(last=False)  # the oldest entry
         _recent[key] = identifier
     return identifier
 
 
 #: The parse cache: insertion-ordered, the oldest entry evicted first.
-_recent: dict[tuple[str, int | None], Identifier] = {}
+_recent: OrderedDict[tuple[str, int | None], Identifier] = OrderedDict()
 
 
 def _parse(text: str, *, company_prefix_length: int | None = None) -> Identifier:
