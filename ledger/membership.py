@@ -102,6 +102,19 @@ def reason_hash(text: str) -> bytes:
     return keccak(text=text)
 
 
+def _add_key(conn: Connection, member_id: int, address: str, keystore_path: str | None) -> None:
+    """Mirror a signing address of a member (``keystore_path`` when this server holds it)."""
+    conn.execute(
+        _key.insert().values(
+            organisation_id=member_id,
+            address=address,
+            keystore_path=keystore_path,
+            active=True,
+            added_at=datetime.now(UTC),
+        )
+    )
+
+
 class Membership:
     """Admits members, manages their keys and prefixes, records recalls."""
 
@@ -146,15 +159,7 @@ class Membership:
                 address, path = self.keyring.create(oid)
                 self._admin_tx(self.anchor.functions.admitMember(HexBytes(oid), roles, address))
                 member_id = self._insert_org(conn, oid, name, roles)
-                conn.execute(
-                    _key.insert().values(
-                        organisation_id=member_id,
-                        address=address,
-                        keystore_path=str(path),
-                        active=True,
-                        added_at=datetime.now(UTC),
-                    )
-                )
+                _add_key(conn, member_id, address, str(path))
         for prefix in prefixes:
             self.assign_prefix(oid, prefix)
         return self.member(oid)
@@ -165,16 +170,11 @@ class Membership:
         member_id = self._insert_org(conn, oid, name, int(roles), active=bool(active))
         held = set(self.keyring.addresses(oid))
         for address in self.chain.call(self.anchor.functions.signersOf(HexBytes(oid))):
-            conn.execute(
-                _key.insert().values(
-                    organisation_id=member_id,
-                    address=address,
-                    keystore_path=str(self.keyring.path_for(oid, address))
-                    if address in held
-                    else None,
-                    active=True,
-                    added_at=datetime.now(UTC),
-                )
+            _add_key(
+                conn,
+                member_id,
+                address,
+                str(self.keyring.path_for(oid, address)) if address in held else None,
             )
         log.warning("member %s was on the chain but not in the database; adopted it", oid)
 
@@ -229,15 +229,7 @@ class Membership:
             address, path = self.keyring.create(oid)
             self._admin_tx(self.anchor.functions.addSigner(HexBytes(oid), address))
             now = datetime.now(UTC)
-            conn.execute(
-                _key.insert().values(
-                    organisation_id=member_id,
-                    address=address,
-                    keystore_path=str(path),
-                    active=True,
-                    added_at=now,
-                )
-            )
+            _add_key(conn, member_id, address, str(path))
             if revoke_old:
                 for previous in old:
                     self._admin_tx(self.anchor.functions.revokeSigner(previous))
@@ -255,15 +247,7 @@ class Membership:
         with write_transaction(self.engine) as conn:
             member_id = self._require(conn, oid)
             self._admin_tx(self.anchor.functions.addSigner(HexBytes(oid), checksummed))
-            conn.execute(
-                _key.insert().values(
-                    organisation_id=member_id,
-                    address=checksummed,
-                    keystore_path=None,
-                    active=True,
-                    added_at=datetime.now(UTC),
-                )
-            )
+            _add_key(conn, member_id, checksummed, None)
         return checksummed
 
     # ------------------------------------------------------------------ prefixes

@@ -115,6 +115,32 @@ class TrailVerification:
     reasons: tuple[str, ...] = field(default=())
 
 
+def _verification_select(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """What verifying an event reads: the event, its recorder and its batch (plus ``extra``)."""
+    return (
+        sa.select(
+            _event.c.id,
+            _event.c.hash_id,
+            _event.c.event_hash,
+            _event.c.captured_json,
+            _event.c.primary_id_key,
+            _event.c.recorder_address,
+            _event.c.signature,
+            _event.c.proof,
+            _event.c.anchor_status,
+            *extra,
+            _org.c.org_id,
+            _org.c.name,
+            _batch.c.root,
+            _batch.c.tx_hash,
+            _batch.c.block_number,
+            _batch.c.status.label("batch_status"),
+        )
+        .join(_org, _org.c.id == _event.c.organisation_id)
+        .outerjoin(_batch, _batch.c.id == _event.c.batch_id)
+    )
+
+
 class Verifier:
     """Verifies stored events against the chain (reads only)."""
 
@@ -129,28 +155,7 @@ class Verifier:
     def verify_event(self, event_pk: int) -> EventVerification:
         """Verify the stored event ``event_pk``."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(
-                    _event.c.id,
-                    _event.c.hash_id,
-                    _event.c.event_hash,
-                    _event.c.captured_json,
-                    _event.c.primary_id_key,
-                    _event.c.recorder_address,
-                    _event.c.signature,
-                    _event.c.proof,
-                    _event.c.anchor_status,
-                    _org.c.org_id,
-                    _org.c.name,
-                    _batch.c.root,
-                    _batch.c.tx_hash,
-                    _batch.c.block_number,
-                    _batch.c.status.label("batch_status"),
-                )
-                .join(_org, _org.c.id == _event.c.organisation_id)
-                .outerjoin(_batch, _batch.c.id == _event.c.batch_id)
-                .where(_event.c.id == event_pk)
-            ).first()
+            row = conn.execute(_verification_select().where(_event.c.id == event_pk)).first()
         if row is None:
             raise InvalidInputError(f"no stored event {event_pk}", field="event")
         return self._verify_row(row)
@@ -277,31 +282,14 @@ class Verifier:
                 .distinct()
             )
             rows = conn.execute(
-                sa.select(
-                    _event.c.id,
-                    _event.c.hash_id,
-                    _event.c.event_hash,
-                    _event.c.captured_json,
-                    _event.c.primary_id_key,
-                    _event.c.recorder_address,
-                    _event.c.signature,
-                    _event.c.proof,
-                    _event.c.anchor_status,
+                _verification_select(
                     _event.c.event_type,
                     _event.c.event_time,
                     _event.c.biz_step,
                     _event.c.disposition,
                     _event.c.read_point,
                     _event.c.biz_location,
-                    _org.c.org_id,
-                    _org.c.name,
-                    _batch.c.root,
-                    _batch.c.tx_hash,
-                    _batch.c.block_number,
-                    _batch.c.status.label("batch_status"),
                 )
-                .join(_org, _org.c.id == _event.c.organisation_id)
-                .outerjoin(_batch, _batch.c.id == _event.c.batch_id)
                 .where(_event.c.id.in_(pks))
                 .order_by(_event.c.event_time, _event.c.id)
             ).all()
