@@ -303,6 +303,13 @@ def main() -> None:
             {
                 "sqlite_events_per_s": figures["sqlite"]["events_per_s"],
                 "postgresql_events_per_s": figures["postgresql"]["events_per_s"],
+                # Both cores: one capture process each, as API workers would run.
+                f"sqlite_events_per_s_{args.workers}_processes": figures["sqlite"][
+                    f"events_per_s_{args.workers}_workers"
+                ],
+                f"postgresql_events_per_s_{args.workers}_processes": figures["postgresql"][
+                    f"events_per_s_{args.workers}_workers"
+                ],
             }
         )
     )
