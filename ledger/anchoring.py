@@ -460,8 +460,13 @@ class AnchorWorker:
         return self._confirm(sent, receipt)
 
     def _refused_send(self, batch: BatchRow, exc: ContractRevertError) -> int:
-        if exc.name == "AlreadyAnchored":
-            return self._advance(batch)  # mined meanwhile (by us before a crash)
+        if exc.name == "AlreadyAnchored":  # mined meanwhile (by us before a crash)
+            on_chain_org, block, _count = self.chain.call(
+                self.anchor.functions.batchOf(HexBytes(batch.root))
+            )
+            if on_chain_org == b"\0" * 32:
+                raise ChainError(f"the node says {batch.root} is anchored but has no record of it")
+            return self._adopt(batch, int(block))
         if exc.name in _NOT_ALLOWED:
             self._refuse(batch.organisation_id, f"the chain refuses {batch.signer_address}: {exc}")
             return 0
