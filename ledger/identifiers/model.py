@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import ClassVar, Final
 from urllib.parse import quote
 
-from eth_hash.auto import keccak
-
 from ledger.identifiers.canonical import (
     CANONICAL_HOST,
     canonical_key,
@@ -31,6 +29,7 @@ from ledger.identifiers.gs1 import (
     field_name,
     lookup_company_prefix,
 )
+from ledger.identifiers.hashing import keccak256
 from ledger.identifiers.urls import base_url
 
 __all__ = ["GS1Identifier", "HandleIdentifier", "Identifier", "OidIdentifier"]
@@ -80,7 +79,7 @@ class Identifier:
         """keccak256 of the UTF-8 canonical form (32 bytes), computed once."""
         key = self._id_key
         if key is None:
-            key = self._id_key = keccak(self._canonical.encode())
+            key = self._id_key = keccak256(self._canonical.encode())
         return key
 
     @property

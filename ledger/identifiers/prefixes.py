@@ -28,11 +28,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from eth_hash.auto import keccak
-
 from ledger.identifiers.errors import IdentifierSyntaxError, LengthError
 from ledger.identifiers.gs1 import COMPANY_PREFIX_LENGTHS, company_prefix_digits
 from ledger.identifiers.handle import PREFIX_RE
+from ledger.identifiers.hashing import keccak256
 from ledger.identifiers.model import GS1Identifier, HandleIdentifier, Identifier, OidIdentifier
 from ledger.identifiers.oid import is_bare_oid, oid_ancestors, validate_dotted
 from ledger.identifiers.parser import parse
@@ -116,7 +115,7 @@ def prefix_key(normalised_prefix: str) -> bytes:
             f"(expected {normalise_prefix(normalised_prefix)!r})",
             field="prefix",
         )
-    return bytes(keccak(normalised_prefix.encode()))
+    return keccak256(normalised_prefix.encode())
 
 
 def prefix_candidates(identifier: Identifier | str) -> tuple[str, ...]:

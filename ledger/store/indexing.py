@@ -17,11 +17,10 @@ from functools import lru_cache
 from itertools import chain
 from typing import Final
 
-from eth_utils.crypto import keccak
-
 from ledger.errors import InvalidInputError
 from ledger.events import CapturedEvent
 from ledger.identifiers import IdentifierError, parse
+from ledger.identifiers.hashing import keccak256
 
 __all__ = [
     "NO_ID_KEY",
@@ -71,7 +70,7 @@ def index_identifier(value: str) -> IndexedIdentifier:
     try:
         identifier = parse(value)
     except IdentifierError:
-        return IndexedIdentifier(value, "0x" + keccak(text=value).hex(), None, parsed=False)
+        return IndexedIdentifier(value, "0x" + keccak256(value.encode()).hex(), None, parsed=False)
     klass = identifier.class_identifier()
     return IndexedIdentifier(
         identifier.canonical,
