@@ -60,6 +60,17 @@ MAX_ATTEMPTS: Final = 5
 #: Rows per ``WHERE event_hash IN (...)`` read-back (well under every parameter limit).
 _READ_BACK_CHUNK: Final = 500
 _MAX_CAPTURE_ID: Final = 36
+#: Columns of an identifier index row, in the order of :data:`_SQLITE_IDENTIFIER_INSERT`.
+_IDENTIFIER_COLUMNS: Final = ("event_pk", "role", "value", "canonical", "id_key", "class_canonical")
+#: ``sa.insert(_IDENTIFIER)`` and ``sa.insert(_OUTBOX)`` of capture, as SQLite (qmark) SQL.
+_SQLITE_IDENTIFIER_INSERT: Final = str(
+    sa.insert(_IDENTIFIER).compile(dialect=sqlite.dialect(), column_keys=list(_IDENTIFIER_COLUMNS))
+)
+_SQLITE_OUTBOX_INSERT: Final = str(
+    sa.insert(_OUTBOX).compile(
+        dialect=sqlite.dialect(), column_keys=["event_pk", "organisation_id", "created_at"]
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +202,13 @@ def _insert(connection: Connection, table: sa.Table) -> Any:
     raise LedgerError(f"unsupported database {connection.dialect.name!r}")
 
 
+def _created_at_param(connection: Connection, when: datetime) -> Any:
+    """``when`` as the driver gets it for ``outbox.created_at`` (UTCDateTime's bind step)."""
+    dialect = connection.dialect
+    process = _OUTBOX.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return when if process is None else process(when)
+
+
 def _read_back(connection: Connection, hashes: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(hashes), _READ_BACK_CHUNK):
@@ -247,19 +265,35 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
             for row in prepared.identifier_rows[digest]:
                 row["event_pk"] = pk
                 identifier_params.append(row)
-        if identifier_params:
-            connection.execute(sa.insert(_IDENTIFIER), identifier_params)
-        connection.execute(
-            sa.insert(_OUTBOX),
-            [
-                {
-                    "event_pk": pk,
-                    "organisation_id": prepared.organisation_id,
-                    "created_at": record_time,
-                }
-                for _, pk in ordered
-            ],
-        )
+        if connection.dialect.paramstyle == "qmark":
+            # SQLite: the INSERTs below, run by the driver's executemany without SQLAlchemy's
+            # per-row parameter processing (the one conversion, created_at's UTCDateTime
+            # text, is done once).
+            if identifier_params:
+                connection.exec_driver_sql(
+                    _SQLITE_IDENTIFIER_INSERT,
+                    [tuple(row[name] for name in _IDENTIFIER_COLUMNS) for row in identifier_params],
+                )
+            created_at = _created_at_param(connection, record_time)
+            organisation_id = prepared.organisation_id
+            connection.exec_driver_sql(
+                _SQLITE_OUTBOX_INSERT,
+                [(pk, organisation_id, created_at) for _, pk in ordered],
+            )
+        else:
+            if identifier_params:
+                connection.execute(sa.insert(_IDENTIFIER), identifier_params)
+            connection.execute(
+                sa.insert(_OUTBOX),
+                [
+                    {
+                        "event_pk": pk,
+                        "organisation_id": prepared.organisation_id,
+                        "created_at": record_time,
+                    }
+                    for _, pk in ordered
+                ],
+            )
     records = []
     seen: set[str] = set()
     for digest, hash_id in zip(prepared.hashes, prepared.hash_ids, strict=True):
