@@ -77,7 +77,7 @@ from ledger.errors import ChainError, LedgerError
 from ledger.events import event_hash
 from ledger.events.epc import normalise
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
-from ledger.merkle import MerkleError, MerkleTree, process_proof
+from ledger.merkle import MerkleError, MerkleTree, leaf_hash, process_proof
 from ledger.store.db import make_engine
 from ledger.store.indexing import NO_ID_KEY
 from ledger.store.models import (
@@ -96,7 +96,6 @@ __all__ = [
     "Auditor",
     "ChainReader",
     "Finding",
-    "fast_leaf",
     "primary_id_key",
     "primary_identifier",
     "primary_key_matches",
@@ -209,12 +208,6 @@ def _id_key(value: str) -> str:
         return "0x" + parse(value).id_key.hex()
     except IdentifierError:
         return "0x" + keccak(value.encode()).hex()
-
-
-def fast_leaf(event_hash_: bytes, id_key: bytes, recorder: bytes) -> bytes:
-    """:func:`ledger.merkle.leaf_hash` for raw 32/32/20-byte values (ABI encoding of static
-    types is plain concatenation, the address left-padded to 32 bytes)."""
-    return keccak(keccak(event_hash_ + id_key + _PAD + recorder))
 
 
 def _hex(value: bytes) -> str:
@@ -482,7 +475,7 @@ def _check_event(row: Any, batch: _BatchSummary | None, findings: list[Finding])
     if batch is None:
         return None
     try:
-        return fast_leaf(
+        return leaf_hash(
             bytes.fromhex(row.event_hash[2:]),
             bytes.fromhex(row.primary_id_key[2:]),
             bytes.fromhex(str(row.recorder_address)[2:]),

@@ -39,14 +39,14 @@ from sqlalchemy.engine import Connection, Engine
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
-from ledger.audit import ChainReader, Finding, fast_leaf, primary_key_matches
+from ledger.audit import ChainReader, Finding, primary_key_matches
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, InvalidInputError, LedgerError
 from ledger.events import event_hash
 from ledger.events.timestamps import parse_timestamp
 from ledger.identifiers import IdentifierError, parse
-from ledger.merkle import MerkleError, MerkleTree, process_proof
+from ledger.merkle import MerkleError, MerkleTree, leaf_hash, process_proof
 from ledger.store.indexing import index_identifier
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, Organisation, metadata
 from ledger.trace import Direction, Tracer
@@ -277,7 +277,7 @@ def _batches(conn: Connection, batch_ids: Sequence[int], chain_id: int) -> dict[
         ):
             try:
                 leaves[batch_id].append(
-                    fast_leaf(
+                    leaf_hash(
                         bytes.fromhex(digest[2:]),
                         bytes.fromhex(id_key[2:]),
                         bytes.fromhex(str(recorder)[2:]),
@@ -544,7 +544,7 @@ def _check_events(
                 hash_id,
             )
         try:
-            leaf = fast_leaf(
+            leaf = leaf_hash(
                 bytes.fromhex(digest[2:]),
                 bytes.fromhex(id_key[2:]),
                 bytes(HexBytes(recorder)),

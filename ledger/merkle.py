@@ -13,13 +13,15 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi.abi import encode
 from eth_utils.address import to_canonical_address
-from eth_utils.crypto import keccak
 
 from ledger.errors import InvalidInputError
+from ledger.identifiers.hashing import keccak256 as keccak
 
 HASH_SIZE = 32
+ADDRESS_SIZE = 20
+#: ABI-encoding an address left-pads its 20 bytes to a 32-byte word.
+_ADDRESS_PAD = b"\0" * (HASH_SIZE - ADDRESS_SIZE)
 
 
 class MerkleError(InvalidInputError):
@@ -29,12 +31,18 @@ class MerkleError(InvalidInputError):
 
 
 def leaf_hash(event_hash: bytes, id_key: bytes, recorder: str | bytes) -> bytes:
-    """The double-hashed leaf of one event (``TraceAnchor.leafHash``)."""
+    """The double-hashed leaf of one event (``TraceAnchor.leafHash``).
+
+    ``recorder`` is an address as text or its 20 raw bytes. ``abi.encode`` of two ``bytes32``
+    and an ``address`` is their concatenation with the address left-padded, so the leaf is
+    built without an ABI encoder (it runs for every event an anchor batch or an audit holds).
+    """
     if len(event_hash) != HASH_SIZE or len(id_key) != HASH_SIZE:
         raise MerkleError("event hash and identifier key must be 32 bytes", field="leaf")
     address = recorder if isinstance(recorder, bytes) else to_canonical_address(recorder)
-    inner = keccak(encode(["bytes32", "bytes32", "address"], [event_hash, id_key, address]))
-    return keccak(inner)
+    if len(address) != ADDRESS_SIZE:
+        raise MerkleError("a recorder address is 20 bytes", field="leaf")
+    return keccak(keccak(bytes(event_hash) + bytes(id_key) + _ADDRESS_PAD + address))
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:

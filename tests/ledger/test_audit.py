@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.audit import (
     Auditor,
     AuditReport,
-    fast_leaf,
     primary_id_key,
     primary_identifier,
     primary_key_matches,
@@ -517,13 +515,6 @@ def test_primary_identifier_matches_the_store(engine: Engine) -> None:
     assert len(rows) > 20
     for text, key in rows:
         assert primary_id_key(json.loads(text)) == key
-
-
-def test_fast_leaf_is_the_merkle_leaf() -> None:
-    rng = random.Random(7)
-    for _ in range(50):
-        digest, key, address = rng.randbytes(32), rng.randbytes(32), rng.randbytes(20)
-        assert fast_leaf(digest, key, address) == leaf_hash(digest, key, address)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,17 @@ def test_leaf_matches_standard_merkle_tree_encoding() -> None:
     assert leaf_hash(event_hash, id_key, recorder) == expected
 
 
+@given(hashes, hashes, st.binary(min_size=20, max_size=20))
+def test_leaf_is_the_abi_encoded_double_hash(
+    event_hash: bytes, id_key: bytes, address: bytes
+) -> None:
+    expected = keccak(
+        keccak(encode(["bytes32", "bytes32", "address"], [event_hash, id_key, address]))
+    )
+    assert leaf_hash(event_hash, id_key, address) == expected
+    assert leaf_hash(event_hash, id_key, "0x" + address.hex()) == expected
+
+
 def test_single_leaf_tree_is_its_leaf() -> None:
     leaf = b"\x01" * 32
     tree = MerkleTree.build([leaf])
