@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -175,15 +175,7 @@ class Devnet:
         if not self.paths.deployment.exists():
             self._deploy(client)
             deployed_now = True
-        status = self.status()
-        return DevnetStatus(
-            running=status.running,
-            pid=status.pid,
-            rpc_url=status.rpc_url,
-            block_number=status.block_number,
-            deployment=status.deployment,
-            deployed_now=deployed_now,
-        )
+        return replace(self.status(), deployed_now=deployed_now)
 
     def down(self) -> bool:
         """Stop the node cleanly (anvil dumps its state on SIGTERM). False if it was not up."""

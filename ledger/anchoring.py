@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -447,17 +447,7 @@ class AnchorWorker:
         if receipt["status"] != 1:
             log.warning("batch %s: transaction %s reverted; will retry", batch.id, tx_hash)
             return 0
-        sent = BatchRow(
-            batch.id,
-            batch.organisation_id,
-            batch.org_id,
-            batch.signer_address,
-            batch.root,
-            batch.event_count,
-            "sent",
-            tx_hash,
-        )
-        return self._confirm(sent, receipt)
+        return self._confirm(replace(batch, status="sent", tx_hash=tx_hash), receipt)
 
     def _refused_send(self, batch: BatchRow, exc: ContractRevertError) -> int:
         if exc.name == "AlreadyAnchored":  # mined meanwhile (by us before a crash)
