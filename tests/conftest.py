@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from web3.contract import Contract
 
 from devnet.launcher import Devnet
@@ -17,6 +19,20 @@ from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.settings import REPO_ROOT, Settings
 from wallets.keystore import SCRYPT_N_LIGHT
+
+#: Property tests are deterministic: the same examples on every run and every machine, no example
+#: database shared between runs (``.hypothesis/``). ``HYPOTHESIS_PROFILE=explore`` draws fresh
+#: random examples for a developer hunting bugs by hand; CI and ``make test`` never use it.
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile("explore", max_examples=500, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: GS1's conformance data lives beside the repository, never inside it.
 CONFORMANCE_DIR = (REPO_ROOT / ".." / "shared" / "conformance").resolve()
