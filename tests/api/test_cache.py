@@ -44,7 +44,7 @@ def trail(api: Api, path: str) -> dict[str, Any]:
     return data
 
 
-def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+def until(check: Callable[[], bool], timeout: float = 120.0) -> None:
     """Wait until ``check()`` holds."""
     deadline = time.monotonic() + timeout
     while not check():
