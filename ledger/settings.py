@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     anchor_poll_interval_s: float = Field(default=0.05, gt=0)
     #: How long a worker's lease on a member's anchoring lasts without renewal (seconds).
     anchor_lease_s: float = Field(default=15.0, gt=0)
+    #: Anchoring lag (age of the oldest event waiting to be anchored) above which /readyz
+    #: answers 503 and the audit reports ``anchoring_stalled`` (seconds).
+    anchor_lag_bound_seconds: float = Field(default=60.0, gt=0)
     #: Run the anchor worker inside the API process (a background task).
     anchor_worker_in_api: bool = True
     #: Largest block range asked of eth_getLogs (Besu and anvil cap it).
