@@ -2,7 +2,8 @@
 
 Answers as a Handle proxy does (``responseCode`` 1 with the handle's values; 100 and HTTP 404
 for a handle we hold no record of; 102 and 400 for an invalid handle; 200 when the ``type`` /
-``index`` filters leave no value; 301 and 400 for a prefix no member owns). Errors are RFC 9457
+``index`` filters leave no value; 301, "server not responsible for handle", and 404 for a valid
+handle under a prefix no member owns). Errors are RFC 9457
 problem+json bodies that also carry ``responseCode`` and ``handle``, so Handle clients and
 problem+json clients both understand them.
 """
@@ -59,7 +60,9 @@ class HandleRecord(BaseModel):
 
 
 def _handle_problem(status: int, code: int, handle: str, detail: str) -> ProblemError:
-    slug = {100: "not-found", 102: "invalid-identifier", 301: "not-found"}.get(code, "bad-request")
+    slug = {100: "not-found", 102: "invalid-identifier", 301: "handle-prefix-not-served"}.get(
+        code, "bad-request"
+    )
     return ProblemError(
         status,
         slug,
@@ -124,7 +127,11 @@ def _lookup(services: Services, text: str, types: list[str], indexes: list[int])
     owner = services.membership().owner_of(handle)
     if owner is None:
         raise _handle_problem(
-            400, 301, canonical, f"no member owns the prefix {handle.prefix}; not our handle"
+            404,
+            301,
+            canonical,
+            f"no member of this ledger owns the prefix {handle.prefix}, so this server is not "
+            "responsible for the handle",
         )
     first = _first_seen(services, handle)
     if first is None:

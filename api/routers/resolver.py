@@ -9,8 +9,8 @@ linkset (RFC 9264), and every answer carries a ``Link`` header pointing at the l
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
-from urllib.parse import quote
+from typing import Annotated, Any, Final, NoReturn
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -23,8 +23,8 @@ from api.pages import HTML, JSON, choose_format, serve_trail
 from api.problems import ProblemError, problem_responses
 from api.routers.identifiers import recall_state
 from api.services import Services
-from ledger.identifiers import Identifier
-from ledger.identifiers.handle import RESOLVER_PREFIX_RE
+from ledger.identifiers import Identifier, IdentifierSyntaxError
+from ledger.identifiers.handle import RESOLVER_PREFIX_RE, parse_handle_url_path
 
 router = APIRouter(tags=["Resolver"])
 
@@ -104,6 +104,21 @@ def _linkset_header(services: Services, identifier: Identifier) -> dict[str, str
     return {"Link": f'<{with_query(anchor, "linkType=all")}>; rel="linkset"; type="{LINKSET}"'}
 
 
+def _not_an_identifier(first: str, raw_path: str, path: str) -> NoReturn:
+    """Why a path is not resolved: a first segment starting with a digit is taken as a handle
+    prefix (GS1 keys were matched already), so a malformed one is a 422 naming the reason; any
+    other path is simply not here (404)."""
+    if not first[:1].isdigit():
+        raise ProblemError(404, "not-found", f"nothing at {path}", field="path")
+    parse_handle_url_path(raw_path)  # raises the reason for a malformed prefix or suffix
+    raise IdentifierSyntaxError(
+        f"{unquote(first)!r} is neither a GS1 Digital Link primary key (01, 00, 414, ...) nor a "
+        "handle prefix of this resolver (a naming authority of up to 5 digits and dot-separated "
+        "segments, such as 88.118.8)",
+        field="handle prefix",
+    )
+
+
 async def resolve(
     request: Request, services: Services, link_type: str | None, lang: str | None
 ) -> Response:
@@ -112,7 +127,7 @@ async def resolve(
     path = raw_path.decode("latin-1") if raw_path else quote(request.url.path, safe="/%")
     first = path.split("/", 2)[1] if path.count("/") >= 2 else ""
     if first not in GS1_PRIMARY_AIS and RESOLVER_PREFIX_RE.fullmatch(first) is None:
-        raise ProblemError(404, "not-found", f"nothing at {request.url.path}", field="path")
+        _not_an_identifier(first, path.split("?", 1)[0], request.url.path)
     identifier = parse_resolver_path(services.public_url, path.split("?", 1)[0])
     text = f"{services.public_url}{path.split('?', 1)[0]}"
     headers = _linkset_header(services, identifier)

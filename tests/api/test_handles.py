@@ -69,12 +69,13 @@ def test_handle_rest_filters(api: Api, pump: str) -> None:
 
 
 def test_handle_rest_not_found(api: Api, handle_owner: tuple[Member, str]) -> None:
-    """Unknown handle: 404 with responseCode 100; unowned prefix: 301; invalid: 102."""
+    """Unknown handle: 404 with responseCode 100; unowned prefix: 404 with 301 (not this
+    server's handle); invalid: 400 with 102."""
     _, prefix = handle_owner
     missing = problem(api.get(f"/api/handles/{prefix}/NOPE"), 404, "not-found")
     assert missing["responseCode"] == 100
     assert missing["handle"] == f"{prefix}/NOPE"
-    elsewhere = problem(api.get("/api/handles/88.1.2/X"), 400, "not-found")
+    elsewhere = problem(api.get("/api/handles/88.1.2/X"), 404, "handle-prefix-not-served")
     assert elsewhere["responseCode"] == 301
     invalid = problem(api.get("/api/handles/88.1.2"), 400, "invalid-identifier")
     assert invalid["responseCode"] == 102
