@@ -1,6 +1,6 @@
 """API keys: creation (shown once), hashed storage, and the FastAPI dependencies that check them.
 
-Clients send ``Authorization: Bearer tc_...`` or ``X-API-Key: tc_...``. Roles: ``admin`` (the
+Clients send ``X-API-Key: tc_...`` or ``Authorization: Bearer tc_...``. Roles: ``admin`` (the
 consortium admin: members, prefixes, keys), ``recorder`` (capture, batches, recalls under its
 own prefixes) and ``auditor`` (reads every event and capture job). Buyers' endpoints
 (verification, resolution, QR codes) need no key.
@@ -38,7 +38,9 @@ bearer_scheme = HTTPBearer(
     auto_error=False, bearerFormat="tc_...", description="A tracechain API key."
 )
 header_scheme = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="A tracechain API key (alternative header)."
+    name="X-API-Key",
+    auto_error=False,
+    description="A tracechain API key (Authorization: Bearer works too).",
 )
 
 
@@ -207,7 +209,9 @@ def principal_of(
     key = _presented_key(bearer, header_key)
     if key is None:
         raise _unauthorized(
-            "unauthorized", "this endpoint needs an API key (Authorization: Bearer tc_...)"
+            "unauthorized",
+            "this endpoint needs an API key: send it as X-API-Key: tc_... "
+            "(or Authorization: Bearer tc_...)",
         )
     who = authenticate(session, key)
     request.state.principal = who
