@@ -6,6 +6,9 @@ else the best match of ``Accept-Language`` (RFC 9110 quality values), else Engli
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from string import Formatter
 from typing import Final
 
 LANGUAGES: Final = ("en", "zh")
@@ -86,7 +89,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "gtin": {"en": "GTIN", "zh": "商品条码 (GTIN)"},
     "lot": {"en": "Lot", "zh": "批号"},
     "serial": {"en": "Serial", "zh": "序列号"},
-    "production_date": {"en": "Produced", "zh": "生产日期"},
+    "production_date": {"en": "Production date", "zh": "生产日期"},
     "expiry_date": {"en": "Expires", "zh": "有效期至"},
     "made_by": {"en": "Made by", "zh": "生产商"},
     "made_at": {"en": "Made at", "zh": "生产地点"},
@@ -118,11 +121,97 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "unknown_member": {"en": "unknown member", "zh": "未知成员"},
     "event_recalled": {"en": "Recall notice", "zh": "召回通知"},
     "event_recall_lifted": {"en": "Recall lifted", "zh": "召回解除"},
+    "reason_other": {
+        "en": "This event failed a check against the ledger.",
+        "zh": "该事件未通过与区块链账本的核对。",
+    },
+    # The error page a browser gets.
+    "error_page_title": {"en": "Cannot show this product", "zh": "无法显示该产品"},
+    "error_opened": {"en": "You opened", "zh": "您打开的地址"},
+    "error_details": {"en": "Technical details", "zh": "技术细节"},
+    "error_status": {"en": "HTTP status", "zh": "HTTP 状态码"},
+    "error_hint": {
+        "en": "Check the code printed on the product, or scan its QR code again.",
+        "zh": "请核对产品上印刷的编码，或重新扫描二维码。",
+    },
 }
+
+#: What a problem means for a person, by problem type: a heading and one sentence.
+PROBLEMS: Final[dict[str, dict[str, tuple[str, str]]]] = {
+    "invalid-identifier-check-digit": {
+        "en": ("The code's check digit is wrong",
+               "The last digit of the code does not match the others: it was probably "
+               "mistyped or misread."),
+        "zh": ("编码校验位错误", "编码的校验位与其他数字不符，可能是输入或识别有误。"),
+    },
+    "invalid-identifier-syntax": {
+        "en": ("This is not a valid product code",
+               "The address does not hold a product code this service reads (GS1 Digital "
+               "Link, GS1 barcode data, EPC URI or Handle)."),
+        "zh": ("产品编码格式无效",
+               "该地址中的编码不是本服务可识别的格式（GS1 数字链接、GS1 条码数据、EPC URI 或 "
+               "Handle 标识）。"),
+    },
+    "invalid-identifier-length": {
+        "en": ("This is not a valid product code", "The code is too long, too short or empty."),
+        "zh": ("产品编码格式无效", "编码过长、过短或为空。"),
+    },
+    "invalid-identifier-character": {
+        "en": ("This is not a valid product code",
+               "The code contains a character that codes of this kind may not contain."),
+        "zh": ("产品编码格式无效", "编码中含有此类编码不允许的字符。"),
+    },
+    "invalid-identifier": {
+        "en": ("This is not a valid product code", "The code could not be read."),
+        "zh": ("产品编码格式无效", "无法识别该编码。"),
+    },
+    "identifier-not-convertible": {
+        "en": ("This is not a valid product code",
+               "The code cannot be written in the form this address needs."),
+        "zh": ("产品编码格式无效", "该编码无法转换为此地址所需的形式。"),
+    },
+    "handle-prefix-not-served": {
+        "en": ("Unknown handle prefix",
+               "No member of this ledger owns the handle's prefix, so it has no record here."),
+        "zh": ("未知的标识前缀", "本账本没有成员拥有该 Handle 标识的前缀，因此这里没有它的记录。"),
+    },
+    "not-found": {
+        "en": ("Nothing here", "There is no product or page at this address."),
+        "zh": ("未找到", "此地址没有对应的产品或页面。"),
+    },
+    "not-acceptable": {
+        "en": ("Cannot answer in this format",
+               "This address answers as a web page or as JSON data."),
+        "zh": ("无法以此格式回答", "此地址只提供网页或 JSON 数据。"),
+    },
+    "unauthorized": {
+        "en": ("Authentication required",
+               "This address is for members: it needs an API key."),
+        "zh": ("需要身份验证", "此地址仅供成员使用，需要 API 密钥。"),
+    },
+}  # fmt: skip
+#: By status class when the problem type has no entry above.
+PROBLEM_FALLBACK: Final[dict[str, tuple[str, str]]] = {
+    "en": ("The request could not be answered", "The address or the request is not valid."),
+    "zh": ("无法处理该请求", "该地址或请求无效。"),
+}
+SERVER_FALLBACK: Final[dict[str, tuple[str, str]]] = {
+    "en": ("The service is unavailable", "Please try again in a moment."),
+    "zh": ("服务暂时不可用", "请稍后再试。"),
+}
+
+
+def problem_text(slug: str, status: int, lang: str) -> tuple[str, str]:
+    """A heading and a sentence saying what a problem means, in ``lang``."""
+    entry = PROBLEMS.get(slug)
+    if entry is not None:
+        return entry[lang]
+    return (SERVER_FALLBACK if status >= 500 else PROBLEM_FALLBACK)[lang]
+
 
 #: CBV 2.0 business steps (the last segment of the GS1 Web URI) in both languages.
 BIZ_STEPS: Final[dict[str, dict[str, str]]] = {
-    "commissioning": {"en": "Produced", "zh": "生产"},
+    "commissioning": {"en": "Commissioned", "zh": "赋码投产"},
     "packing": {"en": "Packed", "zh": "包装"},
     "unpacking": {"en": "Unpacked", "zh": "拆包"},
     "shipping": {"en": "Shipped", "zh": "发货"},
@@ -170,3 +259,73 @@ def biz_step_label(biz_step: str | None, event_type: str, lang: str) -> str:
         return term.replace("_", " ")
     entry = EVENT_TYPES.get(event_type)
     return entry[lang] if entry else event_type
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of a sentence: words in the page's language, or a value shown as written (a
+    hash, an address, a block number) that the page marks ``translate="no"``."""
+
+    text: str
+    value: bool = False
+
+
+#: The reasons :class:`ledger.verify.Verifier` gives for a failed check, as patterns whose
+#: named groups are values, with their Simplified Chinese sentence.
+_REASONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
+    (re.compile(pattern), zh)
+    for pattern, zh in (
+        (r"the captured event no longer parses as an EPCIS event: .*",
+         "存储的事件已无法解析为 EPCIS 事件。"),
+        (r"the captured event hashes to (?P<got>\S+), but (?P<want>\S+) was recorded",
+         "存储的事件内容的哈希为 {got}，而锚定时记录的是 {want}。"),
+        (r"the recorded event hash does not match the hash ID",
+         "记录的事件哈希与事件哈希标识不一致。"),
+        (r"the identifier key does not match the event's first identifier",
+         "标识键与事件中的第一个标识不一致。"),
+        (r"not anchored yet", "尚未锚定。"),
+        (r"malformed proof: .*", "默克尔证明格式错误。"),
+        (r"the Merkle proof does not lead from the event to its batch root",
+         "默克尔证明无法从该事件推导出其批次根。"),
+        (r"chain unreachable: .*", "暂时无法连接区块链。"),
+        (r"the batch root (?P<root>\S+) is not anchored on the chain",
+         "批次根 {root} 未锚定在链上。"),
+        (r"the root was anchored by member (?P<by>\S+), not by the recorder (?P<recorder>\S+)",
+         "该批次根由成员 {by} 锚定，而不是记录方 {recorder}。"),
+        (r"the root is in block (?P<block>\S+), but block (?P<recorded>\S+) was recorded",
+         "该批次根位于区块 {block}，而记录的是区块 {recorded}。"),
+        (r"the anchoring transaction (?P<tx>\S+) is not on the chain",
+         "锚定交易 {tx} 不在链上。"),
+        (r"the root was sent by (?P<by>\S+), not by the recorded address (?P<recorded>\S+)",
+         "该批次根由 {by} 发送，而不是记录的地址 {recorded}。"),
+        (r"the event signature is malformed: .*", "事件签名格式错误。"),
+        (r"the event was signed by (?P<signer>\S+), which is no key of the recorder",
+         "事件由 {signer} 签名，该地址不是记录方的密钥。"),
+    )
+)  # fmt: skip
+
+
+def reason_segments(reason: str, lang: str) -> list[Segment]:
+    """A verification reason for people: in English as given (values marked), in Chinese
+    translated (a reason not known here says only that a check failed)."""
+    for pattern, zh in _REASONS:
+        match = pattern.fullmatch(reason)
+        if match is None:
+            continue
+        if lang == "zh":
+            out: list[Segment] = []
+            for literal, name, _, _ in Formatter().parse(zh):
+                if literal:
+                    out.append(Segment(literal))
+                if name:
+                    out.append(Segment(match.group(name), value=True))
+            return out
+        out, at = [], 0
+        for name in pattern.groupindex:
+            start, end = match.span(name)
+            out += [Segment(reason[at:start]), Segment(reason[start:end], value=True)]
+            at = end
+        return [*out, Segment(reason[at:])]
+    if lang == "zh":
+        return [Segment(t("reason_other", lang))]
+    return [Segment(reason)]

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from api.error_page import render_problem_page, wants_page
 from ledger.chain import ContractRevertError
 from ledger.errors import ChainError, LedgerError
 
@@ -57,26 +59,71 @@ EPCIS_EXCEPTIONS: Final[dict[int, str]] = {
     413: "epcisException:CaptureLimitExceededException",
 }
 
-#: Contract custom errors (see contracts/*.sol) and what they mean for the caller.
-REVERT_STATUS: Final[dict[str, tuple[int, str]]] = {
-    "NotPrefixOwner": (403, "not-prefix-owner"),
-    "SuspendedMember": (403, "member-suspended"),
-    "RevokedSigner": (403, "forbidden"),
-    "MissingMemberRole": (403, "wrong-role"),
-    "UnknownMember": (403, "forbidden"),
-    "AlreadyRecalled": (409, "conflict"),
-    "NotRecalled": (409, "conflict"),
-    "MemberExists": (409, "conflict"),
-    "ActiveMember": (409, "conflict"),
-    "SignerExists": (409, "conflict"),
-    "TooManySigners": (409, "conflict"),
-    "PrefixTaken": (409, "conflict"),
-    "AlreadyAnchored": (409, "conflict"),
-    "UnknownOrganisation": (404, "not-found"),
-    "UnknownPrefix": (404, "not-found"),
-    "InvalidRoles": (400, "bad-request"),
-    "EmptyValue": (400, "bad-request"),
-}
+
+@dataclass(frozen=True, slots=True)
+class Revert:
+    """What a contract custom error (see contracts/*.sol) means for the caller."""
+
+    status: int
+    slug: str
+    title: str
+    detail: str
+
+
+#: Contract custom errors by name. The ledger re-raises some as its own errors with the name
+#: as their reason (``MembershipError("AlreadyRecalled")``); both are answered from here.
+REVERTS: Final[dict[str, Revert]] = {
+    "NotPrefixOwner": Revert(403, "not-prefix-owner", TITLES["not-prefix-owner"],
+                             "the identifier is not under a prefix your member owns"),
+    "SuspendedMember": Revert(403, "member-suspended", TITLES["member-suspended"],
+                              "the member is suspended and may not record until reinstated"),
+    "RevokedSigner": Revert(403, "revoked-signer", "The signing key was revoked",
+                            "the signing address was revoked; use the member's current key"),
+    "MissingMemberRole": Revert(403, "wrong-role", TITLES["wrong-role"],
+                                "the member lacks the role this needs on the chain"),
+    "UnknownMember": Revert(403, "unknown-signer", "Unknown signing key",
+                            "the address is not a signing address of any member"),
+    "AlreadyRecalled": Revert(409, "already-recalled", "Already recalled",
+                              "the identifier is recalled already; lift the recall first to "
+                              "recall it again"),
+    "NotRecalled": Revert(409, "not-recalled", "Not recalled",
+                          "the identifier is not recalled, so there is no recall to lift"),
+    "MemberExists": Revert(409, "member-exists", "Already a member",
+                           "the organisation is a member already"),
+    "ActiveMember": Revert(409, "member-active", "The member is active already",
+                           "only a suspended member can be reinstated"),
+    "SignerExists": Revert(409, "signer-exists", "The signing address was used before",
+                           "the address is or was a signing address already (addresses are "
+                           "never reused)"),
+    "TooManySigners": Revert(409, "too-many-signers", "Too many signing keys",
+                             "the member holds the most signing addresses allowed; revoke one "
+                             "first"),
+    "PrefixTaken": Revert(409, "prefix-taken", "The prefix belongs to another member",
+                          "the prefix is assigned to another member"),
+    "AlreadyAnchored": Revert(409, "already-anchored", "Already anchored",
+                              "this root or event hash is anchored already"),
+    "UnknownOrganisation": Revert(404, "unknown-member", "Unknown member",
+                                  "no member has this organisation id on the chain"),
+    "UnknownPrefix": Revert(404, "unknown-prefix", "Unknown prefix",
+                            "the prefix is not assigned to any member"),
+    "InvalidRoles": Revert(400, "invalid-roles", "Invalid roles",
+                           "the roles are none, or not roles the registry defines"),
+    "EmptyValue": Revert(400, "empty-value", "Empty value",
+                         "the organisation id, address or prefix is empty"),
+    "EmptyHash": Revert(400, "empty-hash", "Empty hash", "a zero root or event hash was given"),
+    "EmptyBatch": Revert(400, "empty-batch", "Empty batch", "a batch holds at least one event"),
+}  # fmt: skip
+for _revert in REVERTS.values():
+    TITLES.setdefault(_revert.slug, _revert.title)
+#: Titles of the ledger's own problem types whose slug alone says too little.
+TITLES.update(
+    {
+        "membership": "Conflicts with the consortium's membership",
+        "prefix-ownership": TITLES["not-prefix-owner"],
+        "unknown-organisation": "Unknown member",
+        "handle-prefix-not-served": "No member owns the handle's prefix",
+    }
+)
 
 
 class FieldError(dict[str, str]):
@@ -124,14 +171,33 @@ def _status_of_ledger_error(exc: LedgerError) -> tuple[int, str]:
     """The HTTP status of a ledger error: the class says it (``http_status``); a contract
     revert by its custom error; otherwise 400 for the caller's errors and 500 for ours."""
     if isinstance(exc, ContractRevertError):
-        return REVERT_STATUS.get(exc.name, (502, "chain-rejected"))
+        revert = REVERTS.get(exc.name)
+        return (revert.status, revert.slug) if revert else (502, "chain-rejected")
     if exc.http_status is not None:
         return exc.http_status, exc.problem
     return (400 if exc.client_error else 500), exc.problem
 
 
+def _revert_of(exc: LedgerError) -> Revert | None:
+    """The contract error behind a ledger error: a revert, or a ledger error whose reason is
+    a revert's name (as the ledger re-raises ``AlreadyRecalled`` and ``NotRecalled``)."""
+    if isinstance(exc, ContractRevertError):
+        return REVERTS.get(exc.name)
+    return REVERTS.get(exc.reason) if exc.client_error else None
+
+
 def problem_from_ledger_error(exc: LedgerError) -> ProblemError:
     """The problem answered for a ledger error (document errors list every field)."""
+    revert = _revert_of(exc)
+    if revert is not None:
+        return ProblemError(
+            revert.status,
+            revert.slug,
+            revert.detail,
+            field=exc.field or "$",
+            title=revert.title,
+            extra={"revert": getattr(exc, "name", exc.reason)},
+        )
     status, slug = _status_of_ledger_error(exc)
     nested: Iterable[Any] = getattr(exc, "errors", None) or ()
     errors = [
@@ -170,9 +236,30 @@ def problem_response(request: Request, problem: ProblemError) -> Response:
     if epcis and _is_epcis_path(request.url.path):
         body["epcisException"] = epcis
     body.update(problem.extra)
+    if wants_page(request):
+        return _problem_page(request, problem)
     return JSONResponse(
         body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
     )
+
+
+def _problem_page(request: Request, problem: ProblemError) -> Response:
+    """The problem as the HTML page a browser shows (same status and headers)."""
+    page, language = render_problem_page(
+        request,
+        status=problem.status,
+        slug=problem.slug,
+        title=problem.title,
+        detail=problem.detail,
+        errors=problem.errors,
+    )
+    headers = {
+        **problem.headers,
+        "Content-Language": language,
+        "Vary": "Accept, Accept-Language",
+        "Cache-Control": "no-store",
+    }
+    return HTMLResponse(page, status_code=problem.status, headers=headers)
 
 
 def _is_epcis_path(path: str) -> bool:

@@ -32,13 +32,13 @@ from ledger.store.repository import events_by_identifier
 from ledger.verify import TrailEntry, TrailVerification
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
-_env = Environment(
+TEMPLATE_ENV = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
     autoescape=select_autoescape(["html", "xml"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.globals["t"] = i18n.t
+TEMPLATE_ENV.globals["t"] = i18n.t
 
 #: The JSON-LD context extension our recall notices use: ``tracechain:recallReason``.
 RECALL_NAMESPACE: Final = {"tracechain": "urn:tracechain:"}
@@ -377,12 +377,16 @@ def render_html(data: dict[str, Any], lang: str) -> str:
                 "block": verification["anchor"]["block_number"],
                 "tx": verification["anchor"]["tx_hash"],
                 "root": verification["anchor"]["root"],
-                "reasons": verification["reasons"],
+                "reasons": [
+                    {"original": reason, "segments": i18n.reason_segments(reason, lang)}
+                    for reason in verification["reasons"]
+                ],
+                "produced": _production_date(event["event"]),
                 "note": event["event"].get(RECALL_REASON_KEY)
                 or event["event"].get(LIFT_REASON_KEY),
             }
         )
-    template = _env.get_template("verify.html")
+    template = TEMPLATE_ENV.get_template("verify.html")
     return template.render(
         lang=lang,
         html_lang=i18n.TAGS[lang],
@@ -392,6 +396,17 @@ def render_html(data: dict[str, Any], lang: str) -> str:
         tampered=any(r["status"] == "tampered" for r in rows),
         other_langs=[(code, i18n.NAMES[code]) for code in i18n.LANGUAGES if code != lang],
     )
+
+
+def _production_date(captured: dict[str, Any]) -> str | None:
+    """The production date a commissioning event's ILMD gives (the card's, for its row)."""
+    ilmd = captured.get("ilmd")
+    if not isinstance(ilmd, Mapping):
+        return None
+    for key, value in ilmd.items():
+        if _local(str(key)) == "productionDate":
+            return _str(value)
+    return None
 
 
 def _when(iso: str) -> str:
@@ -408,12 +423,15 @@ def render(
     text: str,
     fmt: Format,
     lang: str,
+    *,
+    fresh: bool = False,
 ) -> CachedTrail:
     """The trail of ``identifier`` (``text`` as given, so a lot-qualified item keeps its lot
-    for recall checks) in ``fmt``, from the cache or freshly verified."""
+    for recall checks) in ``fmt``, from the cache or (always when ``fresh``) freshly
+    verified."""
     klass = identifier.class_identifier()
     variant = f"{fmt}:{lang}:{klass.canonical if klass else ''}"
-    cached = services.trails.get(identifier.canonical, variant)
+    cached = None if fresh else services.trails.get(identifier.canonical, variant)
     if cached is not None:
         return cached
     generation = services.trails.generation

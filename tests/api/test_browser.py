@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from PIL import Image
 
 from devnet.launcher import Devnet
 from ledger.store.models import Event, EventIdentifier
+from tests.api.cdp import LABEL_TEXT_JS, OVERFLOW_JS, browser
 from tests.api.conftest import (
     ADMIN_KEY,
     KEY_WORK_FACTOR,
@@ -193,3 +195,51 @@ def test_page_negotiates_language(server: str, products: dict[str, str]) -> None
         headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"},
     )
     assert VERDICTS[("verified", "en")] in html.unescape(english.text)
+
+
+#: Latin words a Chinese page may show outside data values: standard names of the keys.
+LATIN_ALLOWED = frozenset({"GTIN", "GLN", "UTC", "JSON", "SSCC", "Handle"})
+
+
+def latin_words(texts: list[str]) -> list[str]:
+    """Words of two or more Latin letters in ``texts`` that are not allowed on a Chinese page."""
+    return [
+        word
+        for text in texts
+        for word in re.findall(r"[A-Za-z]{2,}", text)
+        if word not in LATIN_ALLOWED
+    ]
+
+
+def test_tampered_card_fits_and_speaks_chinese(
+    server: str, products: dict[str, str], tmp_path: Path
+) -> None:
+    """At 360 px the tampered event's card wraps its long hashes inside itself (no element is
+    wider than its box or the viewport), and on the zh-CN page every label and every reason
+    is Chinese; the recall reason, the member's own words, is shown as written."""
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    with browser(CHROMIUM, tmp_path / "profile") as chrome:
+        for kind, lang in (("tampered", "zh"), ("tampered", "en"), ("recalled", "zh")):
+            chrome.open(f"{server}{products[kind]}?lang={lang}")
+            shot = TEST_OUTPUT / f"verify-{kind}-{lang}-full.png"
+            chrome.screenshot(shot)
+            layout = chrome.evaluate(OVERFLOW_JS)
+            assert layout["viewport"] == 360, layout
+            assert layout["documentWidth"] <= 360, layout
+            assert layout["overflowing"] == [], (kind, lang, layout["overflowing"])
+            if kind == "tampered":
+                reasons = chrome.evaluate(
+                    "[...document.querySelectorAll('li.event.tampered .reason')]"
+                    ".map(e => e.innerText)"
+                )
+                assert reasons, "the tampered event shows why"
+            if lang == "zh":
+                labels = chrome.evaluate(LABEL_TEXT_JS)
+                assert latin_words(labels) == [], (kind, latin_words(labels))
+                if kind == "tampered":
+                    assert all(re.search("[\u4e00-\u9fff]", r) for r in reasons), reasons
+                if kind == "recalled":
+                    text = chrome.evaluate("document.body.innerText")
+                    assert "Label misprint: wrong dosage" in text
+            with Image.open(shot) as image:
+                assert image.size[0] == 360
