@@ -7,6 +7,10 @@ invalidated per identifier when an event mentioning it is captured, when it is r
 the recall lifted), and by the watcher that follows captures made by other processes and
 recalls made directly on chain; entries also expire after ``ttl`` seconds, so even a change
 made behind the ledger's back shows up.
+
+A request with ``Cache-Control: no-cache`` (or ``Pragma: no-cache``) is never answered from the
+cache (:func:`wants_fresh`): the trail is verified afresh and the new rendering replaces the
+cached one, so an auditor can always get the chain's word of this moment.
 """
 
 from __future__ import annotations
@@ -16,6 +20,23 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
+
+_NO_CACHE: Final = b"no-cache"
+
+
+def wants_fresh(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether raw request headers ask for an answer not taken from a cache: a
+    ``Cache-Control`` directive ``no-cache`` (RFC 9111 5.2.1.4) or ``Pragma: no-cache``."""
+    for name, value in headers:
+        name = name.lower()
+        if name == b"cache-control":
+            directives = (d.split(b"=", 1)[0].strip().lower() for d in value.split(b","))
+            if _NO_CACHE in directives:
+                return True
+        elif name == b"pragma" and _NO_CACHE in value.lower():
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.cache import wants_fresh
 from api.services import Services
 
 #: The private header by which the app marks a cacheable trail answer (never sent out).
@@ -76,7 +77,7 @@ class TrailReplay:
         if key is None:
             await self.app(scope, receive, send)
             return
-        replay = self._entries.get(key)
+        replay = None if wants_fresh(scope["headers"]) else self._entries.get(key)
         if replay is not None:
             current = self.services.trails.get(replay.canonical, replay.variant)
             if current is not None and current.etag.encode() == replay.etag:

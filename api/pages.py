@@ -8,7 +8,7 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import i18n
-from api.cache import CachedTrail
+from api.cache import CachedTrail, wants_fresh
 from api.fastpath import CACHE_TAG, cache_tag
 from api.negotiation import best_match
 from api.problems import ProblemError
@@ -52,10 +52,18 @@ def _slots() -> asyncio.Semaphore:
 
 
 async def _single_flight(
-    services: Services, identifier: Identifier, text: str, fmt: Format, lang: str, variant: str
+    services: Services,
+    identifier: Identifier,
+    text: str,
+    fmt: Format,
+    lang: str,
+    variant: str,
+    *,
+    fresh: bool = False,
 ) -> CachedTrail:
-    """Render a trail once however many requests for it arrive while it is being rendered."""
-    key = (id(services), identifier.canonical, variant)
+    """Render a trail once however many requests for it arrive while it is being rendered
+    (requests for a fresh verification share only a fresh rendering)."""
+    key = (id(services), identifier.canonical, variant + (":fresh" if fresh else ""))
     running = _inflight.get(key)
     if running is not None:
         return await asyncio.shield(running)
@@ -63,7 +71,9 @@ async def _single_flight(
     _inflight[key] = future
     try:
         async with _slots():
-            result = await run_in_threadpool(render, services, identifier, text, fmt, lang)
+            result = await run_in_threadpool(
+                render, services, identifier, text, fmt, lang, fresh=fresh
+            )
     except BaseException as exc:
         future.set_exception(exc)
         future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
@@ -98,13 +108,17 @@ async def serve_trail(
     extra_headers: dict[str, str] | None = None,
 ) -> Response:
     """The trail of ``identifier`` as ``fmt``; a cached trail is answered without leaving the
-    event loop."""
+    event loop, unless the request says ``Cache-Control: no-cache`` (then it is verified
+    afresh, and the fresh rendering replaces the cached one)."""
     language = i18n.negotiate(lang, request.headers.get("accept-language"))
     klass = identifier.class_identifier()
     variant = f"{fmt}:{language}:{klass.canonical if klass else ''}"
-    cached = services.trails.get(identifier.canonical, variant)
+    fresh = wants_fresh(request.scope["headers"])
+    cached = None if fresh else services.trails.get(identifier.canonical, variant)
     if cached is None:
-        cached = await _single_flight(services, identifier, text, fmt, language, variant)
+        cached = await _single_flight(
+            services, identifier, text, fmt, language, variant, fresh=fresh
+        )
     response = _respond(request, cached)
     if extra_headers:
         response.headers.update(extra_headers)
