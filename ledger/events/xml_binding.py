@@ -10,11 +10,17 @@ JSON-LD form would be, so that validation, storage and the event hash see one sh
 * user extensions (namespaced elements and attributes) become ``prefix:local`` keys, with the
   prefix declared in the document's ``@context`` (renamed where it would clash).
 
-Parsing is safe: no DTDs, no entity expansion, no network access.
+Parsing is safe: no entity expansion, no network access, no DTD. The only ``<!DOCTYPE …>``
+accepted is a bare one (a name, no internal subset, no external identifier), as in GS1's own
+examples (``<!DOCTYPE project>``); any other is refused before lxml reads it.
+
+A document may also be a single event (``<ObjectEvent>…</ObjectEvent>`` as the root, without a
+namespace, like the events of an ``EventList``), as the JSON binding allows a single event.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -37,7 +43,7 @@ EVENT_TYPES: Final = frozenset(
         "AssociationEvent",
     }
 )
-_WRAPPERS: Final = frozenset({"extension", "baseExtension"})
+WRAPPERS: Final = frozenset({"extension", "baseExtension"})
 _EPC_LISTS: Final = frozenset({"epcList", "childEPCs", "inputEPCList", "outputEPCList"})
 _QUANTITY_LISTS: Final = frozenset(
     {"quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"}
@@ -47,6 +53,12 @@ _TYPED_LISTS: Final[dict[str, tuple[str, VocabularyKind]]] = {
     "sourceList": ("source", "sourceDestType"),
     "destinationList": ("destination", "sourceDestType"),
 }
+#: Standard elements whose child elements are the items of one JSON array.
+LIST_FIELDS: Final = frozenset(
+    {*_EPC_LISTS, *_QUANTITY_LISTS, *_TYPED_LISTS, "sensorElementList", "correctiveEventIDs"}
+)
+#: Standard elements that repeat in their parent and become one JSON array there.
+REPEATED_FIELDS: Final = frozenset({"sensorReport", "set", "unset"})
 _VOCABULARY_FIELDS: Final[dict[str, VocabularyKind]] = {
     "bizStep": "bizStep",
     "disposition": "disposition",
@@ -60,6 +72,14 @@ _SENSOR_VOCABULARY: Final[dict[str, VocabularyKind]] = {
     "component": "component",
 }
 _XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+_XSI_NIL: Final = f"{{{_XSI}}}nil"
+#: Standard fields the EPCIS 2.0 XSD declares ``nillable``: ``xsi:nil="true"`` means absent.
+NILLABLE_FIELDS: Final = frozenset({"quantity"})
+#: What may come before a ``<!DOCTYPE``: white space, the XML declaration, PIs, comments.
+_PROLOG_ITEM: Final = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+_DOCTYPE: Final = re.compile(r"<!DOCTYPE\s+(?P<name>[^\s\[>]+)\s*(?P<next>\S?)")
+_EXTERNAL_ID: Final = re.compile(r"(SYSTEM|PUBLIC)\b")
+_NO_DTD: Final = "XML documents with a DTD are not accepted (a bare <!DOCTYPE name> is)"
 
 
 def _error(reason: str) -> EventValidationError:
@@ -157,7 +177,7 @@ class _Converter:
         event: dict[str, Any] = {
             "type": qname.localname if qname.namespace is None else self.key(element)
         }
-        for child in _standard_children(element):
+        for child in standard_children(element):
             name = etree.QName(child)
             if name.namespace is not None:
                 _add(event, self.key(child), self.generic(child))
@@ -174,11 +194,11 @@ class _Converter:
     def field(self, local: str, element: etree._Element) -> Any:
         """The JSON value of one standard (un-namespaced) event field."""
         if local in _EPC_LISTS:
-            return [_text(epc) for epc in _standard_children(element)]
+            return [_text(epc) for epc in standard_children(element)]
         if local in _QUANTITY_LISTS:
-            return [self.quantity(item) for item in _standard_children(element)]
+            return [self.quantity(item) for item in standard_children(element)]
         if local in _TYPED_LISTS:
-            return [self.typed_entry(local, item) for item in _standard_children(element)]
+            return [self.typed_entry(local, item) for item in standard_children(element)]
         if local in _VOCABULARY_FIELDS:
             return _short(_VOCABULARY_FIELDS[local], _text(element))
         if local in ("readPoint", "bizLocation"):
@@ -186,7 +206,7 @@ class _Converter:
         if local == "persistentDisposition":
             return self.persistent_disposition(element)
         if local == "sensorElementList":
-            return [self.sensor_element(item) for item in _standard_children(element)]
+            return [self.sensor_element(item) for item in standard_children(element)]
         if local == "errorDeclaration":
             return self.error_declaration(element)
         if local == "ilmd":
@@ -198,7 +218,9 @@ class _Converter:
     def structure(self, element: etree._Element) -> dict[str, Any]:
         """A standard object whose children are plain values or user extensions."""
         fields: dict[str, Any] = {}
-        for child in _standard_children(element):
+        for child in standard_children(element):
+            if is_nil(child):
+                continue
             if _has_elements(child) or child.attrib:
                 value: Any = self.generic(child)
             else:
@@ -229,7 +251,7 @@ class _Converter:
     def persistent_disposition(self, element: etree._Element) -> dict[str, Any]:
         """``persistentDisposition`` with its ``set`` and ``unset`` lists."""
         fields: dict[str, Any] = {}
-        for child in _standard_children(element):
+        for child in standard_children(element):
             key = self.key(child)
             if key in ("set", "unset"):
                 fields.setdefault(key, []).append(_short("disposition", _text(child)))
@@ -240,7 +262,7 @@ class _Converter:
     def sensor_element(self, element: etree._Element) -> dict[str, Any]:
         """One ``sensorElement``: metadata and report attributes become typed JSON values."""
         fields: dict[str, Any] = {}
-        for child in _standard_children(element):
+        for child in standard_children(element):
             key = self.key(child)
             if key == "sensorMetadata":
                 fields[key] = self.sensor_attributes(child)
@@ -263,19 +285,19 @@ class _Converter:
             elif key in _SENSOR_VOCABULARY:
                 value = _short(_SENSOR_VOCABULARY[key], raw.strip())
             fields[key] = value
-        for child in _standard_children(element):
+        for child in standard_children(element):
             _add(fields, self.key(child), self.generic(child))
         return fields
 
     def error_declaration(self, element: etree._Element) -> dict[str, Any]:
         """``errorDeclaration`` with its reason and corrective event IDs."""
         fields: dict[str, Any] = {}
-        for child in _standard_children(element):
+        for child in standard_children(element):
             key = self.key(child)
             if key == "reason":
                 fields[key] = _short("errorReason", _text(child))
             elif key == "correctiveEventIDs":
-                fields[key] = [_text(item) for item in _standard_children(child)]
+                fields[key] = [_text(item) for item in standard_children(child)]
             elif _has_elements(child) or child.attrib:
                 _add(fields, key, self.generic(child))
             else:
@@ -284,7 +306,7 @@ class _Converter:
 
     def events(self, event_list: etree._Element) -> list[dict[str, Any]]:
         """Every event of an ``EventList``, in document order."""
-        return [self.event(child) for child in _standard_children(event_list)]
+        return [self.event(child) for child in standard_children(event_list)]
 
 
 def _elements(element: etree._Element) -> Iterator[etree._Element]:
@@ -294,14 +316,27 @@ def _elements(element: etree._Element) -> Iterator[etree._Element]:
             yield child
 
 
-def _standard_children(element: etree._Element) -> Iterator[etree._Element]:
+def standard_children(element: etree._Element) -> Iterator[etree._Element]:
     """Child elements, with EPCIS 1.x ``extension`` / ``baseExtension`` wrappers dissolved."""
     for child in _elements(element):
         qname = etree.QName(child)
-        if qname.namespace is None and qname.localname in _WRAPPERS:
-            yield from _standard_children(child)
+        if qname.namespace is None and qname.localname in WRAPPERS:
+            yield from standard_children(child)
         else:
             yield child
+
+
+def is_nil(element: etree._Element) -> bool:
+    """Whether ``element`` is a standard nillable field with ``xsi:nil="true"`` and no content
+    (the XSD's way of saying the value is absent, so it is left out of the JSON)."""
+    qname = etree.QName(element)
+    return (
+        qname.namespace is None
+        and qname.localname in NILLABLE_FIELDS
+        and element.get(_XSI_NIL, "").strip() in ("true", "1")
+        and not _text(element)
+        and not _has_elements(element)
+    )
 
 
 def _has_elements(element: etree._Element) -> bool:
@@ -348,36 +383,128 @@ def _local(element: etree._Element) -> tuple[str | None, str]:
 
 
 def _child(element: etree._Element, local: str) -> etree._Element | None:
-    for child in _standard_children(element):
+    for child in standard_children(element):
         if _local(child)[1] == local:
             return child
     return None
 
 
-def document_from_xml(body: bytes) -> dict[str, Any]:
-    """The JSON-LD form of an EPCIS XML document (EPCIS 1.2 or 2.0).
+def _prolog_text(body: bytes, limit: int | None) -> str:
+    """The start of ``body`` (``limit`` bytes, or all) as text good enough to read its prolog."""
+    head = body[:limit]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="replace")
+    if head.startswith(b"<\x00"):
+        return head.decode("utf-16-le", errors="replace")
+    if head.startswith(b"\x00<"):
+        return head.decode("utf-16-be", errors="replace")
+    return head.decode("latin-1").removeprefix("\xef\xbb\xbf")
 
-    Raises :class:`EventValidationError` (field ``$``) when ``body`` is not well-formed XML, has
-    a DTD, or is not an ``EPCISDocument`` / ``EPCISQueryDocument``.
+
+def doctype_problem(body: bytes, *, limit: int | None = 4096) -> str | None:
+    """Why the ``<!DOCTYPE …>`` of ``body`` is refused; ``None`` when there is none or it is a
+    bare one (``<!DOCTYPE project>``: a name only). Read from the raw bytes, before any parser
+    sees an entity declaration (lxml would report a billion-laughs document as "entity
+    amplification", not as what it is). The first ``limit`` bytes are read, all of them when
+    the prolog (comments, PIs) runs beyond."""
+    text = _prolog_text(body, limit)
+    position = 0
+    while (item := _PROLOG_ITEM.match(text, position)) is not None:
+        position = item.end()
+    doctype = _DOCTYPE.match(text, position)
+    if doctype is None:
+        cut = limit is not None and len(body) > limit and text.startswith(("<!", "<?"), position)
+        if cut:
+            return doctype_problem(body, limit=None)
+        if text.startswith("<!DOCTYPE", position):
+            return f"the <!DOCTYPE> declaration has no name; {_NO_DTD}"
+        return None
+    name, following = doctype["name"], doctype["next"]
+    if following == ">":
+        return None
+    rest = text[doctype.start("next") :]
+    if following == "[":
+        if "<!ENTITY" in rest:
+            return (
+                f"the <!DOCTYPE {name}> declares entities (<!ENTITY …> in an internal DTD "
+                f"subset); {_NO_DTD}"
+            )
+        return f"the <!DOCTYPE {name}> has an internal DTD subset ([…]); {_NO_DTD}"
+    external = _EXTERNAL_ID.match(rest)
+    if external is not None:
+        return f"the <!DOCTYPE {name}> names an external DTD ({external[1]} …); {_NO_DTD}"
+    return f"the <!DOCTYPE {name}> declaration is not understood; {_NO_DTD}"
+
+
+_PARSER_OPTIONS: Final[dict[str, bool]] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
+
+def parse_xml(body: bytes) -> etree._ElementTree:
+    """``body`` parsed safely (see the module docstring).
+
+    Raises :class:`EventValidationError` (field ``$``) when ``body`` has a DTD other than a bare
+    ``<!DOCTYPE name>`` or is not well-formed XML.
     """
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    problem = doctype_problem(body)
+    if problem is not None:
+        raise _error(problem)
     try:
-        tree = etree.fromstring(body, parser=parser).getroottree()
+        tree = etree.fromstring(body, parser=etree.XMLParser(**_PARSER_OPTIONS)).getroottree()
     except etree.XMLSyntaxError as error:
         raise _error(f"not well-formed XML: {error}") from None
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise _error("XML documents with a DTD are not accepted")
+    docinfo = tree.docinfo
+    dtd = docinfo.internalDTD
+    if docinfo.system_url or docinfo.public_id or (dtd is not None and any(dtd.iterentities())):
+        # Defence in depth: doctype_problem has refused these already.
+        raise _error(_NO_DTD)
+    return tree
+
+
+def is_single_event(element: etree._Element) -> bool:
+    """Whether ``element`` (a root) is a single event: ``ObjectEvent`` … without a namespace."""
+    namespace, local = _local(element)
+    return namespace is None and local in EVENT_TYPES
+
+
+def event_list_of(root: etree._Element) -> etree._Element | None:
+    """The ``EventList`` element of an EPCIS document or query document root, if any."""
+    holder = _child(root, "EPCISBody")
+    if holder is not None and _local(root)[1] == "EPCISQueryDocument":
+        results = _child(holder, "QueryResults")
+        holder = None if results is None else _child(results, "resultsBody")
+    return None if holder is None else _child(holder, "EventList")
+
+
+def event_elements(event_list: etree._Element) -> list[etree._Element]:
+    """The events of an ``EventList`` in the order of the JSON ``eventList``."""
+    return list(standard_children(event_list))
+
+
+def document_from_xml(body: bytes) -> dict[str, Any]:
+    """The JSON-LD form of an EPCIS XML document (EPCIS 1.2 or 2.0) or single event.
+
+    Raises :class:`EventValidationError` (field ``$``) when ``body`` is not well-formed XML, has
+    a DTD, or is not an ``EPCISDocument`` / ``EPCISQueryDocument`` / single event.
+    """
+    return convert(parse_xml(body))
+
+
+def convert(tree: etree._ElementTree) -> dict[str, Any]:
+    """The JSON-LD form of a parsed EPCIS XML document (see :func:`document_from_xml`)."""
     root = tree.getroot()
     namespace, local = _local(root)
     converter = _Converter()
+    if is_single_event(root):
+        event = converter.event(root)
+        return {"@context": converter.prefixes.context(), **event}
     document: dict[str, Any] = {}
     if local == "EPCISDocument" and namespace in EPCIS_NAMESPACES:
         document["type"] = "EPCISDocument"
@@ -386,7 +513,9 @@ def document_from_xml(body: bytes) -> dict[str, Any]:
     else:
         raise _error(
             f"the XML root element is {{{namespace}}}{local}, "
-            "expected an EPCIS 1.2/2.0 EPCISDocument or EPCISQueryDocument"
+            "expected an EPCIS 1.2/2.0 EPCISDocument or EPCISQueryDocument, or a single event "
+            "(ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or "
+            "AssociationEvent, without a namespace)"
         )
     for name in ("schemaVersion", "creationDate"):
         if name in root.attrib:

@@ -166,7 +166,9 @@ def _expected_failures(vector: Vector, *, prehash: bool) -> list[str]:
 
 
 def _captured(vector: Vector) -> list[CapturedEvent]:
-    return parse_document(vector.path.read_bytes(), _content_type(vector.path))
+    # The hash, not the XSD, is under test: some of GS1's XML examples are not valid against
+    # GS1's own XSD (tests/ledger/events/test_xml_capture.py names them), so no XSD here.
+    return parse_document(vector.path.read_bytes(), _content_type(vector.path), xsd_dir=None)
 
 
 @pytest.mark.parametrize("vector", _vector_params())
