@@ -83,7 +83,7 @@ class Browser:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
@@ -112,6 +112,11 @@ class Browser:
                 result: dict[str, Any] = message.get("result", {})
                 return result
             self._events.append(message)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The DevTools events received since the last :meth:`open` began."""
+        return list(self._events)
 
     def open(self, url: str) -> None:
         """Navigate and wait for the page's load event."""

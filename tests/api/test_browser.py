@@ -115,10 +115,10 @@ def server(devnet: Devnet, api: Api, tmp_path_factory: pytest.TempPathFactory) -
             env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         while True:
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -197,8 +197,11 @@ def test_page_negotiates_language(server: str, products: dict[str, str]) -> None
     assert VERDICTS[("verified", "en")] in html.unescape(english.text)
 
 
-#: Latin words a Chinese page may show outside data values: standard names of the keys.
-LATIN_ALLOWED = frozenset({"GTIN", "GLN", "UTC", "JSON", "SSCC", "Handle"})
+#: Latin words a Chinese page may show outside data values: names of standards and keys
+#: (GS1, EPC URI, Handle...), which Chinese texts write as they are.
+LATIN_ALLOWED = frozenset(
+    {"GTIN", "GLN", "UTC", "JSON", "SSCC", "HTTP", "GS", "EPC", "EPCIS", "URI", "Handle"}
+)
 
 
 def latin_words(texts: list[str]) -> list[str]:
@@ -243,3 +246,31 @@ def test_tampered_card_fits_and_speaks_chinese(
                     assert "Label misprint: wrong dosage" in text
             with Image.open(shot) as image:
                 assert image.size[0] == 360
+
+
+def test_error_page_in_chromium(server: str, tmp_path: Path) -> None:
+    """Chromium opening a mistyped code gets the 422 as a page in its language (its own
+    navigation Accept header), laid out within 360 px, not raw JSON."""
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    with browser(CHROMIUM, tmp_path / "profile") as chrome:
+        chrome.call("Network.enable")
+        for path, lang, heading in (
+            ("/01/09506000134350?lang=zh", "zh-Hans", "编码校验位错误"),
+            ("/88..8/X?lang=zh", "zh-Hans", "产品编码格式无效"),
+            ("/01/09506000134350", "en", "The code's check digit is wrong"),
+        ):
+            chrome.open(f"{server}{path}")
+            statuses = [
+                e["params"]["response"]["status"]
+                for e in chrome.events
+                if e.get("method") == "Network.responseReceived"
+                and e["params"]["type"] == "Document"
+            ]
+            assert statuses == [422], (path, statuses)
+            assert chrome.evaluate("document.documentElement.lang") == lang
+            assert chrome.evaluate("document.getElementById('problem').innerText") == heading
+            assert chrome.evaluate(OVERFLOW_JS)["overflowing"] == [], path
+            if lang != "en":
+                assert latin_words(chrome.evaluate(LABEL_TEXT_JS)) == [], path
+            name = path.strip("/").split("?")[0].replace("/", "_").replace(".", "-")
+            chrome.screenshot(TEST_OUTPUT / f"error-{name}-{lang}.png")
