@@ -29,7 +29,7 @@ from ledger.identifiers.gs1 import (
     PRIMARY_KEYS,
     GS1Key,
     field_name,
-    gtin14,
+    gtin_value,
     percent_decode_ascii,
     validate_element,
 )
@@ -167,7 +167,7 @@ def _path_value(ai: str, raw: str) -> str:
         raise LengthError(f"{field} is empty", field=field)
     value = percent_decode_ascii(raw, field)
     if ai == "01":
-        value = gtin14(value)
+        return gtin_value(value)
     return validate_element(ai, value)
 
 

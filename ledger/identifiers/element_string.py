@@ -16,15 +16,22 @@ from typing import Final
 from biip import ParseError
 from biip.gs1_messages import GS1Message
 
-from ledger.identifiers.errors import CharacterSetError, IdentifierSyntaxError, LengthError
-from ledger.identifiers.gs1 import gtin14, key_from_elements, validate_element
+from ledger.identifiers.errors import (
+    CharacterSetError,
+    IdentifierError,
+    IdentifierSyntaxError,
+    LengthError,
+)
+from ledger.identifiers.gs1 import ai_spec, gtin_value, key_from_elements, validate_element
 from ledger.identifiers.model import GS1Identifier, gs1_identifier
 
 __all__ = [
     "GS1_SYMBOLOGIES",
     "GTIN_SYMBOLOGIES",
     "MAX_ELEMENT_STRING_LENGTH",
+    "BarcodeSplitError",
     "parse_barcode_data",
+    "parse_gtin",
     "parse_hri",
 ]
 
@@ -37,6 +44,24 @@ GS1_SYMBOLOGIES: Final = frozenset({"]C1", "]d2", "]Q3", "]e0", "]J1"})
 GTIN_SYMBOLOGIES: Final = frozenset({"]E0", "]E4", "]I1"})
 
 _HRI_AI: Final = re.compile(r"\((\d{2,4})\)")
+
+
+class BarcodeSplitError(IdentifierSyntaxError):
+    """Raw barcode data that cannot be split into element strings (biip found no AI, or a
+    value that does not fit its AI). :func:`ledger.identifiers.parser.parse` catches it to
+    say what is wrong in a more plausible form (a GTIN, an OID, a handle) when there is one.
+    """
+
+
+def parse_gtin(text: str, *, company_prefix_length: int | None = None) -> GS1Identifier:
+    """A bare GTIN-8, -12, -13 or -14 (an EAN/UPC scan, or the digits printed under it).
+
+    Raises:
+        IdentifierError: a non-digit (with its position), a wrong length or check digit.
+    """
+    return gs1_identifier(
+        key_from_elements([("01", gtin_value(text))]), company_prefix_length=company_prefix_length
+    )
 
 
 def parse_hri(text: str, *, company_prefix_length: int | None = None) -> GS1Identifier:
@@ -73,14 +98,7 @@ def parse_barcode_data(text: str, *, company_prefix_length: int | None = None) -
         symbology = data[:3]
         data = data[3:]
         if symbology in GTIN_SYMBOLOGIES:
-            if not (data.isascii() and data.isdigit()):
-                raise IdentifierSyntaxError(
-                    f"{symbology} data must be a GTIN of digits", field="GTIN"
-                )
-            gtin = validate_element("01", gtin14(data))
-            return gs1_identifier(
-                key_from_elements([("01", gtin)]), company_prefix_length=company_prefix_length
-            )
+            return parse_gtin(data, company_prefix_length=company_prefix_length)
         if symbology not in GS1_SYMBOLOGIES:
             raise IdentifierSyntaxError(
                 f"symbology identifier {symbology!r} does not announce GS1 data",
@@ -97,12 +115,34 @@ def parse_barcode_data(text: str, *, company_prefix_length: int | None = None) -
     try:
         message = GS1Message.parse(data)
     except (ParseError, ValueError, ArithmeticError, LookupError) as exc:
-        raise IdentifierSyntaxError(
+        short = _short_first_element(data)
+        if short is not None:
+            raise short from exc
+        raise BarcodeSplitError(
             f"cannot split the barcode data into GS1 element strings: {str(exc)[:160]}",
             field="element string",
         ) from exc
     elements = [(e.ai.ai, _value(e.ai.ai, e.value)) for e in message.element_strings]
     return gs1_identifier(key_from_elements(elements), company_prefix_length=company_prefix_length)
+
+
+def _short_first_element(data: str) -> BarcodeSplitError | None:
+    """The data starts with an AI but is too short for its value: say so (biip only says
+    its pattern does not match)."""
+    for size in (2, 3, 4):
+        try:
+            spec = ai_spec(data[:size])
+        except IdentifierError:
+            continue
+        value = data[size:]
+        if len(value) < spec.min_length:
+            return BarcodeSplitError(
+                f"{spec.field} has {len(value)} characters, at least {spec.min_length} needed "
+                f"(format {spec.format})",
+                field=spec.field,
+            )
+        return None
+    return None
 
 
 # CSET 82, "#" (CSET 39 adds it for a CPID, AI 8010) and GS; each AI's own set is checked later.

@@ -35,6 +35,7 @@ __all__ = [
     "COMPANY_PREFIX_LENGTHS",
     "CSET82",
     "DL_SHORT_NAMES",
+    "GTIN_LENGTHS",
     "INSTANCE_QUALIFIERS",
     "PRIMARY_KEYS",
     "AISpec",
@@ -48,9 +49,11 @@ __all__ = [
     "explicit_company_prefix",
     "field_name",
     "gtin14",
+    "gtin_value",
     "key_from_elements",
     "lookup_company_prefix",
     "percent_decode_ascii",
+    "require_digits",
     "validate_element",
 ]
 
@@ -252,6 +255,8 @@ class AISpec:
     separator_required: bool
     cset82: bool
     format: str
+    #: Every part of the format is numeric (``N``): a letter is "where a digit belongs".
+    numeric: bool = False
 
 
 _FORMAT_PART = re.compile(r"([NXYZ])(\.\.)?(\d+)")
@@ -288,6 +293,7 @@ def ai_spec(ai: str) -> AISpec:
         separator_required=info.separator_required,
         cset82=any(kind == "X" for kind, _, _ in parts),
         format=info.format,
+        numeric=all(kind == "N" for kind, _, _ in parts),
     )
 
 
@@ -317,6 +323,8 @@ def validate_element(ai: str, value: str) -> str:
     if not value:
         raise LengthError(f"{field} is empty", field=field)
     if spec.pattern.fullmatch(value) is None:
+        if spec.numeric:
+            require_digits(value, field)
         bad = next((c for c in value if c not in CSET82), None)
         if bad is not None:
             raise CharacterSetError(
@@ -449,13 +457,44 @@ def gtin14(value: str) -> str:
     """Zero-pad a GTIN-8, -12 or -13 to the 14 digits used in element strings and DL.
 
     Raises:
-        IdentifierError: the GTIN does not have 8, 12, 13 or 14 digits.
+        IdentifierError: a character that is not a digit (named with its position), or not
+            8, 12, 13 or 14 digits.
     """
-    if len(value) not in (8, 12, 13, 14) or not (value.isascii() and value.isdigit()):
-        raise LengthError(
-            f"GTIN must have 8, 12, 13 or 14 digits, got {value[:20]!r}", field="GTIN"
-        )
+    require_digits(value, "GTIN")
+    if len(value) not in GTIN_LENGTHS:
+        raise LengthError(f"GTIN has {len(value)} digits; a GTIN has 8, 12, 13 or 14", field="GTIN")
     return value.zfill(14)
+
+
+#: The lengths of a GTIN as written: GTIN-8, GTIN-12 (UPC-A), GTIN-13 (EAN-13), GTIN-14.
+GTIN_LENGTHS: Final = frozenset({8, 12, 13, 14})
+
+
+def gtin_value(value: str) -> str:
+    """A GTIN as written anywhere a bare GTIN stands (a Digital Link ``/01/`` segment, an
+    EAN/UPC scan, a bare digit string): zero-padded to 14 digits and validated.
+
+    Raises:
+        IdentifierError: a non-digit (with its position), a wrong length or check digit.
+    """
+    return validate_element("01", gtin14(value))
+
+
+def require_digits(value: str, field: str) -> None:
+    """Raise unless ``value`` holds ASCII digits only, naming the first other character and
+    its (1-based) position.
+
+    Raises:
+        CharacterSetError: a character that is not a digit.
+    """
+    if value.isascii() and value.isdigit():
+        return
+    for position, char in enumerate(value, 1):
+        if not ("0" <= char <= "9"):
+            raise CharacterSetError(
+                f"{field} has {char!r} at position {position} where a digit belongs",
+                field=field,
+            )
 
 
 #: AIs that only make sense next to one of the given primary keys (GenSpecs mandatory

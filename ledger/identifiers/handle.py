@@ -39,6 +39,7 @@ __all__ = [
     "looks_like_bare_handle",
     "parse_handle",
     "parse_handle_url_path",
+    "prefix_problem",
 ]
 
 MAX_IDIS_LENGTH: Final = 255
@@ -87,12 +88,27 @@ def parse_handle_url_path(path: str) -> HandleIdentifier:
     return _build(prefix, percent_decode_utf8(raw_suffix, "handle suffix"))
 
 
+def prefix_problem(prefix: str) -> str:
+    """What is wrong with a handle prefix that :data:`PREFIX_RE` rejects."""
+    shown = repr(prefix[:40])
+    if not prefix:
+        return "handle prefix is empty"
+    bad = next((c for c in prefix if not (c.isascii() and (c.isalnum() or c in "._-"))), None)
+    if bad is not None:
+        return (
+            f"handle prefix {shown} contains {bad!r}; a segment holds letters, digits, '_' or '-'"
+        )
+    return f"handle prefix {shown} has an empty segment"
+
+
 def _build(prefix: str, suffix: str) -> HandleIdentifier:
-    if len(prefix) > _MAX_PREFIX_LENGTH or PREFIX_RE.fullmatch(prefix) is None:
-        raise IdentifierSyntaxError(
-            "handle prefix must be dot-separated segments of letters, digits, '_' or '-'",
+    if len(prefix) > _MAX_PREFIX_LENGTH:
+        raise LengthError(
+            f"handle prefix has {len(prefix)} characters, at most {_MAX_PREFIX_LENGTH} allowed",
             field="handle prefix",
         )
+    if PREFIX_RE.fullmatch(prefix) is None:
+        raise IdentifierSyntaxError(prefix_problem(prefix), field="handle prefix")
     if not suffix:
         raise LengthError("handle suffix is empty", field="handle suffix")
     total = len(prefix) + 1 + len(suffix)

@@ -19,6 +19,7 @@ __all__ = ["MAX_OID_LENGTH", "OID_ROOTS", "is_bare_oid", "oid_ancestors", "parse
 MAX_OID_LENGTH: Final = 255
 #: China's arcs: ISO member body (1.2.156) and joint ISO-ITU-T country (2.16.156).
 OID_ROOTS: Final = ("1.2.156", "2.16.156")
+_MAX_ARC_DIGITS: Final = 20
 _DOTTED: Final = re.compile(r"(?:0|[1-9]\d{0,19})(?:\.(?:0|[1-9]\d{0,19}))*")
 
 
@@ -51,14 +52,29 @@ def validate_dotted(dotted: str) -> str:
             f"OID has {len(dotted)} characters, at most {MAX_OID_LENGTH} allowed", field="OID"
         )
     if _DOTTED.fullmatch(dotted) is None:
-        raise IdentifierSyntaxError(
-            "OID must be dot-separated decimal arcs without leading zeros", field="OID"
-        )
+        raise IdentifierSyntaxError(_what_is_wrong(dotted), field="OID")
     if not any(dotted == root or dotted.startswith(root + ".") for root in OID_ROOTS):
         raise IdentifierSyntaxError(
             "only OIDs under 1.2.156 or 2.16.156 are supported", field="OID"
         )
     return dotted
+
+
+def _what_is_wrong(dotted: str) -> str:
+    """The first malformed arc of a dotted OID that :data:`_DOTTED` rejects."""
+    for number, arc in enumerate(dotted.split("."), 1):
+        if not arc:
+            return f"OID arc {number} is empty"
+        if not (arc.isascii() and arc.isdigit()):
+            return f"OID arc {number} is {arc[:20]!r}, not a decimal number"
+        if len(arc) > 1 and arc[0] == "0":
+            return (
+                f"OID arc {number} is {arc[:20]!r}, a decimal number without leading zeros "
+                "is expected"
+            )
+        if len(arc) > _MAX_ARC_DIGITS:
+            return f"OID arc {number} has {len(arc)} digits, at most {_MAX_ARC_DIGITS} allowed"
+    return "OID must be dot-separated decimal arcs without leading zeros"
 
 
 def oid_ancestors(dotted: str) -> list[str]:

@@ -11,7 +11,10 @@ Form detection, in order (cheap prefix tests, no backtracking regex):
 5. ``]`` or contains GS    raw barcode data with symbology identifier / separators
 6. ``prefix/suffix``       bare handle (see :mod:`ledger.identifiers.handle`)
 7. ``1.2.156.…``           bare OID
-8. digits                  raw barcode data without symbology identifier
+8. 8, 12, 13 or 14 digits  a bare GTIN (an EAN/UPC scan; ``/01/{gtin}`` reads it the same way)
+9. digits...               raw barcode data without symbology identifier; when it cannot be
+                           split into element strings, the error is that of the most
+                           plausible other form (a mistyped GTIN, handle or OID)
 
 Inputs longer than :data:`MAX_INPUT_LENGTH`, empty, or holding control characters (other
 than GS in raw barcode data), format / surrogate / private-use / unassigned code points or
@@ -24,25 +27,34 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Final
 
 from ledger.identifiers.canonical import CANONICAL_HOST, format_digital_link
 from ledger.identifiers.digital_link import digital_link_key, parse_digital_link, split_url
-from ledger.identifiers.element_string import parse_barcode_data, parse_hri
+from ledger.identifiers.element_string import (
+    BarcodeSplitError,
+    parse_barcode_data,
+    parse_gtin,
+    parse_hri,
+)
 from ledger.identifiers.epc import epc_to_digital_link, parse_epc
 from ledger.identifiers.errors import (
     CharacterSetError,
+    IdentifierError,
     IdentifierSyntaxError,
     LengthError,
     NotConvertibleError,
 )
-from ledger.identifiers.gs1 import check_digit_13
+from ledger.identifiers.gs1 import GTIN_LENGTHS, check_digit_13
 from ledger.identifiers.handle import (
     HANDLE_PROXY_HOSTS,
+    PREFIX_RE,
     RESOLVER_PREFIX_RE,
     looks_like_bare_handle,
     parse_handle,
     parse_handle_url_path,
+    prefix_problem,
 )
 from ledger.identifiers.model import GS1Identifier, Identifier
 from ledger.identifiers.oid import is_bare_oid, parse_oid
@@ -132,12 +144,57 @@ def _parse(text: str, *, company_prefix_length: int | None = None) -> Identifier
     if is_bare_oid(text):
         return parse_oid(text)
     if first.isdigit() and text.isascii():
-        return parse_barcode_data(text, company_prefix_length=company_prefix_length)
+        if len(text) in GTIN_LENGTHS and text.isdigit():
+            return parse_gtin(text, company_prefix_length=company_prefix_length)
+        try:
+            return parse_barcode_data(text, company_prefix_length=company_prefix_length)
+        except BarcodeSplitError as error:
+            raise _diagnose(text, error) from None
     raise IdentifierSyntaxError(
         "not a recognised identifier (EPC URI, GS1 Digital Link, GS1 element string, "
         "handle prefix/suffix or urn:oid:)",
         field="identifier",
     )
+
+
+#: A GTIN with characters mistyped, missing or extra: up to 16 letters and digits (raw
+#: element strings with a primary key are 16 or longer), at most two of them not digits.
+_GTIN_LIKE: Final = re.compile(r"[0-9A-Za-z]{1,16}")
+#: A handle prefix with a mistake: ``88..8/``, ``88.1#8/``, ``4263537/`` (no dot).
+_HANDLE_LIKE: Final = re.compile(r"[0-9][^/]{0,127}/.*", re.DOTALL)
+#: An OID with a mistake: dotted, no ``/``, at most two characters neither digit nor dot.
+_OID_LIKE: Final = re.compile(r"[^/]*\.[^/]*")
+
+
+def _diagnose(text: str, error: BarcodeSplitError) -> IdentifierError:
+    """The error of the most plausible form of digit-led ``text`` that is not valid raw
+    barcode data: a GTIN, a handle, an OID, else the element string's own ``error``."""
+    gtin_like = _GTIN_LIKE.fullmatch(text) and sum(not c.isdigit() for c in text) <= 2
+    if gtin_like and len(text) < 16:
+        return _error_of(lambda: parse_gtin(text)) or error
+    if _HANDLE_LIKE.fullmatch(text):
+        prefix = text.partition("/")[0]
+        if PREFIX_RE.fullmatch(prefix) is None:
+            return IdentifierSyntaxError(prefix_problem(prefix), field="handle prefix")
+        return IdentifierSyntaxError(
+            "a bare handle prefix has a '.' and starts with 1-5 digits or a letter; "
+            f"write hdl:{text[:60]}",
+            field="handle prefix",
+        )
+    if _OID_LIKE.fullmatch(text) and sum(c not in "0123456789." for c in text) <= 2:
+        return _error_of(lambda: parse_oid(text)) or error
+    if gtin_like and error.field == "element string":
+        # 16 characters that do not start with an AI: a GTIN with extra characters.
+        return _error_of(lambda: parse_gtin(text)) or error
+    return error
+
+
+def _error_of(read: Callable[[], Identifier]) -> IdentifierError | None:
+    try:
+        read()
+    except IdentifierError as error:
+        return error
+    return None
 
 
 def to_digital_link(text: str, host: str = CANONICAL_HOST) -> str:

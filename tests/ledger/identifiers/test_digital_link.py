@@ -182,7 +182,10 @@ INVALID = [
         id="broken-escape",
     ),
     pytest.param(
-        "https://id.gs1.org/01/09506%2F000134352", LengthError, "GTIN", id="escaped-slash-gtin"
+        "https://id.gs1.org/01/09506%2F000134352",
+        CharacterSetError,
+        "GTIN",
+        id="escaped-slash-gtin",
     ),
     pytest.param("https://id.gs1.org/", IdentifierSyntaxError, "Digital Link", id="no-key"),
     pytest.param(

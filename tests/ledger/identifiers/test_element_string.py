@@ -82,7 +82,7 @@ INVALID = [
     pytest.param("(99999)1", IdentifierSyntaxError, "element string", id="5-digit-AI"),
     pytest.param("(01)", IdentifierError, "GTIN", id="empty-value"),
     pytest.param("]X0123", IdentifierSyntaxError, "symbology identifier", id="unknown-symbology"),
-    pytest.param("]E0950600013435X", IdentifierSyntaxError, "GTIN", id="EAN-letters"),
+    pytest.param("]E0950600013435X", CharacterSetError, "GTIN", id="EAN-letters"),
     pytest.param("0109506000134352\x1d\x1c", CharacterSetError, None, id="file-separator"),
     pytest.param("01095060001343521", IdentifierSyntaxError, "element string", id="dangling"),
 ]
