@@ -47,3 +47,11 @@ class ChainError(LedgerError):
 
     problem = "chain"
     http_status: ClassVar[int | None] = 503
+
+
+class ConflictError(LedgerError):
+    """Input that contradicts what the ledger already holds (the API answers 409)."""
+
+    problem = "conflict"
+    client_error = True
+    http_status = 409

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from ledger.events.errors import DocumentValidationError, EventValidationError
 from ledger.events.model import CapturedEvent, captured_event
-from ledger.events.validation import validate
+from ledger.events.validation import nesting_error_in_json, validate
 from ledger.events.xml_binding import convert, parse_xml
 from ledger.events.xml_schema import DEFAULT_XSD_DIR, schema_problems
 
@@ -60,6 +60,9 @@ def parse_json(body: bytes) -> Any:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise _reject(f"the body is not UTF-8: {error}") from None
+    too_deep = nesting_error_in_json(text)  # before json.loads, which recurses per level
+    if too_deep is not None:
+        raise DocumentValidationError([too_deep])
     try:
         return json.loads(
             text,

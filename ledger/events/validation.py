@@ -163,6 +163,16 @@ _SENSOR_REPORT_FIELDS: Final = frozenset(
     }
 )
 _ERROR_DECLARATION_FIELDS: Final = frozenset({"declarationTime", "reason", "correctiveEventIDs"})
+DOCUMENT_TYPES: Final = ("EPCISDocument", "EPCISQueryDocument")
+#: How many levels of JSON objects and arrays an event may nest, the event object being level
+#: 1 (its ``ilmd`` level 2...): deep enough for any real user extension, shallow enough for
+#: every client that reads the event back inside a query document (Ruby's JSON stops at 100
+#: levels, serde_json at 128).
+MAX_EVENT_DEPTH: Final = 64
+#: How many levels a whole capture body may nest: an EPCISQueryDocument holds its events at
+#: level 6 (``epcisBody.queryResults.resultsBody.eventList[i]``), so its deepest event value
+#: is at level 6 + 63.
+MAX_BODY_DEPTH: Final = MAX_EVENT_DEPTH + 5
 
 
 def _json_type(value: object) -> str:
@@ -188,10 +198,157 @@ def _is_number(value: object) -> bool:
     )
 
 
-def _join(path: str, key: str | int) -> str:
+def join_path(path: str, key: str | int) -> str:
+    """The JSON path of member ``key`` (a name or an array index) of the value at ``path``
+    (``""`` is the root): ``epcisBody.eventList`` + 3 -> ``epcisBody.eventList[3]``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
+
+
+def item_path(list_path: str, index: int) -> str:
+    """The path of event ``index`` of the event list at ``list_path``; ``"$"`` stands for a
+    single event (not in a document), whose fields are named from the root (``epcList[2]``)."""
+    return "" if list_path == "$" else join_path(list_path, index)
+
+
+def _event_list_of(document: Mapping[str, Any]) -> object:
+    """The ``eventList`` of an EPCISDocument or EPCISQueryDocument, if it has one where the
+    schema puts it (else ``None``)."""
+    body: object = document.get("epcisBody")
+    steps = ("queryResults", "resultsBody") if document.get("type") == "EPCISQueryDocument" else ()
+    for step in steps:
+        body = body.get(step) if isinstance(body, Mapping) else None
+    return body.get("eventList") if isinstance(body, Mapping) else None
+
+
+def _too_deep(path: str, limit: int) -> EventValidationError:
+    what = "an event (itself level 1)" if limit == MAX_EVENT_DEPTH else "a capture body"
+    return EventValidationError(
+        f"nested too deeply: {what} may nest at most {limit} levels of JSON objects and arrays",
+        field=path or "$",
+    )
+
+
+#: A JSON string, or one structural character (what :func:`_deep_point` reads).
+_JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
+#: Every byte but the brackets and the quote (deleted by :func:`_nesting_fits`).
+_NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'[]{}"')
+_QUOTED: Final = re.compile(rb'"[^"]*"')
+
+
+def _nesting_fits(text: str, limit: int) -> bool:
+    """Whether JSON text surely nests at most ``limit`` levels, in C-speed string operations:
+    escapes out, every byte but brackets and quotes out, strings (now only their brackets)
+    out, then innermost ``[]`` / ``{}`` pairs out, once per level. False also for mismatched
+    brackets (then :func:`_deep_point` decides)."""
+    if "\\" in text:
+        # Left to right, as JSON reads escapes; outside strings valid JSON has none.
+        text = text.replace("\\\\", "").replace('\\"', "")
+    kept = text.encode("utf-8", "surrogatepass").translate(None, _NOT_STRUCTURE)
+    kept = kept.replace(b'""', b"")  # strings without brackets (quotes stay paired)
+    if b'"' in kept:
+        kept = _QUOTED.sub(b"", kept)
+    for _ in range(limit):
+        if not kept:
+            return True
+        inner = kept.replace(b"[]", b"").replace(b"{}", b"")
+        if inner == kept:
+            return False
+        kept = inner
+    return not kept
+
+
+def _deep_point(text: str, limit: int) -> str | None:
+    """The path of the first container of JSON text nested deeper than ``limit`` levels from
+    the root, reading tokens up to there (slow, for bodies already found suspect)."""
+    # One frame per open container: [kind, path, next array index, current object key,
+    # whether a key comes next].
+    frames: list[list[Any]] = []
+    for match in _JSON_TOKEN.finditer(text):
+        mark = match.group()
+        top = frames[-1] if frames else None
+        if mark in "{[":
+            path = ""
+            if top is not None:
+                path = join_path(top[1], top[2] if top[0] == "[" else str(top[3]))
+            if len(frames) + 1 > limit:
+                return path
+            frames.append([mark, path, 0, "", mark == "{"])
+        elif mark in "]}":
+            if frames:
+                frames.pop()
+        elif top is None:
+            continue
+        elif mark == ",":
+            if top[0] == "[":
+                top[2] += 1
+            else:
+                top[4] = True
+        elif mark == ":":
+            top[4] = False
+        elif top[0] == "{" and top[4]:
+            try:
+                top[3] = json.loads(mark)
+            except ValueError:
+                top[3] = mark[1:-1]
+    return None
+
+
+def nesting_error_in_json(text: str) -> EventValidationError | None:
+    """The problem of JSON text that nests deeper than :data:`MAX_BODY_DEPTH` levels from its
+    root (the path where it first does), found BEFORE parsing it.
+
+    ``json.loads`` recurses once per level: at the default recursion limit a deep body raises
+    ``RecursionError``, and in a process whose limit was raised (importing ``py_ecc``, as
+    web3 does, sets it to 100,000) 100,000 nested arrays overflow the C stack and kill the
+    process. A few C-speed passes over the text (a few ms per MB) rule that out; the parsed
+    value is then measured event by event by :func:`nesting_error`.
+    """
+    if _nesting_fits(text, MAX_BODY_DEPTH):
+        return None
+    path = _deep_point(text, MAX_BODY_DEPTH)
+    return None if path is None else _too_deep(path, MAX_BODY_DEPTH)
+
+
+def nesting_error(document: object) -> EventValidationError | None:
+    """The first container nested too deeply, if any (see :data:`MAX_EVENT_DEPTH`).
+
+    An event is counted from itself (the event object is level 1), wherever it sits; the rest
+    of a document from the document (level 1), up to :data:`MAX_BODY_DEPTH`. Iterative, so a
+    value of any depth is measured without recursion.
+    """
+    events: object = None
+    if isinstance(document, Mapping) and document.get("type") in DOCUMENT_TYPES:
+        events = _event_list_of(document)
+        root_limit = MAX_BODY_DEPTH
+    else:
+        root_limit = MAX_EVENT_DEPTH  # a single event
+    # (value, path, level, limit), pushed in reverse so the walk is in document order.
+    stack: list[tuple[object, str, int, int]] = [(document, "", 1, root_limit)]
+    while stack:
+        value, path, level, limit = stack.pop()
+        children: Iterable[tuple[str | int, object]]
+        if isinstance(value, Mapping):
+            children = value.items()
+        elif isinstance(value, list):
+            children = enumerate(value)
+        else:
+            continue
+        if level > limit:
+            return _too_deep(path, limit)
+        nested = [
+            (child, join_path(path, key))
+            for key, child in children
+            if isinstance(child, Mapping | list)
+        ]
+        is_event_list = events is not None and value is events
+        for child, where in reversed(nested):
+            if is_event_list:
+                stack.append((child, where, 1, MAX_EVENT_DEPTH))
+            else:
+                stack.append((child, where, level + 1, limit))
+    return None
 
 
 class _Validator:
@@ -225,7 +382,9 @@ class _Validator:
             for index, item in enumerate(value):
                 marker = json.dumps(item, sort_keys=True)
                 if marker in seen:
-                    self.error(_join(path, index), "repeats an earlier item; items must be unique")
+                    self.error(
+                        join_path(path, index), "repeats an earlier item; items must be unique"
+                    )
                 seen.add(marker)
         return True
 
@@ -300,18 +459,18 @@ class _Validator:
     def keys(self, obj: Mapping[str, Any], path: str, allowed: Iterable[str], owner: str) -> None:
         allowed_set = frozenset(allowed)
         for key in obj:
-            self.key(key, _join(path, key), allowed_set, owner)
+            self.key(key, join_path(path, key), allowed_set, owner)
 
     def only(self, obj: Mapping[str, Any], path: str, allowed: Iterable[str], owner: str) -> None:
         allowed_set = frozenset(allowed)
         for key in obj:
             if key not in allowed_set:
-                self.error(_join(path, key), f"{key!r} is not a field of {owner}")
+                self.error(join_path(path, key), f"{key!r} is not a field of {owner}")
 
     def required(self, obj: Mapping[str, Any], path: str, names: Iterable[str]) -> None:
         for name in names:
             if name not in obj:
-                self.error(_join(path, name), "this required field is missing")
+                self.error(join_path(path, name), "this required field is missing")
 
     def optional(
         self,
@@ -321,7 +480,7 @@ class _Validator:
         check: Callable[[object, str], object],
     ) -> None:
         if name in obj:
-            check(obj[name], _join(path, name))
+            check(obj[name], join_path(path, name))
 
     # -- JSON-LD context ----------------------------------------------------------------------
 
@@ -335,7 +494,7 @@ class _Validator:
             entries = [value]
             indexed = False
         for index, entry in enumerate(entries):
-            where = _join(path, index) if indexed else path
+            where = join_path(path, index) if indexed else path
             if isinstance(entry, str):
                 self.uri(entry, where)
             elif not isinstance(entry, Mapping):
@@ -346,13 +505,13 @@ class _Validator:
     def epc_list(self, value: object, path: str, *, unique: bool) -> None:
         if self.array(value, path, unique=unique):
             for index, item in enumerate(value):
-                self.identifier(item, _join(path, index))
+                self.identifier(item, join_path(path, index))
 
     def quantity_list(self, value: object, path: str) -> None:
         if not self.array(value, path):
             return
         for index, item in enumerate(value):
-            where = _join(path, index)
+            where = join_path(path, index)
             if not self.is_object(item, where):
                 continue
             self.only(item, where, ("epcClass", "quantity", "uom"), "a quantity element")
@@ -370,7 +529,7 @@ class _Validator:
         if not self.array(value, path):
             return
         for index, item in enumerate(value):
-            where = _join(path, index)
+            where = join_path(path, index)
             if not self.is_object(item, where):
                 continue
             self.only(item, where, ("type", value_key), f"a {value_key} entry")
@@ -389,7 +548,7 @@ class _Validator:
         self.optional(value, path, "id", self.identifier)
         for key in value:
             if key != "id" and ":" in key and is_uri(key):
-                self.extension_name(key, _join(path, key))
+                self.extension_name(key, join_path(path, key))
 
     def persistent_disposition(self, value: object, path: str) -> None:
         if not self.is_object(value, path):
@@ -399,17 +558,17 @@ class _Validator:
             self.error(path, "needs set or unset")
         for name in ("set", "unset"):
             if name in value:
-                where = _join(path, name)
+                where = join_path(path, name)
                 items = value[name]
                 if self.array(items, where, min_items=1, unique=True):
                     for index, item in enumerate(items):
-                        self.vocabulary("disposition", item, _join(where, index))
+                        self.vocabulary("disposition", item, join_path(where, index))
 
     def sensor_element_list(self, value: object, path: str) -> None:
         if not self.array(value, path):
             return
         for index, element in enumerate(value):
-            where = _join(path, index)
+            where = join_path(path, index)
             if not self.is_object(element, where):
                 continue
             self.keys(element, where, ("sensorMetadata", "sensorReport"), "a sensor element")
@@ -417,10 +576,10 @@ class _Validator:
             self.optional(element, where, "sensorMetadata", self.sensor_metadata)
             if "sensorReport" in element:
                 reports = element["sensorReport"]
-                report_path = _join(where, "sensorReport")
+                report_path = join_path(where, "sensorReport")
                 if self.array(reports, report_path, min_items=1):
                     for report_index, report in enumerate(reports):
-                        self.sensor_report(report, _join(report_path, report_index))
+                        self.sensor_report(report, join_path(report_path, report_index))
 
     def sensor_metadata(self, value: object, path: str) -> None:
         if not self.is_object(value, path):
@@ -451,7 +610,7 @@ class _Validator:
         self.optional(value, path, "uom", self.string)
         if "booleanValue" in value and not isinstance(value["booleanValue"], bool):
             self.error(
-                _join(path, "booleanValue"),
+                join_path(path, "booleanValue"),
                 f"must be true or false, not {_json_type(value['booleanValue'])}",
             )
         self.optional(
@@ -474,16 +633,16 @@ class _Validator:
         self.optional(value, path, "declarationTime", self.time)
         self.optional(value, path, "reason", lambda v, p: self.vocabulary("errorReason", v, p))
         if "correctiveEventIDs" in value:
-            where = _join(path, "correctiveEventIDs")
+            where = join_path(path, "correctiveEventIDs")
             ids = value["correctiveEventIDs"]
             if self.array(ids, where):
                 for index, item in enumerate(ids):
-                    self.uri(item, _join(where, index))
+                    self.uri(item, join_path(where, index))
 
     def certification_info(self, value: object, path: str) -> None:
         if isinstance(value, list):
             for index, item in enumerate(value):
-                self.uri(item, _join(path, index))
+                self.uri(item, join_path(path, index))
         else:
             self.uri(value, path)
 
@@ -495,10 +654,10 @@ class _Validator:
             return
         outer = self.prefixes
         if "@context" in value:
-            self.context(value["@context"], _join(path, "@context"))
+            self.context(value["@context"], join_path(path, "@context"))
             self.prefixes = {**outer, **context_prefixes(value["@context"])}
         elif standalone:
-            self.error(_join(path, "@context"), "a single event needs its JSON-LD @context")
+            self.error(join_path(path, "@context"), "a single event needs its JSON-LD @context")
         try:
             self.event_fields(value, path)
         finally:
@@ -506,10 +665,10 @@ class _Validator:
 
     def event_fields(self, event: Mapping[str, Any], path: str) -> None:
         if "type" not in event:
-            self.error(_join(path, "type"), "this required field is missing")
+            self.error(join_path(path, "type"), "this required field is missing")
             return
         kind = event["type"]
-        if not self.string(kind, _join(path, "type")):
+        if not self.string(kind, join_path(path, "type")):
             return
         self.required(event, path, ("eventTime", "eventTimeZoneOffset"))
         self.optional(event, path, "eventTime", self.time)
@@ -521,7 +680,7 @@ class _Validator:
         if kind not in EVENT_FIELDS:
             if not is_uri(kind):
                 self.error(
-                    _join(path, "type"),
+                    join_path(path, "type"),
                     f"unknown event type {kind!r}; expected one of {', '.join(EVENT_TYPES)} "
                     "or the URI of an extension event type",
                 )
@@ -541,7 +700,7 @@ class _Validator:
         for name in ("epcList", "childEPCs", "inputEPCList", "outputEPCList"):
             if name in event:
                 unique = f"{kind}:{name}" in _UNIQUE_EPC_LISTS or name in _UNIQUE_EPC_LISTS
-                self.epc_list(event[name], _join(path, name), unique=unique)
+                self.epc_list(event[name], join_path(path, name), unique=unique)
         for name in (
             "quantityList",
             "childQuantityList",
@@ -553,7 +712,7 @@ class _Validator:
         self.optional(event, path, "transformationID", self.uri)
         if "action" in event and event["action"] not in _ACTIONS:
             self.error(
-                _join(path, "action"),
+                join_path(path, "action"),
                 f"{event['action']!r} is not an action; expected OBSERVE, ADD or DELETE",
             )
         self.optional(event, path, "bizStep", lambda v, p: self.vocabulary("bizStep", v, p))
@@ -562,7 +721,7 @@ class _Validator:
         self.optional(event, path, "readPoint", self.location)
         self.optional(event, path, "bizLocation", self.location)
         if "bizTransactionList" in event:
-            where = _join(path, "bizTransactionList")
+            where = join_path(path, "bizTransactionList")
             self.typed_list(
                 event["bizTransactionList"], where, "bizTransaction", "bizTransactionType"
             )
@@ -570,7 +729,7 @@ class _Validator:
                 self.error(where, "a TransactionEvent needs at least one business transaction")
         for name, value_key in (("sourceList", "source"), ("destinationList", "destination")):
             if name in event:
-                self.typed_list(event[name], _join(path, name), value_key, "sourceDestType")
+                self.typed_list(event[name], join_path(path, name), value_key, "sourceDestType")
         self.optional(event, path, "sensorElementList", self.sensor_element_list)
         self.optional(event, path, "ilmd", self.ilmd)
 
@@ -594,7 +753,7 @@ class _Validator:
                     "sensorElementList with a readPoint",
                 )
             if "ilmd" in event and "action" in event and event["action"] != "ADD":
-                self.error(_join(path, "ilmd"), "ilmd is only allowed with action ADD")
+                self.error(join_path(path, "ilmd"), "ilmd is only allowed with action ADD")
         elif kind in ("AggregationEvent", "AssociationEvent"):
             if not (filled("childEPCs") or filled("childQuantityList") or deleting):
                 self.error(
@@ -673,14 +832,14 @@ class _Validator:
     def event_list(self, value: object, path: str) -> None:
         if self.array(value, path):
             for index, event in enumerate(value):
-                self.event(event, _join(path, index), standalone=False)
+                self.event(event, join_path(path, index), standalone=False)
 
     def header(self, value: object, path: str) -> None:
         if not self.is_object(value, path):
             return
         self.keys(value, path, ("epcisMasterData",), "epcisHeader")
         master = value.get("epcisMasterData")
-        where = _join(path, "epcisMasterData")
+        where = join_path(path, "epcisMasterData")
         if master is not None and self.is_object(master, where):
             self.optional(master, where, "vocabularyList", self.vocabulary_list)
 
@@ -688,37 +847,37 @@ class _Validator:
         if not self.array(value, path):
             return
         for index, vocabulary in enumerate(value):
-            where = _join(path, index)
+            where = join_path(path, index)
             if not self.is_object(vocabulary, where):
                 continue
             self.required(vocabulary, where, ("type",))
             self.optional(vocabulary, where, "type", self.uri)
             if "vocabularyElementList" in vocabulary:
                 self.vocabulary_elements(
-                    vocabulary["vocabularyElementList"], _join(where, "vocabularyElementList")
+                    vocabulary["vocabularyElementList"], join_path(where, "vocabularyElementList")
                 )
 
     def vocabulary_elements(self, value: object, path: str) -> None:
         if not self.array(value, path):
             return
         for index, element in enumerate(value):
-            where = _join(path, index)
+            where = join_path(path, index)
             if not self.is_object(element, where):
                 continue
             self.required(element, where, ("id",))
             self.optional(element, where, "id", self.uri)
             if "attributes" in element:
                 attributes = element["attributes"]
-                attributes_path = _join(where, "attributes")
+                attributes_path = join_path(where, "attributes")
                 if self.array(attributes, attributes_path):
                     for position, attribute in enumerate(attributes):
-                        self.master_data_attribute(attribute, _join(attributes_path, position))
+                        self.master_data_attribute(attribute, join_path(attributes_path, position))
             if "children" in element:
                 children = element["children"]
-                children_path = _join(where, "children")
+                children_path = join_path(where, "children")
                 if self.array(children, children_path):
                     for position, child in enumerate(children):
-                        self.uri(child, _join(children_path, position))
+                        self.uri(child, join_path(children_path, position))
 
     def master_data_attribute(self, value: object, path: str) -> None:
         if not self.is_object(value, path):
@@ -729,7 +888,7 @@ class _Validator:
             attribute = value["attribute"]
             if not (_is_number(attribute) or isinstance(attribute, str | Mapping)):
                 self.error(
-                    _join(path, "attribute"),
+                    join_path(path, "attribute"),
                     f"must be a number, string or object, not {_json_type(attribute)}",
                 )
 
@@ -751,7 +910,14 @@ class _Validator:
 
 
 def validate(document: object) -> list[EventValidationError]:
-    """Every problem of a parsed EPCIS document or single event (empty when valid)."""
+    """Every problem of a parsed EPCIS document or single event (empty when valid).
+
+    A document nested too deeply (:func:`nesting_error`) gets that one problem and is not
+    looked at further.
+    """
+    too_deep = nesting_error(document)
+    if too_deep is not None:
+        return [too_deep]
     validator = _Validator()
     validator.top(document)
     return validator.errors

@@ -2,11 +2,22 @@
 rows and the capture row, in ONE database transaction.
 
 Idempotency rests on ``event.event_hash`` (unique): events are inserted with ``INSERT … ON
-CONFLICT (event_hash) DO NOTHING … RETURNING id``, so an event captured twice (in two
-documents, twice in one document, or by two processes at the same moment) is stored once and
-every capture of it gets the same event pk back. Rows go in sorted by hash, so concurrent
-PostgreSQL transactions over overlapping documents take their row locks in the same order and
-cannot deadlock; SQLite transactions take the write lock at ``BEGIN IMMEDIATE``.
+CONFLICT DO NOTHING … RETURNING id``, so an event captured twice (in two documents, twice in
+one document, or by two processes at the same moment) is stored once and every capture of it
+gets the same event pk back.
+
+An ``eventID`` names one event: a different event (another hash) with the ``eventID`` of a
+stored event, or of an earlier event of the same document, is refused
+(:class:`DuplicateEventIDError`, nothing of the document is stored) unless it is an error
+declaration (``errorDeclaration``), which repeats the eventID of the event it declares in
+error (EPCIS 2.0 section 7.4.1.2). The partial unique index ``uq_event_event_id`` is the
+arbiter: the same ``ON CONFLICT DO NOTHING`` skips an event whose eventID a concurrent capture
+has just stored (PostgreSQL waits for that capture to commit or roll back first), and the
+read-back then finds the event neither inserted nor stored under its hash.
+
+Rows go in sorted by hash, so concurrent PostgreSQL transactions over overlapping documents
+take their row locks in the same order and cannot deadlock; SQLite transactions take the write
+lock at ``BEGIN IMMEDIATE``.
 
 Everything is SQLAlchemy Core: one multi-row ``INSERT`` per table and page of rows
 (``executemany`` with ``RETURNING`` through SQLAlchemy's insertmanyvalues), no ORM objects.
@@ -26,8 +37,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from ledger.errors import InvalidInputError, LedgerError
+from ledger.errors import ConflictError, InvalidInputError, LedgerError
 from ledger.events import CapturedEvent
+from ledger.events.validation import item_path, join_path
 from ledger.store.db import write_transaction
 from ledger.store.indexing import (
     NO_ID_KEY,
@@ -39,8 +51,10 @@ from ledger.store.indexing import (
 from ledger.store.models import Capture, Event, EventIdentifier, Outbox, utc_now
 
 __all__ = [
+    "DOCUMENT_EVENTS",
     "CaptureResult",
     "CapturedRecord",
+    "DuplicateEventIDError",
     "PreparedCapture",
     "capture_events",
     "capture_events_in",
@@ -60,6 +74,8 @@ MAX_ATTEMPTS: Final = 5
 #: Rows per ``WHERE event_hash IN (...)`` read-back (well under every parameter limit).
 _READ_BACK_CHUNK: Final = 500
 _MAX_CAPTURE_ID: Final = 36
+#: The JSON path of an EPCISDocument's events (errors name ``epcisBody.eventList[3]...``).
+DOCUMENT_EVENTS: Final = "epcisBody.eventList"
 #: Columns of an identifier index row, in the order of :data:`_SQLITE_IDENTIFIER_INSERT`.
 _IDENTIFIER_COLUMNS: Final = ("event_pk", "role", "value", "canonical", "id_key", "class_canonical")
 #: ``sa.insert(_IDENTIFIER)`` and ``sa.insert(_OUTBOX)`` of capture, as SQLite (qmark) SQL.
@@ -71,6 +87,34 @@ _SQLITE_OUTBOX_INSERT: Final = str(
         dialect=sqlite.dialect(), column_keys=["event_pk", "organisation_id", "created_at"]
     )
 )
+
+
+class DuplicateEventIDError(ConflictError):
+    """Events whose ``eventID`` already names a different event; nothing was stored.
+
+    ``errors`` holds one :class:`~ledger.errors.ConflictError` per refused event, its
+    ``field`` the path of that event's ``eventID``.
+    """
+
+    problem = "duplicate-event-id"
+
+    def __init__(self, errors: Sequence[ConflictError]) -> None:
+        if not errors:
+            raise ValueError("a DuplicateEventIDError needs at least one conflict")
+        self.errors: tuple[ConflictError, ...] = tuple(errors)
+        first, more = self.errors[0], len(self.errors) - 1
+        summary = first.reason if not more else f"{first.reason} (and {more} more)"
+        super().__init__(summary, field=first.field)
+
+
+def is_error_declaration(event: CapturedEvent) -> bool:
+    """Whether ``event`` declares an earlier event in error (it has ``errorDeclaration``)."""
+    return "errorDeclaration" in event.raw
+
+
+def listed_id(event: CapturedEvent) -> str:
+    """What a capture job lists for ``event``: its ``eventID``, else its CBV 2.0 hash ID."""
+    return event.event_id or event.hash_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +159,14 @@ class PreparedCapture:
     event_rows: tuple[dict[str, Any], ...]
     #: Identifier index rows per event hash; their ``event_pk`` is filled in when stored.
     identifier_rows: dict[str, tuple[dict[str, Any], ...]]
+    #: The input's JSON path of its events (:data:`DOCUMENT_EVENTS`, or ``"$"`` for one event).
+    events_path: str = DOCUMENT_EVENTS
+    #: What the capture job lists per input event (:func:`listed_id`), in input order.
+    event_ids: tuple[str, ...] = ()
+
+    def field_of(self, digest: str, name: str) -> str:
+        """The path of member ``name`` of the first input event with hash ``digest``."""
+        return join_path(item_path(self.events_path, self.hashes.index(digest)), name)
 
 
 def prepare_capture(
@@ -123,10 +175,15 @@ def prepare_capture(
     organisation_id: int,
     capture_id: str,
     signature: str | None = None,
+    events_path: str = DOCUMENT_EVENTS,
 ) -> PreparedCapture:
     """Compute every row of a capture, without touching the database.
 
+    ``events_path`` is where the events are in the input, for the paths errors name.
+
     Raises:
+        DuplicateEventIDError: two different events (not error declarations) of the input
+            carry one ``eventID``.
         InvalidInputError: a ``signature`` for a capture of more than one distinct event, or
             an event whose ``hash_id`` is not a CBV 2.0 Event Hash ID.
     """
@@ -134,6 +191,7 @@ def prepare_capture(
     distinct: dict[str, CapturedEvent] = {}
     for digest, event in zip(hashes, events, strict=True):
         distinct.setdefault(digest, event)
+    _check_event_ids(events, hashes, events_path)
     if signature is not None and len(distinct) > 1:
         raise InvalidInputError(
             "an EIP-712 event signature signs one event; this capture holds "
@@ -163,6 +221,7 @@ def prepare_capture(
                 "event_hash": digest,
                 "hash_id": event.hash_id,
                 "event_id": event.event_id,
+                "error_declaration": is_error_declaration(event),
                 "event_type": event.event_type,
                 "action": event.action,
                 "event_time": event.event_time,
@@ -190,7 +249,68 @@ def prepare_capture(
         hash_ids=tuple(event.hash_id for event in events),
         event_rows=tuple(event_rows),
         identifier_rows=index,
+        events_path=events_path,
+        event_ids=tuple(listed_id(event) for event in events),
     )
+
+
+def _check_event_ids(
+    events: Sequence[CapturedEvent], hashes: Sequence[str], events_path: str
+) -> None:
+    """Refuse an input in which two different events (not error declarations) share an
+    ``eventID``; the later one is named."""
+    first: dict[str, tuple[str, int]] = {}
+    conflicts: list[ConflictError] = []
+    for index, (digest, event) in enumerate(zip(hashes, events, strict=True)):
+        if event.event_id is None or is_error_declaration(event):
+            continue
+        holder, position = first.setdefault(event.event_id, (digest, index))
+        if holder != digest:
+            earlier = item_path(events_path, position) or "$"
+            conflicts.append(
+                ConflictError(
+                    f"the eventID {event.event_id!r} already names another event of this "
+                    f"capture ({earlier}); an eventID names one event (only an error "
+                    "declaration may repeat it)",
+                    field=join_path(item_path(events_path, index), "eventID"),
+                )
+            )
+    if conflicts:
+        raise DuplicateEventIDError(conflicts)
+
+
+def _stored_conflicts(
+    connection: Connection, prepared: PreparedCapture, unseen: Sequence[str]
+) -> DuplicateEventIDError:
+    """Why events were neither inserted nor found under their hash: their eventID names
+    another stored event (the unique index skipped them)."""
+    rows = {row["event_hash"]: row for row in prepared.event_rows}
+    wanted = sorted({rows[digest]["event_id"] for digest in unseen if rows[digest]["event_id"]})
+    holders: dict[str, str] = {}
+    for start in range(0, len(wanted), _READ_BACK_CHUNK):
+        chunk = wanted[start : start + _READ_BACK_CHUNK]
+        rows_held = connection.execute(
+            sa.select(_EVENT.c.event_id, _EVENT.c.hash_id).where(
+                _EVENT.c.event_id.in_(chunk), sa.not_(_EVENT.c.error_declaration)
+            )
+        )
+        holders.update((event_id, hash_id) for event_id, hash_id in rows_held)
+    conflicts = []
+    for digest in sorted(unseen, key=prepared.hashes.index):
+        event_id = rows[digest]["event_id"]
+        if event_id not in holders:
+            # Cannot happen under READ COMMITTED: ON CONFLICT waits for a concurrent inserter
+            # to commit (then its row is visible to the next statement) or roll back (then
+            # ours goes in). A stricter isolation level can hide the winner's row.
+            raise LedgerError("captured events neither inserted nor visible; retry the capture")
+        conflicts.append(
+            ConflictError(
+                f"the eventID {event_id!r} already names another event ({holders[event_id]}); "
+                "an eventID names one event (only an error declaration may repeat it)",
+                field=prepared.field_of(digest, "eventID"),
+            )
+        )
+    return DuplicateEventIDError(conflicts)
 
 
 def _insert(connection: Connection, table: sa.Table) -> Any:
@@ -240,12 +360,15 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
             "status": "accepted",
             "event_count": len(prepared.hashes),
             "errors": None,
+            "event_ids": list(prepared.event_ids),
         },
     )
     new_ids: dict[str, int] = {}
     insert_events = (
+        # No conflict target: an event whose hash OR whose eventID (uq_event_event_id) is
+        # stored already is skipped; the read-back below tells which.
         _insert(connection, _EVENT)
-        .on_conflict_do_nothing(index_elements=["event_hash"])
+        .on_conflict_do_nothing()
         .returning(_EVENT.c.id, _EVENT.c.event_hash)
     )
     if prepared.event_rows:
@@ -254,10 +377,8 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
     missing = [digest for digest in sorted(set(prepared.hashes)) if digest not in new_ids]
     existing = _read_back(connection, missing)
     if len(existing) != len(missing):
-        # Cannot happen under READ COMMITTED: ON CONFLICT waits for a concurrent inserter to
-        # commit (then the row is visible to the next statement) or roll back (then ours
-        # goes in). A stricter isolation level can hide the winner's row.
-        raise LedgerError("captured events neither inserted nor visible; retry the capture")
+        unseen = [digest for digest in missing if digest not in existing]
+        raise _stored_conflicts(connection, prepared, unseen)
     if new_ids:
         ordered = sorted(new_ids.items(), key=lambda item: item[1])
         identifier_params = []
@@ -325,6 +446,7 @@ def capture_events(
     organisation_id: int,
     capture_id: str | None = None,
     signature: str | None = None,
+    events_path: str = DOCUMENT_EVENTS,
 ) -> CaptureResult:
     """Store a document's events, all or none, idempotently, in one transaction.
 
@@ -332,9 +454,14 @@ def capture_events(
     first capture row. ``signature`` is an EIP-712 event signature and so only fits a capture
     of one (distinct) event; it is stored on the event if this capture stores it.
 
+    ``events_path`` is where the events were in the input (:data:`DOCUMENT_EVENTS`, or ``"$"``
+    for a single event), for the paths errors name.
+
     Returns one :class:`CapturedRecord` per input event, in input order.
 
     Raises:
+        DuplicateEventIDError: an event whose ``eventID`` names another event of the input or
+            of the store (error declarations excepted); nothing was stored.
         InvalidInputError: see :func:`prepare_capture`; a bad ``capture_id``.
         sqlalchemy.exc.SQLAlchemyError: the database failed; nothing was stored.
     """
@@ -343,6 +470,7 @@ def capture_events(
         organisation_id=organisation_id,
         capture_id=_capture_id(capture_id),
         signature=signature,
+        events_path=events_path,
     )
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:

@@ -30,6 +30,7 @@ __all__ = [
     "CAPTURE_STATUSES",
     "NAMING_CONVENTION",
     "ROLES",
+    "UNIQUE_EVENT_ID_WHERE",
     "AnchorBatch",
     "ApiKey",
     "Capture",
@@ -70,6 +71,8 @@ ANCHOR_STATUSES: Final = ("pending", "anchored")
 BATCH_STATUSES: Final = ("prepared", "sent", "mined", "orphaned")
 #: Roles of ``api_key.role``.
 API_KEY_ROLES: Final = ("admin", "recorder", "auditor")
+#: The rows of ``event`` whose ``event_id`` is unique (index ``uq_event_event_id``).
+UNIQUE_EVENT_ID_WHERE: Final = "event_id IS NOT NULL AND NOT error_declaration"
 
 metadata: Final = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -150,6 +153,9 @@ class Capture(StoreModel, table=True):
     event_count: int = Field(default=0)
     #: The validation errors of a failed capture (``[{"field": ..., "reason": ...}]``).
     errors: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    #: Of an accepted capture: each input event's ``eventID`` (its hash ID when it has none),
+    #: in input order; ``None`` for captures recorded before this column existed.
+    event_ids: list[str] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
 
 
 class AnchorBatch(StoreModel, table=True):
@@ -184,6 +190,15 @@ class Event(StoreModel, table=True):
         # Keyset pagination and time-range filters.
         sa.Index("ix_event_event_time_id", "event_time", "id"),
         sa.Index("ix_event_record_time_id", "record_time", "id"),
+        # One eventID names one event; an error declaration repeats the eventID of the event
+        # it declares in error (EPCIS 2.0 section 7.4.1.2), so declarations are left out.
+        sa.Index(
+            "uq_event_event_id",
+            "event_id",
+            unique=True,
+            sqlite_where=sa.text(UNIQUE_EVENT_ID_WHERE),
+            postgresql_where=sa.text(UNIQUE_EVENT_ID_WHERE),
+        ),
     )
 
     id: int | None = Field(
@@ -194,6 +209,8 @@ class Event(StoreModel, table=True):
     #: ``ni:///sha-256;{hex}?ver=CBV2.0``.
     hash_id: str = Field(sa_type=sa.Text)
     event_id: str | None = Field(default=None, sa_type=sa.Text, index=True)
+    #: Whether the event is an error declaration (has ``errorDeclaration``).
+    error_declaration: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     event_type: str = Field(sa_type=sa.String(64), index=True)
     action: str | None = Field(default=None, sa_type=sa.String(8), index=True)
     event_time: datetime = Field(sa_type=UTCDateTime)
