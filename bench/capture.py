@@ -11,9 +11,12 @@ row), timing the whole path from request bytes to commit.
 
 SQLite runs in a temporary file (WAL, synchronous=FULL, as in production); PostgreSQL in a
 database the bench creates on the server of ``TEST_DATABASE_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/test``) and drops at the end. The last line is one JSON
-object: ``{"sqlite_events_per_s": ..., "postgresql_events_per_s": ...}``; the line before it
-breaks the time down (parse only, store only).
+``postgresql://postgres@127.0.0.1:5432/test``) and drops at the end. The same documents are
+also written in the XML binding (EPCIS 2.0, the XSD's element order) and captured into SQLite:
+``xml_events_per_s`` includes GS1's EPCIS 2.0 XSD check (``../shared/conformance``, when
+present), and the breakdown gives XML parsing with and without the XSD. The last line is one
+JSON object: ``{"sqlite_events_per_s": ..., "postgresql_events_per_s": ...,
+"xml_events_per_s": ...}``; the line before it breaks the time down (parse only, store only).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from ledger.events import CapturedEvent, parse_document
+from ledger.events.xml_schema import DEFAULT_XSD_DIR, load_schema
 from ledger.runtime import tune_gc
 from ledger.store.capture import capture_events
 from ledger.store.db import make_engine, migrate
@@ -50,6 +54,22 @@ COMPANIES = ("0614141", "4012345", "9506000", "4000001")
 BIZ_STEPS = ("shipping", "receiving", "storing", "picking", "loading", "inspecting")
 DISPOSITIONS = ("in_transit", "in_progress", "active", "sellable_accessible", "container_closed")
 START = datetime(2024, 1, 1, tzinfo=UTC)
+XML_MEDIA_TYPE = "application/xml"
+#: The XSD's element order of the fields the factory writes, per event type.
+XML_ORDER = {
+    "ObjectEvent": ("epcList", "action", "bizStep", "disposition", "readPoint", "bizLocation"),
+    "AggregationEvent": (
+        "parentID",
+        "childEPCs",
+        "action",
+        "bizStep",
+        "disposition",
+        "readPoint",
+    ),
+    "TransactionEvent": ("bizTransactionList", "epcList", "action", "bizStep"),
+    "TransformationEvent": ("inputEPCList", "outputEPCList", "outputQuantityList", "bizStep"),
+    "AssociationEvent": ("parentID", "childEPCs", "action", "bizStep"),
+}
 
 
 def _check_digit(body: str) -> str:
@@ -175,6 +195,53 @@ class DocumentFactory:
         return json.dumps(body).encode()
 
 
+def _xml_field(name: str, value: Any) -> str:
+    """One event field in the XML binding (only the shapes the factory writes)."""
+    if name in ("epcList", "childEPCs", "inputEPCList", "outputEPCList"):
+        return f"<{name}>{''.join(f'<epc>{epc}</epc>' for epc in value)}</{name}>"
+    if name == "outputQuantityList":
+        items = "".join(
+            f"<quantityElement><epcClass>{q['epcClass']}</epcClass>"
+            f"<quantity>{q['quantity']}</quantity><uom>{q['uom']}</uom></quantityElement>"
+            for q in value
+        )
+        return f"<{name}>{items}</{name}>"
+    if name == "bizTransactionList":
+        items = "".join(
+            f'<bizTransaction type="urn:epcglobal:cbv:btt:{t["type"]}">'
+            f"{t['bizTransaction']}</bizTransaction>"
+            for t in value
+        )
+        return f"<{name}>{items}</{name}>"
+    if name in ("readPoint", "bizLocation"):
+        return f"<{name}><id>{value['id']}</id></{name}>"
+    if name == "bizStep":
+        value = f"urn:epcglobal:cbv:bizstep:{value}"
+    elif name == "disposition":
+        value = f"urn:epcglobal:cbv:disp:{value}"
+    return f"<{name}>{value}</{name}>"
+
+
+def xml_document(json_document: bytes) -> bytes:
+    """The EPCIS 2.0 XML form of a factory document (same events, same hashes)."""
+    document = json.loads(json_document)
+    events = []
+    for event in document["epcisBody"]["eventList"]:
+        kind = event["type"]
+        fields = [f"<eventTime>{event['eventTime']}</eventTime>"]
+        fields.append(f"<eventTimeZoneOffset>{event['eventTimeZoneOffset']}</eventTimeZoneOffset>")
+        if "eventID" in event:
+            fields.append(f"<eventID>{event['eventID']}</eventID>")
+        fields += [_xml_field(name, event[name]) for name in XML_ORDER[kind] if name in event]
+        events.append(f"<{kind}>{''.join(fields)}</{kind}>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" '
+        f'creationDate="{document["creationDate"]}"><EPCISBody><EventList>{"".join(events)}'
+        "</EventList></EPCISBody></epcis:EPCISDocument>"
+    ).encode()
+
+
 def _organisation(url: str) -> int:
     """Migrate the database at ``url`` and add the recording member; its row id."""
     engine = make_engine(url)
@@ -190,7 +257,11 @@ def _organisation(url: str) -> int:
 
 
 def _capture_all(
-    url: str, org: int, documents: list[bytes], barrier: Any = None
+    url: str,
+    org: int,
+    documents: list[bytes],
+    barrier: Any = None,
+    media_type: str = MEDIA_TYPE,
 ) -> tuple[float, float, float, float]:
     """Warm up on the first document, then capture the others one after the other.
 
@@ -201,14 +272,14 @@ def _capture_all(
     engine = make_engine(url)
     try:
         warm_up, *measured = documents
-        capture_events(engine, parse_document(warm_up, MEDIA_TYPE), organisation_id=org)
+        capture_events(engine, parse_document(warm_up, media_type), organisation_id=org)
         if barrier is not None:
             barrier.wait()
         parse_seconds = store_seconds = 0.0
         started = time.monotonic()
         for body in measured:
             t0 = time.perf_counter()
-            parsed: list[CapturedEvent] = parse_document(body, MEDIA_TYPE)
+            parsed: list[CapturedEvent] = parse_document(body, media_type)
             t1 = time.perf_counter()
             result = capture_events(engine, parsed, organisation_id=org)
             t2 = time.perf_counter()
@@ -221,16 +292,33 @@ def _capture_all(
         engine.dispose()
 
 
-def measure(url: str, documents: list[bytes], events: int) -> dict[str, float]:
+def measure(
+    url: str, documents: list[bytes], events: int, media_type: str = MEDIA_TYPE
+) -> dict[str, float]:
     """One client capturing document after document into a fresh database at ``url``."""
     org = _organisation(url)
-    started, ended, parse_seconds, store_seconds = _capture_all(url, org, documents)
+    started, ended, parse_seconds, store_seconds = _capture_all(
+        url, org, documents, media_type=media_type
+    )
     total = events * (len(documents) - 1)
     return {
         "events_per_s": total / (ended - started),
         "parse_events_per_s": total / parse_seconds,
         "store_events_per_s": total / store_seconds,
     }
+
+
+def measure_xml_parsing(documents: list[bytes], events: int) -> dict[str, float]:
+    """XML parsing alone (bytes to hashed events), with GS1's XSD and without it."""
+    figures = {}
+    for name, xsd_dir in (("with_xsd", DEFAULT_XSD_DIR), ("without_xsd", None)):
+        parse_document(documents[0], XML_MEDIA_TYPE, xsd_dir=xsd_dir)  # warm up (loads the XSD)
+        started = time.perf_counter()
+        for body in documents[1:]:
+            parse_document(body, XML_MEDIA_TYPE, xsd_dir=xsd_dir)
+        seconds = time.perf_counter() - started
+        figures[f"parse_events_per_s_{name}"] = events * (len(documents) - 1) / seconds
+    return figures
 
 
 def measure_workers(url: str, batches: list[list[bytes]], events: int) -> float:
@@ -295,8 +383,17 @@ def main() -> None:
     with postgresql_database(server) as url:
         parallel = measure_workers(url, batches(), args.events)
     figures["postgresql"] = {**single, f"events_per_s_{args.workers}_workers": parallel}
-    for backend in ("sqlite", "postgresql"):
-        figures[backend] = {name: round(value) for name, value in figures[backend].items()}
+    xml_documents = [xml_document(body) for body in documents(args.documents + 1)]
+    with tempfile.TemporaryDirectory(prefix="tracechain-bench-") as folder:
+        url = f"sqlite:///{Path(folder) / 'xml.sqlite3'}"
+        xml = measure(url, xml_documents, args.events, XML_MEDIA_TYPE)
+    xml |= measure_xml_parsing(xml_documents, args.events)
+    figures["xml_sqlite"] = {**xml, "xsd": load_schema() is not None}
+    for backend in ("sqlite", "postgresql", "xml_sqlite"):
+        figures[backend] = {
+            name: round(value) if isinstance(value, float) else value
+            for name, value in figures[backend].items()
+        }
     print(json.dumps(figures))
     print(
         json.dumps(
@@ -310,6 +407,8 @@ def main() -> None:
                 f"postgresql_events_per_s_{args.workers}_processes": figures["postgresql"][
                     f"events_per_s_{args.workers}_workers"
                 ],
+                # The same documents in XML, checked against GS1's XSD, into SQLite.
+                "xml_events_per_s": figures["xml_sqlite"]["events_per_s"],
             }
         )
     )
