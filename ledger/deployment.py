@@ -1,8 +1,8 @@
 """The deployment record: which chain our contracts live on, where, and with which code.
 
 Written once when the contracts are deployed; checked against the chain on every start so that
-a chain that was reset (a new genesis, missing code, fewer blocks) is reported instead of being
-silently redeployed over.
+a chain that was reset (another history, missing code or deployment transaction, fewer blocks)
+is reported instead of being silently redeployed over, while a restarted chain is recognised.
 """
 
 from __future__ import annotations
@@ -84,7 +84,14 @@ class Deployment:
         return cls.from_json(data)
 
     def mismatches(self, client: ChainClient) -> list[str]:
-        """How the chain behind ``client`` differs from this record (empty when it matches)."""
+        """How the chain behind ``client`` differs from this record (empty when it matches).
+
+        The chain is identified by what survives restarts: its id, the genesis block as block
+        1's parent records it (:meth:`ChainClient.genesis_hash`), each contract's deployment
+        transaction mined in the recorded block at the recorded address, and the code there.
+        Never by ``eth_getBlockByNumber(0)`` alone: anvil rewrites its genesis entry on each
+        start from a dumped state.
+        """
         problems: list[str] = []
         if client.chain_id != self.chain_id:
             problems.append(f"chain id is {client.chain_id}, the record says {self.chain_id}")
@@ -97,6 +104,8 @@ class Deployment:
                 problems.append(
                     f"{name} was deployed in block {deployed.block} but the chain ends at {head}"
                 )
+                continue
+            problems.extend(_deployment_mismatches(client, name, deployed))
             code = client.code_hash(deployed.address)
             if code != deployed.code_hash:
                 problems.append(
@@ -104,3 +113,22 @@ class Deployment:
                     f"{deployed.code_hash}"
                 )
         return problems
+
+
+def _deployment_mismatches(client: ChainClient, name: str, deployed: DeployedContract) -> list[str]:
+    """How the chain's record of a contract's deployment transaction differs from ours."""
+    receipt = client.receipt(deployed.tx_hash)
+    if receipt is None:
+        return [f"{name}'s deployment transaction {deployed.tx_hash} is not on the chain"]
+    problems: list[str] = []
+    if int(receipt["blockNumber"]) != deployed.block:
+        problems.append(
+            f"{name}'s deployment transaction is in block {receipt['blockNumber']}, the record "
+            f"says {deployed.block}"
+        )
+    address = receipt.get("contractAddress")
+    if address is None or str(address).lower() != deployed.address.lower():
+        problems.append(
+            f"{name}'s deployment transaction created {address}, the record says {deployed.address}"
+        )
+    return problems
