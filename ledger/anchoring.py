@@ -18,14 +18,23 @@ and its nonces), then runs the member's batches through three durable states:
 A crash (``kill -9``) between any two lines leaves a batch in one of these states; the next
 worker to hold the lease first asks the chain whether the root is anchored (``batchOf``) and,
 if so, finds the transaction by its ``BatchAnchored`` log and completes the batch instead of
-sending it again; a ``sent`` transaction that is still pending is waited for; one the node never
-saw is signed again with a fresh nonce. The contract itself rejects a root anchored twice, so even
-two workers racing cannot anchor an event twice.
+sending it again; a ``sent`` transaction that is still pending is waited for; one that is
+neither mined nor pending after ``tx_stuck_s`` (the node lost it in a restart, its nonce went to
+another transaction, or it sits queued behind a nonce gap) is signed again with the nonce the
+chain expects now. Nonces are never remembered between sends
+(:meth:`ledger.chain.ChainClient.nonce_for` asks the node each time), so a chain that went back
+(blocks lost when the devnet was killed before its state dump) cannot leave the worker sending
+into the node's queued pool. A stale transaction left queued there runs once the nonces below
+it are used, and then either anchors its root (the batch adopts it) or reverts with
+``AlreadyAnchored``, at zero gas price. The contract itself rejects a root anchored twice, so
+even two workers racing cannot anchor an event twice.
 
-``reconcile`` compares mined batches with the chain: a root that is no longer anchored (the
-chain was reset, or lost blocks when the devnet was killed before its state dump) is logged
-and its events queued again: under the same root while its signing key may still anchor (the
-batch goes back to ``prepared``), else in a new batch (the old one is marked ``orphaned``).
+``reconcile`` compares mined batches with the chain (at start, every ``RECONCILE_INTERVAL_S``,
+after an outage, and at once when the block the worker last saw is gone or changed): a root
+that is no longer anchored (the chain was reset, or lost blocks when the devnet was killed
+before its state dump) is logged and its events queued again: under the same root while its
+signing key may still anchor (the batch goes back to ``prepared``), else in a new batch (the
+old one is marked ``orphaned``).
 
 Only standard ``eth_*`` JSON-RPC is used, so the worker runs against anvil or Besu.
 """
@@ -48,9 +57,9 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from sqlalchemy.engine import Connection, Engine
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound, Web3Exception
+from web3.exceptions import Web3Exception
 
-from ledger.chain import ChainClient, ContractRevertError
+from ledger.chain import ChainClient, ContractRevertError, TxState
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
 from ledger.merkle import MerkleTree, leaf_hash
@@ -69,8 +78,10 @@ CRASH_ENV = "TRACECHAIN_ANCHOR_CRASH_AT"
 _NOT_ALLOWED = frozenset({"UnknownMember", "SuspendedMember", "RevokedSigner", "MissingMemberRole"})
 #: How long to leave a member alone after the chain refused its anchors (seconds).
 REFUSED_BACKOFF_S = 10.0
-#: How long to wait for a receipt before looking again on the next round (seconds).
+#: How long a round waits for a pending transaction's receipt before moving on (seconds).
 RECEIPT_WAIT_S = 30.0
+#: How often a round looks at a transaction it waits for (seconds).
+TX_POLL_S = 0.05
 #: Mined batches checked per JSON-RPC batch request while reconciling.
 RECONCILE_CHUNK = 200
 #: How often the running worker reconciles mined batches with the chain (seconds).
@@ -100,6 +111,11 @@ class AnchorConfig:
     poll_interval_s: float = 0.05
     lease_s: float = 15.0
     logs_block_range: int = 2_000
+    #: A sent transaction neither mined nor pending (queued behind a nonce gap, dropped, its
+    #: nonce taken) for this long is sent again with the nonce the chain expects (seconds).
+    tx_stuck_s: float = 5.0
+    #: How often the worker checks that the last block it saw is still on the chain (seconds).
+    rewind_check_s: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnchorConfig:
@@ -160,6 +176,8 @@ class AnchorWorker:
         self.anchor: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
         self._refused_until: dict[int, float] = {}
         self._chain_was_down = False
+        #: (number, hash) of the newest block seen, to notice a chain that went back.
+        self._marker: tuple[int, str] | None = None
         self._postgres = engine.dialect.name == "postgresql"
 
     # ------------------------------------------------------------------ loop
@@ -167,10 +185,16 @@ class AnchorWorker:
     def run(self, stop: threading.Event) -> None:
         """Anchor until ``stop`` is set; survive chain outages and database hiccups."""
         log.info("anchor worker %s started", self.worker_id)
-        last_reconcile = 0.0
+        last_reconcile = -RECONCILE_INTERVAL_S
+        last_check = 0.0
         while not stop.is_set():
             try:
-                if time.monotonic() - last_reconcile > RECONCILE_INTERVAL_S or self._chain_was_down:
+                now = time.monotonic()
+                rewound = False
+                if now - last_check >= self.config.rewind_check_s:
+                    rewound = self.chain_went_back()
+                    last_check = now
+                if now - last_reconcile > RECONCILE_INTERVAL_S or self._chain_was_down or rewound:
                     self.reconcile()
                     last_reconcile = time.monotonic()
                     self._chain_was_down = False
@@ -188,6 +212,26 @@ class AnchorWorker:
             if anchored == 0:
                 stop.wait(self.config.poll_interval_s)
         log.info("anchor worker %s stopped", self.worker_id)
+
+    def chain_went_back(self) -> bool:
+        """Whether the block last seen is gone or another now (the chain lost blocks or was
+        reset since); moves the marker to the head."""
+        went_back = False
+        if self._marker is not None:
+            number, seen = self._marker
+            now = self.chain.block_hash(number)
+            if now != seen:
+                log.warning(
+                    "block %d is %s now (was %s): the chain went back; reconciling",
+                    number,
+                    now or "gone",
+                    seen,
+                )
+                went_back = True
+        head = self.chain.block_number()
+        head_hash = self.chain.block_hash(head)
+        self._marker = None if head_hash is None else (head, head_hash)
+        return went_back
 
     def run_once(self, *, force: bool = False) -> int:
         """One round: finish in-flight batches, then close and anchor due ones.
@@ -388,12 +432,22 @@ class AnchorWorker:
         if on_chain_org != b"\0" * 32:
             return self._adopt(batch, int(block))
         if batch.status == "sent" and batch.tx_hash:
-            receipt = self._receipt(batch.tx_hash, wait=RECEIPT_WAIT_S)
+            state, receipt = self._await(batch.tx_hash)
             if receipt is not None:
                 if receipt["status"] == 1:
                     return self._confirm(batch, receipt)
                 log.warning(
                     "batch %s: transaction %s reverted; will retry", batch.id, batch.tx_hash
+                )
+            elif state is TxState.PENDING:
+                return 0  # the node will mine it; look again next round
+            else:
+                log.warning(
+                    "batch %s: transaction %s is %s, neither mined nor pending; sending it "
+                    "again with the nonce the chain expects",
+                    batch.id,
+                    batch.tx_hash,
+                    state,
                 )
         return self._send(batch)
 
@@ -420,27 +474,28 @@ class AnchorWorker:
             if revert is None:
                 raise ChainError(f"cannot build the anchor transaction: {exc}") from None
             return self._refused_send(batch, revert)
-        tx["nonce"] = self.chain.next_nonce(address)
-        raw = signer.sign_transaction(tx)
-        tx_hash = HexBytes(self.chain.w3.keccak(raw)).to_0x_hex()
-        _crash_point("before_send")
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                _batch.update()
-                .where(_batch.c.id == batch.id)
-                .values(status="sent", tx_hash=tx_hash, sent_at=_now())
-            )
-        try:
-            self.chain.w3.eth.send_raw_transaction(raw)
-        except (ValueError, Web3Exception) as exc:
-            self.chain.forget_nonce(address)
-            log.warning("batch %s: sending failed (%s); will look again", batch.id, exc)
-            return 0
-        except OSError as exc:
-            self.chain.forget_nonce(address)
-            raise ChainError(f"sending the anchor transaction failed: {exc}") from None
+        with self.chain.nonce_for(address) as nonce:
+            tx["nonce"] = nonce
+            raw = signer.sign_transaction(tx)
+            tx_hash = HexBytes(self.chain.w3.keccak(raw)).to_0x_hex()
+            _crash_point("before_send")
+            with write_transaction(self.engine) as conn:
+                conn.execute(
+                    _batch.update()
+                    .where(_batch.c.id == batch.id)
+                    .values(status="sent", tx_hash=tx_hash, sent_at=_now())
+                )
+            try:
+                self.chain.broadcast(raw)
+            except ChainError as exc:
+                if not self.chain.reachable():
+                    raise
+                # Refused (say, a nonce the node no longer expects): the next round finds the
+                # transaction dropped and signs it again with the nonce the chain gives then.
+                log.warning("batch %s: sending failed (%s); will look again", batch.id, exc)
+                return 0
         _crash_point("after_send")
-        receipt = self._receipt(tx_hash, wait=RECEIPT_WAIT_S)
+        _state, receipt = self._await(tx_hash)
         if receipt is None:
             return 0
         _crash_point("after_receipt")
@@ -468,21 +523,29 @@ class AnchorWorker:
         )
         self._refused_until[organisation_id] = time.monotonic() + REFUSED_BACKOFF_S
 
-    def _receipt(self, tx_hash: str, *, wait: float) -> Any | None:
-        """The receipt of ``tx_hash``; None when the node does not know the transaction."""
-        w3 = self.chain.w3
-        try:
-            w3.eth.get_transaction(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return None
-        except (OSError, Web3Exception) as exc:
-            raise ChainError(f"cannot look up {tx_hash}: {exc}") from None
-        try:
-            return w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=wait)
-        except Web3Exception:
-            return None
-        except OSError as exc:
-            raise ChainError(f"cannot get the receipt of {tx_hash}: {exc}") from None
+    def _await(self, tx_hash: str) -> tuple[TxState, Any | None]:
+        """Wait for ``tx_hash`` to be mined: its state and receipt (None unless mined).
+
+        Returns at once when the node does not know it or its nonce went to another
+        transaction; gives up on a queued one after ``tx_stuck_s`` and on a pending one after
+        ``RECEIPT_WAIT_S``.
+        """
+        start = time.monotonic()
+        while True:
+            receipt = self.chain.receipt(tx_hash)
+            if receipt is not None:
+                return TxState.MINED, receipt
+            state = self.chain.tx_state(tx_hash)
+            if state is TxState.MINED:
+                continue  # mined between the two questions
+            waited = time.monotonic() - start
+            if state is TxState.DROPPED:
+                return state, None
+            if state is TxState.QUEUED and waited >= self.config.tx_stuck_s:
+                return state, None
+            if waited >= RECEIPT_WAIT_S:
+                return state, None
+            time.sleep(TX_POLL_S)
 
     def _adopt(self, batch: BatchRow, block: int) -> int:
         """The root is on chain already (sent before a crash): find its transaction."""
@@ -493,7 +556,9 @@ class AnchorWorker:
         if not logs:
             raise ChainError(f"root {batch.root} is anchored in block {block} but has no log there")
         entry = logs[0]
-        receipt = self.chain.w3.eth.get_transaction_receipt(entry["transactionHash"])
+        receipt = self.chain.receipt(entry["transactionHash"])
+        if receipt is None:
+            raise ChainError(f"the node has no receipt for the transaction anchoring {batch.root}")
         log.info("batch %s was already anchored in block %d; adopting it", batch.id, block)
         return self._confirm(batch, receipt)
 

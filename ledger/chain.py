@@ -8,7 +8,10 @@ decoded into the contract's custom errors.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -19,7 +22,12 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3Exception,
+)
 from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt
 
 from contracts.build import load_artifact
@@ -31,6 +39,20 @@ RPC_TIMEOUT_S = 10.0
 RECEIPT_TIMEOUT_S = 60.0
 #: Gas headroom over the node's estimate (estimates are exact on anvil, close on Besu).
 GAS_HEADROOM = 1.2
+
+
+class TxState(StrEnum):
+    """Where a transaction the node was given stands (:meth:`ChainClient.tx_state`)."""
+
+    #: In a block.
+    MINED = "mined"
+    #: In the pool and next in line for its sender (every lower nonce is mined or pending).
+    PENDING = "pending"
+    #: In the pool behind a nonce gap: it cannot be mined until the gap is filled.
+    QUEUED = "queued"
+    #: Unknown to the node (lost with a restart or evicted), or its nonce was used by another
+    #: transaction: it will never be mined.
+    DROPPED = "dropped"
 
 
 class ContractRevertError(ChainError):
@@ -97,7 +119,8 @@ class ChainClient:
         self.w3 = connect(rpc_url, timeout=timeout)
         self._chain_id: int | None = None
         self._nonce_lock = threading.Lock()
-        self._nonces: dict[str, int] = {}
+        #: Nonces handed out and not yet broadcast, per address (see :meth:`nonce_for`).
+        self._in_flight: dict[str, set[int]] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -121,9 +144,57 @@ class ChainClient:
         return int(self._rpc(lambda: self.w3.eth.block_number))
 
     def genesis_hash(self) -> str:
-        """The hash of block 0, which identifies the chain's history."""
+        """The hash of the genesis block as the chain's history records it: block 1's parent.
+
+        Block 1's parent hash is part of every later block's hash, so it survives restarts.
+        ``eth_getBlockByNumber(0)`` does not on anvil: each start from a dumped state appends
+        a fresh genesis entry to the state and may answer with that one. On a chain without
+        block 1 yet, block 0's own hash.
+        """
+        if self.block_number() >= 1:
+            block = self._rpc(lambda: self.w3.eth.get_block(1))
+            return HexBytes(block["parentHash"]).to_0x_hex()
         block = self._rpc(lambda: self.w3.eth.get_block(0))
         return HexBytes(block["hash"]).to_0x_hex()
+
+    def block_hash(self, number: int) -> str | None:
+        """The hash of block ``number``; None when the chain does not reach it."""
+        try:
+            block = self.w3.eth.get_block(number)
+        except Web3Exception:  # BlockNotFound
+            return None
+        except (OSError, ValueError) as exc:
+            raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None
+        return HexBytes(block["hash"]).to_0x_hex()
+
+    def receipt(self, tx_hash: bytes | str) -> TxReceipt | None:
+        """The receipt of ``tx_hash``; None while (or when) it is not mined."""
+        try:
+            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None
+
+    def tx_state(self, tx_hash: bytes | str) -> TxState:
+        """Whether ``tx_hash`` is mined, pending, queued behind a nonce gap, or dropped.
+
+        Standard ``eth_*`` only: the transaction, then its sender's mined and pending counts.
+        """
+        try:
+            tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return TxState.DROPPED
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None
+        if tx.get("blockNumber") is not None:
+            return TxState.MINED
+        sender, nonce = tx["from"], int(tx["nonce"])
+        mined = int(self._rpc(lambda: self.w3.eth.get_transaction_count(sender, "latest")))
+        if nonce < mined:
+            return TxState.DROPPED  # another transaction took its nonce
+        pending = int(self._rpc(lambda: self.w3.eth.get_transaction_count(sender, "pending")))
+        return TxState.PENDING if nonce < pending else TxState.QUEUED
 
     def code_hash(self, address: str) -> str:
         """keccak256 of the code at ``address`` (of empty bytes when there is none)."""
@@ -184,18 +255,36 @@ class ChainClient:
         except (OSError, Web3Exception) as exc:
             raise ChainError(f"no receipt for {HexBytes(tx_hash).to_0x_hex()}: {exc}") from None
 
-    def next_nonce(self, address: ChecksumAddress) -> Nonce:
-        """The next nonce for ``address``: the node's pending count, or ours if ahead."""
-        with self._nonce_lock:
-            pending = self._rpc(lambda: self.w3.eth.get_transaction_count(address, "pending"))
-            nonce = max(pending, self._nonces.get(address, 0))
-            self._nonces[address] = nonce + 1
-            return Nonce(nonce)
+    @contextmanager
+    def nonce_for(self, address: ChecksumAddress) -> Iterator[Nonce]:
+        """Hold the next nonce of ``address`` while a transaction is signed and broadcast.
 
-    def forget_nonce(self, address: str) -> None:
-        """Drop our nonce for ``address`` (after a failed send) so the node's count rules."""
+        The nonce is the node's pending count, or one past a nonce another thread of this
+        client holds and has not broadcast yet. Nothing is remembered once the ``with`` block
+        ends: every send asks the chain again, so a node that lost blocks or its pool (a
+        restart, a kill before its state dump) never leaves us sending with a nonce it has
+        no use for (its pool would queue such a transaction behind the gap forever).
+        """
         with self._nonce_lock:
-            self._nonces.pop(address, None)
+            pending = int(self._rpc(lambda: self.w3.eth.get_transaction_count(address, "pending")))
+            held = self._in_flight.setdefault(address, set())
+            nonce = max(pending, max(held, default=-1) + 1)
+            held.add(nonce)
+        try:
+            yield Nonce(nonce)
+        finally:
+            with self._nonce_lock:
+                held.discard(nonce)
+                if not held:
+                    self._in_flight.pop(address, None)
+
+    def broadcast(self, raw: bytes) -> str:
+        """Send a signed transaction; its hash. Raises :class:`ChainError` when the node
+        refuses it or does not answer."""
+        try:
+            return HexBytes(self.w3.eth.send_raw_transaction(raw)).to_0x_hex()
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise ChainError(f"sending the transaction failed: {exc}") from None
 
     # ------------------------------------------------------------------ internals
 
@@ -209,13 +298,9 @@ class ChainClient:
     def _sign_send_wait(self, account: Signer | LocalAccount, tx: TxParams, abi: ABI) -> TxReceipt:
         signer = as_signer(account)
         tx = TxParams(**tx)
-        tx["nonce"] = self.next_nonce(signer.address)
-        raw = signer.sign_transaction(tx)
-        try:
-            tx_hash = self.w3.eth.send_raw_transaction(raw)
-        except (OSError, Web3Exception, ValueError) as exc:
-            self.forget_nonce(account.address)
-            raise ChainError(f"sending the transaction failed: {exc}") from None
+        with self.nonce_for(signer.address) as nonce:
+            tx["nonce"] = nonce
+            tx_hash = self.broadcast(signer.sign_transaction(tx))
         receipt = self.wait(tx_hash)
         if receipt["status"] != 1:
             raise self._replay_revert(abi, tx, receipt)
