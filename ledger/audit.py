@@ -33,7 +33,11 @@ evidence:
     a ``Recalled`` / ``RecallLifted`` log by a member that does not own the identifier's prefix
     according to the database;
 ``wrong_chain``
-    the node is not the chain of the deployment record (chain id, genesis block, code).
+    the node is not the chain of the deployment record (chain id, genesis block as block 1's
+    parent records it, deployment transaction, code);
+``anchoring_stalled``
+    the oldest event waiting to be anchored has waited longer than the anchoring lag bound
+    (``settings.anchor_lag_bound_seconds``): the anchor worker is stopped or stuck.
 
 Recalls live on the chain only: every recall in the range is listed in the report with the
 number of events the database holds for its identifier.
@@ -78,6 +82,7 @@ from ledger.events import event_hash
 from ledger.events.epc import normalise
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
 from ledger.merkle import MerkleError, MerkleTree, leaf_hash, process_proof
+from ledger.settings import get_settings
 from ledger.store.db import make_engine
 from ledger.store.indexing import NO_ID_KEY
 from ledger.store.models import (
@@ -85,6 +90,7 @@ from ledger.store.models import (
     Event,
     EventIdentifier,
     Organisation,
+    Outbox,
     Prefix,
     SigningKey,
     metadata,
@@ -107,6 +113,7 @@ _org = metadata.tables[Organisation.__tablename__]
 _key = metadata.tables[SigningKey.__tablename__]
 _prefix = metadata.tables[Prefix.__tablename__]
 _ident = metadata.tables[EventIdentifier.__tablename__]
+_outbox = metadata.tables[Outbox.__tablename__]
 
 FINDING_KINDS: Final = (
     "wrong_chain",
@@ -119,6 +126,7 @@ FINDING_KINDS: Final = (
     "wrong_recorder",
     "orphan_anchor",
     "recall_by_non_owner",
+    "anchoring_stalled",
 )
 #: Events per unit of work handed to a worker process (whole batches; one batch may exceed it).
 UNIT_EVENTS: Final = 4_000
@@ -243,6 +251,9 @@ class AuditReport:
     database: str
     events: int = 0
     pending_events: int = 0
+    #: Seconds the oldest event waiting to be anchored has waited (0 when none waits).
+    anchor_lag_s: float = 0.0
+    anchor_lag_bound_s: float = 0.0
     batches: int = 0
     mined_batches: int = 0
     in_flight_batches: int = 0
@@ -280,6 +291,8 @@ class AuditReport:
             "blocks": [self.from_block, self.to_block],
             "events": self.events,
             "pending_events": self.pending_events,
+            "anchor_lag_s": round(self.anchor_lag_s, 3),
+            "anchor_lag_bound_s": self.anchor_lag_bound_s,
             "batches": self.batches,
             "mined_batches": self.mined_batches,
             "in_flight_batches": self.in_flight_batches,
@@ -739,8 +752,14 @@ class Auditor:
         logs_block_range: int = 2_000,
         workers: int | None = None,
         unit_events: int = UNIT_EVENTS,
+        anchor_lag_bound_s: float | None = None,
     ) -> None:
         self.engine = engine
+        self.anchor_lag_bound_s = (
+            get_settings().anchor_lag_bound_seconds
+            if anchor_lag_bound_s is None
+            else anchor_lag_bound_s
+        )
         self.unit_events = max(1, unit_events)
         self.chain = chain
         self.deployment = deployment
@@ -774,7 +793,9 @@ class Auditor:
             to_block=end,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             database=self.engine.url.render_as_string(hide_password=True),
+            anchor_lag_bound_s=self.anchor_lag_bound_s,
         )
+        self._anchoring_lag(report)
         wrong_chain = self.deployment.mismatches(self.chain)
         for problem in wrong_chain:
             report.findings.append(
@@ -801,6 +822,38 @@ class Auditor:
             self._reconcile(report, batches)
         report.elapsed_s = time.perf_counter() - started
         return report
+
+    def _anchoring_lag(self, report: AuditReport) -> None:
+        """The age of the oldest event waiting to be anchored; a finding above the bound."""
+        with self.engine.connect() as conn:
+            waiting, oldest = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(_outbox.c.created_at)).select_from(_outbox)
+            ).one()
+            if oldest is None:
+                return
+            event_pk = conn.execute(
+                sa.select(_outbox.c.event_pk)
+                .where(_outbox.c.created_at == oldest)
+                .order_by(_outbox.c.id)
+                .limit(1)
+            ).scalar()
+        report.anchor_lag_s = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        if report.anchor_lag_s > self.anchor_lag_bound_s:
+            report.findings.append(
+                Finding(
+                    "anchoring_stalled",
+                    f"{waiting} events wait to be anchored, the oldest for "
+                    f"{report.anchor_lag_s:.0f} s (bound {self.anchor_lag_bound_s:g} s): the "
+                    "anchor worker is stopped or stuck",
+                    {
+                        "waiting_events": int(waiting),
+                        "oldest_event_pk": event_pk,
+                        "oldest_queued_at": oldest.isoformat(),
+                        "lag_s": round(report.anchor_lag_s, 3),
+                        "bound_s": self.anchor_lag_bound_s,
+                    },
+                )
+            )
 
     def _head(self) -> int:
         try:

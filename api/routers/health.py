@@ -38,11 +38,13 @@ class Check(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Whether the service can do its work: the database and the chain answer."""
+    """Whether the service can do its work: the database and the chain answer, and events do
+    not wait to be anchored longer than the anchoring lag bound."""
 
     ready: bool
     database: Check
     chain: Check
+    anchoring: Check
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
@@ -79,6 +81,23 @@ def _check_chain(services: Services) -> Check:
     return Check(ok=True, detail=f"chain id {deployment.chain_id}", latency_ms=_ms(start))
 
 
+def _check_anchoring(services: Services) -> Check:
+    """The anchoring lag (the oldest waiting event's age) against its bound."""
+    start = time.perf_counter()
+    bound = services.settings.anchor_lag_bound_seconds
+    sample = backlog(services)
+    if sample is None:
+        return Check(ok=False, detail="the outbox cannot be read", latency_ms=_ms(start))
+    lag = sample.oldest_pending_age_s
+    detail = (
+        f"{sample.pending_events} events wait to be anchored, the oldest for {lag:.1f} s"
+        f" (bound {bound:g} s)"
+    )
+    if lag > bound:
+        return Check(ok=False, detail="stalled: " + detail, latency_ms=_ms(start))
+    return Check(ok=True, detail=detail, latency_ms=_ms(start))
+
+
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
 
@@ -86,19 +105,22 @@ def _ms(start: float) -> float:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Readiness: database and chain reachable",
+    summary="Readiness: database and chain reachable, anchoring within its lag bound",
     responses={503: {"model": Readiness, "description": "Not ready"}},
 )
 async def readyz(services: ServicesDep, response: Response) -> Readiness:
-    """200 when the database and the chain (with our deployment) answer, else 503."""
-    database, chain = await asyncio.gather(
-        asyncio.to_thread(_check_database, services), asyncio.to_thread(_check_chain, services)
+    """200 when the database and the chain (with our deployment) answer and no event has
+    waited to be anchored longer than ``anchor_lag_bound_seconds``, else 503."""
+    database, chain, anchoring = await asyncio.gather(
+        asyncio.to_thread(_check_database, services),
+        asyncio.to_thread(_check_chain, services),
+        asyncio.to_thread(_check_anchoring, services),
     )
-    ready = database.ok and chain.ok
+    ready = database.ok and chain.ok and anchoring.ok
     if not ready:
         response.status_code = 503
         response.headers["Retry-After"] = "5"
-    return Readiness(ready=ready, database=database, chain=chain)
+    return Readiness(ready=ready, database=database, chain=chain, anchoring=anchoring)
 
 
 def backlog(services: Services) -> BacklogSample | None:
