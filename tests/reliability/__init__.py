@@ -1,0 +1,1 @@
+"""Reliability under faults: chain crashes, lost blocks, restarts, stalls."""
