@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.negotiation import best_match
 from tests.api.conftest import (
     EPCIS_CONTEXT,
     Api,
@@ -40,9 +41,14 @@ def off_by_one(key: str) -> str:
 
 
 def no_500(answer: httpx.Response) -> None:
-    """A client error is a problem+json; nothing is a server error."""
+    """A client error is a problem+json (an HTML page for a client preferring HTML, as a
+    browser does); nothing is a server error."""
     assert answer.status_code < 500, answer.text
     if answer.status_code >= 400:
+        accept = answer.request.headers.get("accept")
+        if best_match(accept, ("application/problem+json", "text/html")) == "text/html":
+            assert answer.headers["content-type"].startswith("text/html"), answer.text
+            return
         assert answer.headers["content-type"] == "application/problem+json", answer.text
         body = answer.json()
         assert {"type", "title", "status", "detail", "errors"} <= set(body)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
+from api import i18n
 from ledger.store.models import Event, EventIdentifier
 from tests.api.conftest import ADMIN_KEY, Api, Member, gln, gtin, new_batch, path_of
 from tests.api.test_auth import problem
@@ -111,6 +112,40 @@ def test_browser_gets_an_error_page_in_its_language(api: Api) -> None:
     # The detail (in English, as the ledger gives it) is still on the page for experts.
     detail = api.get("/01/09506000134350", headers=BROWSER_ZH)
     assert "GTIN check digit is 0, expected 2" in page_text(detail.text)
+
+
+def test_verification_reasons_in_chinese() -> None:
+    """Every reason the verifier gives reads as Chinese on the zh page, with its values (hashes,
+    addresses, blocks) kept as written; a reason not known here still says, in Chinese, that a
+    check failed."""
+    hash_a, hash_b = "ni:///sha-256;" + "a" * 64 + "?ver=CBV2.0", "ni:///sha-256;" + "b" * 64
+    address, root = "0x" + "c" * 40, "0x" + "d" * 64
+    reasons = [
+        "the captured event no longer parses as an EPCIS event: eventTime: bad",
+        f"the captured event hashes to {hash_a}, but {hash_b} was recorded",
+        "the recorded event hash does not match the hash ID",
+        "the identifier key does not match the event's first identifier",
+        "malformed proof: odd length",
+        "the Merkle proof does not lead from the event to its batch root",
+        "chain unreachable: connection refused",
+        f"the batch root {root} is not anchored on the chain",
+        f"the root was anchored by member {root}, not by the recorder {root}",
+        "the root is in block 7, but block 9 was recorded",
+        f"the anchoring transaction {root} is not on the chain",
+        f"the root was sent by {address}, not by the recorded address {address}",
+        "the event signature is malformed: bad v",
+        f"the event was signed by {address}, which is no key of the recorder",
+        "something nobody foresaw",
+    ]
+    for reason in reasons:
+        zh = i18n.reason_segments(reason, "zh")
+        words = "".join(part.text for part in zh if not part.value)
+        assert CJK.search(words), reason
+        assert not re.search("[A-Za-z]{3,}", words.replace("EPCIS", "")), (reason, words)
+        en = i18n.reason_segments(reason, "en")
+        assert "".join(part.text for part in en) == reason
+    values = [p.text for p in i18n.reason_segments(reasons[1], "zh") if p.value]
+    assert values == [hash_a, hash_b]
 
 
 # ---------------------------------------------------------------- card and timeline
