@@ -159,7 +159,7 @@ def test_body_limit_elsewhere(api: Api, supplier: Member) -> None:
 
 def test_batch_validation(api: Api, supplier: Member) -> None:
     """/batches names the field: schema and identifier errors are 422."""
-    good = {
+    good: dict[str, Any] = {
         "gtin": gtin(supplier.prefix),
         "lot": "V-1",
         "quantity": 5,
