@@ -28,7 +28,7 @@ from api.identity import describe, resolver_url, trail_url
 from api.services import Services
 from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, parse
 from ledger.store.models import Event, Organisation
-from ledger.store.repository import events_by_identifier
+from ledger.store.repository import display_epc_uri, events_by_identifier
 from ledger.verify import TrailEntry, TrailVerification
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
@@ -300,7 +300,7 @@ def trail_json(
             "kind": identifier.kind,
             "owner_prefix": identifier.owner_prefix,
             "class_identifier": klass.canonical if klass else None,
-            "epc_uri": identifier.epc_uri,
+            "epc_uri": display_epc_uri(services.engine, identifier),
             "resolver_url": link,
             "trail_url": trail_url(identifier, public),
             "qr_png": f"{public}/qr/{encoded}.png",

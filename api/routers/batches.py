@@ -17,8 +17,8 @@ from api.identity import parse_identifier, resolver_url
 from api.problems import ProblemError, problem_responses
 from api.schemas import BatchIn, BatchOut
 from api.services import Services
-from ledger.identifiers import GS1Identifier, Identifier
-from ledger.store.repository import organisation_prefixes
+from ledger.identifiers import Identifier
+from ledger.store.repository import display_epc_uri
 
 router = APIRouter(tags=["Capture"])
 
@@ -33,14 +33,17 @@ def _offset(moment: datetime) -> str:
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def commissioning_event(body: BatchIn, lot: Identifier, site: Identifier) -> dict[str, Any]:
+def commissioning_event(
+    body: BatchIn, lot: Identifier, site: Identifier, epc_class: str | None = None
+) -> dict[str, Any]:
     """The commissioning ObjectEvent of a lot (CBV 2.0): action ADD, bizStep commissioning,
-    disposition active, a quantity of the LGTIN class, ILMD with lot number and dates."""
+    disposition active, a quantity of the LGTIN class (``epc_class``, the EPC class URI when
+    known, else the Digital Link), ILMD with lot number and dates."""
     moment = body.event_time or datetime.now(UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     quantity: dict[str, Any] = {
-        "epcClass": lot.canonical,
+        "epcClass": epc_class or lot.canonical,
         "quantity": int(body.quantity) if float(body.quantity).is_integer() else body.quantity,
     }
     if body.uom:
@@ -67,15 +70,10 @@ def commissioning_event(body: BatchIn, lot: Identifier, site: Identifier) -> dic
     }
 
 
-def _epc_class(services: Services, who: Principal, lot: Identifier) -> str:
-    """The lot as an EPC class URI, split at the member's own company prefix when it is one."""
-    assert who.organisation_id is not None
-    digits = lot.canonical.split("/01/", 1)[1][1:]
-    for owned in organisation_prefixes(services.engine, who.organisation_id):
-        scheme, _, value = owned.prefix.partition(":")
-        if scheme == "gs1" and digits.startswith(value) and isinstance(lot, GS1Identifier):
-            return lot.to_epc_uri(len(value))
-    return lot.epc_uri or lot.canonical
+def _epc_class(services: Services, lot: Identifier) -> str:
+    """The lot as an EPC class URI split at its owner's registered company prefix (as the
+    trail shows it), else its Digital Link."""
+    return display_epc_uri(services.engine, lot) or lot.canonical
 
 
 def _commission(services: Services, who: Principal, event: dict[str, Any]) -> Captured:
@@ -109,9 +107,10 @@ async def create_batch(
     gtin = body.gtin.zfill(14)
     lot = parse_identifier(f"(01){gtin}(10){body.lot}", field="gtin")
     site = parse_identifier(f"(414){body.site_gln}", field="site_gln")
-    event = commissioning_event(body, lot, site)
+    epc_class = await run_in_threadpool(_epc_class, services, lot)
+    # The event names the lot by the same EPC URI (its hash is the same in any form).
+    event = commissioning_event(body, lot, site, epc_class)
     captured = await run_in_threadpool(_commission, services, who, event)
-    epc_class = await run_in_threadpool(_epc_class, services, who, lot)
     stored = captured.events[0]
     record = captured.result.events[0]
     link = resolver_url(lot, services.public_url)

@@ -35,7 +35,12 @@ from ledger.identifiers.errors import (
 from ledger.identifiers.gs1 import GS1Key
 from ledger.identifiers.model import GS1Identifier, HandleIdentifier, Identifier, OidIdentifier
 from ledger.identifiers.parser import parse, to_digital_link
-from ledger.identifiers.prefixes import normalise_prefix, prefix_candidates, prefix_key
+from ledger.identifiers.prefixes import (
+    epc_uri_at,
+    normalise_prefix,
+    prefix_candidates,
+    prefix_key,
+)
 
 __all__ = [
     "CANONICAL_HOST",
@@ -53,6 +58,7 @@ __all__ = [
     "NotConvertibleError",
     "OidIdentifier",
     "epc_to_digital_link",
+    "epc_uri_at",
     "normalise_prefix",
     "parse",
     "parse_epc_pattern",

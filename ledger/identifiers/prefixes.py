@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ledger.identifiers.errors import IdentifierSyntaxError, LengthError
+from ledger.identifiers.errors import IdentifierSyntaxError, LengthError, NotConvertibleError
 from ledger.identifiers.gs1 import COMPANY_PREFIX_LENGTHS, company_prefix_digits
 from ledger.identifiers.handle import PREFIX_RE
 from ledger.identifiers.hashing import keccak256
@@ -36,7 +36,7 @@ from ledger.identifiers.model import GS1Identifier, HandleIdentifier, Identifier
 from ledger.identifiers.oid import is_bare_oid, oid_ancestors, validate_dotted
 from ledger.identifiers.parser import parse
 
-__all__ = ["normalise_prefix", "prefix_candidates", "prefix_key"]
+__all__ = ["epc_uri_at", "normalise_prefix", "prefix_candidates", "prefix_key"]
 
 _MAX_PREFIX_INPUT: Final = 300
 _GS1_DIGITS: Final = re.compile(r"\d{6,12}")
@@ -143,3 +143,30 @@ def prefix_candidates(identifier: Identifier | str) -> tuple[str, ...]:
         ]
         return (owner, *others)
     return (identifier.owner_prefix,)
+
+
+def epc_uri_at(identifier: Identifier, registered_prefix: str | None) -> str | None:
+    """The EPC URI to show for ``identifier``: split at its owner's registered GS1 company
+    prefix (``gs1:{digits}``, one of :func:`prefix_candidates`) when there is one, else the
+    identifier's own :attr:`~Identifier.epc_uri` (explicit in an EPC URI, else from biip's
+    GS1 company-prefix table, which cannot know every allocation). ``None`` when the
+    identifier has no EPC form.
+
+    Every place that shows a member's EPC URI (``POST /batches``, the trail, the events a
+    batch records) goes through this, so one lot has one EPC URI everywhere.
+    """
+    if not isinstance(identifier, GS1Identifier):
+        return identifier.epc_uri
+    key = identifier.key
+    scheme, _, digits = (registered_prefix or "").partition(":")
+    if (
+        key is None
+        or scheme != "gs1"
+        or len(digits) not in COMPANY_PREFIX_LENGTHS
+        or not company_prefix_digits(key.ai, key.value).startswith(digits)
+    ):
+        return identifier.epc_uri
+    try:
+        return identifier.to_epc_uri(len(digits))
+    except NotConvertibleError:
+        return None  # TDS has no EPC form for this key

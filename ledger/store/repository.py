@@ -20,7 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from ledger.errors import InvalidInputError
-from ledger.identifiers import IdentifierError, normalise_prefix, prefix_key
+from ledger.identifiers import (
+    Identifier,
+    IdentifierError,
+    epc_uri_at,
+    normalise_prefix,
+    prefix_candidates,
+    prefix_key,
+)
 from ledger.store.db import session_factory
 from ledger.store.indexing import event_hash_of, index_identifier
 from ledger.store.models import (
@@ -40,12 +47,14 @@ __all__ = [
     "add_signing_key",
     "assign_prefix",
     "create_organisation",
+    "display_epc_uri",
     "events_by_identifier",
     "get_event_by_event_id",
     "get_event_by_hash",
     "get_organisation",
     "normalise_org_id",
     "organisation_prefixes",
+    "registered_prefix",
     "revoke_signing_key",
     "signing_keys",
 ]
@@ -199,6 +208,27 @@ def organisation_prefixes(engine: Engine, organisation_id: int) -> list[Prefix]:
     with session_factory(engine)() as session:
         statement = select(Prefix).where(Prefix.organisation_id == organisation_id)
         return list(session.exec(statement.order_by(Prefix.id)))  # type: ignore[arg-type]
+
+
+def registered_prefix(engine: Engine, identifier: Identifier) -> str | None:
+    """The registered prefix that owns ``identifier`` (the longest of its
+    :func:`~ledger.identifiers.prefix_candidates` assigned to a member), if any."""
+    table = Prefix.__table__  # type: ignore[attr-defined]
+    statement = (
+        sa.select(table.c.prefix)
+        .where(table.c.prefix.in_(list(prefix_candidates(identifier))))
+        .order_by(sa.func.length(table.c.prefix).desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        found = connection.execute(statement).scalar()
+    return None if found is None else str(found)
+
+
+def display_epc_uri(engine: Engine, identifier: Identifier) -> str | None:
+    """The EPC URI shown for ``identifier`` everywhere: split at the owning member's
+    registered company prefix (:func:`ledger.identifiers.epc_uri_at`)."""
+    return epc_uri_at(identifier, registered_prefix(engine, identifier))
 
 
 def _one_event(engine: Engine, condition: sa.ColumnElement[bool]) -> StoredEvent | None:

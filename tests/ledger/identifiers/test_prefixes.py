@@ -7,6 +7,7 @@ from eth_hash.auto import keccak
 
 from ledger.identifiers import (
     IdentifierError,
+    epc_uri_at,
     normalise_prefix,
     parse,
     prefix_candidates,
@@ -140,3 +141,18 @@ def test_canonical_forms_keep_the_contract_layout(uri: str) -> None:
     candidates = prefix_candidates(identifier)
     assert candidates[0] == "gs1:" + uri.split(":")[4].split(".")[0]
     assert set(candidates) <= contract_candidates(identifier.canonical)
+
+
+def test_epc_uri_is_split_at_the_registered_prefix() -> None:
+    lot = parse("(01)09506000134352(10)LOT-2026-11")
+    # biip's table splits 950 6000 134352 at 11 digits; the member registered 7.
+    assert lot.epc_uri == "urn:epc:class:lgtin:95060001343.05.LOT-2026-11"
+    assert epc_uri_at(lot, "gs1:9506000") == "urn:epc:class:lgtin:9506000.013435.LOT-2026-11"
+    item = parse("https://id.gs1.org/01/09506000134352/21/7")
+    assert epc_uri_at(item, "gs1:9506000") == "urn:epc:id:sgtin:9506000.013435.7"
+    # No registered prefix, or one that does not own the key: the identifier's own form.
+    assert epc_uri_at(lot, None) == lot.epc_uri
+    assert epc_uri_at(lot, "gs1:0614141") == lot.epc_uri
+    assert epc_uri_at(lot, "handle:88.118.8") == lot.epc_uri
+    handle = parse("88.118.8/PUMP-0001")
+    assert epc_uri_at(handle, "handle:88.118.8") is None
