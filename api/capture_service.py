@@ -117,10 +117,16 @@ def store_events(
     services: Services, who: Principal, events: list[CapturedEvent], *, path: str
 ) -> Captured:
     """Check prefix ownership, then commit the events (all or nothing) and queue them for
-    anchoring; invalidate the cached trails they touch."""
+    anchoring; invalidate the cached trails they touch.
+
+    ``path`` is the JSON path of the event list (``epcisBody.eventList``) or ``$`` for a single
+    event; errors name fields under it. An event whose eventID names another event raises
+    :class:`~ledger.store.capture.DuplicateEventIDError` (409)."""
     assert who.organisation_id is not None
     check_commissioning(services.engine, who.organisation_id, events, path=path)
-    result = capture_events(services.engine, events, organisation_id=who.organisation_id)
+    result = capture_events(
+        services.engine, events, organisation_id=who.organisation_id, events_path=path
+    )
     services.captured_here([record.event_pk for record in result.events if record.new])
     services.metrics.captures.labels("accepted").inc()
     new = result.new_count

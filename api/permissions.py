@@ -4,43 +4,73 @@ An event *commissions* identifiers when it is an ``ObjectEvent`` with action ``A
 and quantity classes come into being), any event with business step ``commissioning``, or a
 ``TransformationEvent`` (its outputs come into being). Every identifier an event commissions
 that :mod:`ledger.identifiers` understands must lie under a prefix of the recording member;
-identifiers under another member's prefix, or under no member's prefix, are refused (403).
+identifiers under another member's prefix (``not-prefix-owner``), or under no member's prefix
+(``unassigned-prefix``), are refused (403), each named by its field path with item indexes.
 Identifiers outside the standard schemes (``urn:uuid:``, private URLs) belong to no prefix and
 are not restricted. Recalls are checked by :class:`ledger.membership.Membership` and on chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.problems import FieldError, ProblemError
 from ledger.events import CapturedEvent
+from ledger.events.validation import item_path, join_path
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
 from ledger.store.models import Organisation, Prefix
 
 _PREFIX = Prefix.__table__  # type: ignore[attr-defined]
 _ORG = Organisation.__table__  # type: ignore[attr-defined]
 
-_INSTANCE_LISTS = {"epc": "epcList", "parent": "parentID", "child": "childEPCs",
-                   "input": "inputEPCList", "output": "outputEPCList"}  # fmt: skip
-_QUANTITY_LISTS = {"quantity": "quantityList", "child": "childQuantityList",
-                   "input": "inputQuantityList", "output": "outputQuantityList"}  # fmt: skip
+#: Fields naming instances (``parentID`` one, the others a list), in the event's order.
+_INSTANCE_FIELDS: Final = ("epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList")
+_QUANTITY_FIELDS: Final = (
+    "quantityList",
+    "childQuantityList",
+    "inputQuantityList",
+    "outputQuantityList",
+)
+#: Problem slugs of a refused identifier: under another member's prefix, under none.
+OTHER_MEMBERS_PREFIX: Final = "not-prefix-owner"
+NO_MEMBERS_PREFIX: Final = "unassigned-prefix"
+
+
+def _instances(raw: Mapping[str, Any], name: str) -> list[tuple[str, str]]:
+    value = raw.get(name)
+    if isinstance(value, str):
+        return [(name, value)]
+    if not isinstance(value, list):
+        return []
+    return [(join_path(name, i), item) for i, item in enumerate(value) if isinstance(item, str)]
+
+
+def _classes(raw: Mapping[str, Any], name: str) -> list[tuple[str, str]]:
+    value = raw.get(name)
+    if not isinstance(value, list):
+        return []
+    return [
+        (join_path(join_path(name, i), "epcClass"), item["epcClass"])
+        for i, item in enumerate(value)
+        if isinstance(item, Mapping) and isinstance(item.get("epcClass"), str)
+    ]
 
 
 def commissioned(event: CapturedEvent) -> list[tuple[str, str]]:
-    """The ``(list name, identifier)`` pairs ``event`` brings into being."""
+    """The ``(path in the event, identifier)`` pairs ``event`` brings into being, each path
+    with its item index: ``epcList[2]``, ``parentID``, ``outputQuantityList[0].epcClass``."""
     step = (event.biz_step or "").rsplit("-", 1)[-1].rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    out: list[tuple[str, str]] = []
+    raw = event.raw
     if event.event_type == "TransformationEvent":
-        out += [("outputEPCList", v) for role, v in event.identifiers if role == "output"]
-        out += [("outputQuantityList", q.epc_class) for q in event.quantities if q.role == "output"]
-    elif step == "commissioning" or (event.event_type == "ObjectEvent" and event.action == "ADD"):
-        out += [(_INSTANCE_LISTS[role], v) for role, v in event.identifiers if role != "quantity"]
-        out += [(_QUANTITY_LISTS[q.role], q.epc_class) for q in event.quantities]
-    return out
+        return _instances(raw, "outputEPCList") + _classes(raw, "outputQuantityList")
+    if step == "commissioning" or (event.event_type == "ObjectEvent" and event.action == "ADD"):
+        out = [pair for name in _INSTANCE_FIELDS for pair in _instances(raw, name)]
+        return out + [pair for name in _QUANTITY_FIELDS for pair in _classes(raw, name)]
+    return []
 
 
 def check_commissioning(
@@ -49,21 +79,22 @@ def check_commissioning(
     """Raise a 403 problem naming every identifier the member may not commission.
 
     ``path`` is the JSON path of the event list (``epcisBody.eventList``) or ``$`` for a
-    single event.
+    single event; each error names its identifier's field with every index
+    (``epcisBody.eventList[0].epcList[2]``). The problem is ``not-prefix-owner`` when the
+    first refused identifier is under another member's prefix, ``unassigned-prefix`` when it
+    is under no member's prefix (each error's reason says which).
     """
     wanted: dict[str, tuple[str, ...]] = {}
     places: list[tuple[str, str]] = []
     for index, event in enumerate(events):
-        base = f"{path}[{index}]" if path != "$" else "$"
-        for list_name, value in commissioned(event):
-            if value in wanted:
-                places.append((f"{base}.{list_name}", value))
-                continue
-            try:
-                wanted[value] = prefix_candidates(parse(value))
-            except IdentifierError:
-                continue
-            places.append((f"{base}.{list_name}", value))
+        base = item_path(path, index)
+        for field, value in commissioned(event):
+            if value not in wanted:
+                try:
+                    wanted[value] = prefix_candidates(parse(value))
+                except IdentifierError:
+                    continue
+            places.append((join_path(base, field), value))
     if not wanted:
         return
     every = {p for candidates in wanted.values() for p in candidates}
@@ -75,9 +106,8 @@ def check_commissioning(
         ).all()
     owners: dict[str, tuple[str, int]] = {row[0]: (row[1], row[2]) for row in rows}
     errors: list[FieldError] = []
+    slugs: list[str] = []
     for field, value in places:
-        if value not in wanted:
-            continue
         owned = [owners[p] for p in wanted[value] if p in owners]
         if any(org_pk == organisation_id for _, org_pk in owned):
             continue
@@ -86,13 +116,18 @@ def check_commissioning(
                 f"{value} is under a prefix of member {owned[0][0]!r}; only the prefix owner "
                 "may commission it"
             )
+            slugs.append(OTHER_MEMBERS_PREFIX)
         else:
-            reason = f"{value} is under no prefix of yours (no member owns its prefix)"
+            reason = (
+                f"{value} is under no member's prefix; a member commissions identifiers "
+                "under the prefixes assigned to it"
+            )
+            slugs.append(NO_MEMBERS_PREFIX)
         errors.append(FieldError(field, reason))
     if errors:
         raise ProblemError(
             403,
-            "not-prefix-owner",
+            slugs[0],
             errors[0]["reason"] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
             errors=errors,
         )

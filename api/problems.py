@@ -43,6 +43,7 @@ TITLES: Final[dict[str, str]] = {
     "forbidden": "Forbidden",
     "wrong-role": "The API key's role does not allow this",
     "not-prefix-owner": "The identifier belongs to another member's prefix",
+    "unassigned-prefix": "The identifier is under no member's prefix",
     "member-suspended": "The member is suspended",
     "conflict": "Conflict",
     "chain-unavailable": "The chain is unavailable",

@@ -27,6 +27,7 @@ from api.capture_service import (
 from api.deps import ReaderDep, RecorderDep, ServicesDep, SessionDep
 from api.problems import TITLES, ProblemError, problem_responses, title_of
 from api.schemas import CaptureErrorOut, CaptureJobOut
+from ledger.store.capture import listed_id
 from ledger.store.models import Capture
 
 router = APIRouter(tags=["Capture"])
@@ -67,6 +68,7 @@ def _job(capture: Capture, public_url: str) -> CaptureJobOut:
         success=capture.status == "accepted",
         errors=errors,
         eventCount=capture.event_count,
+        eventIDs=capture.event_ids or [],
     )
 
 
@@ -95,7 +97,7 @@ def capture_options(services: ServicesDep) -> Response:
             "description": "Accepted and committed; the capture job URL is in Location.",
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **problem_responses(400, 401, 403, 413, 415, 503),
+        **problem_responses(400, 401, 403, 409, 413, 415, 503),
     },
 )
 async def capture(
@@ -113,7 +115,9 @@ async def capture(
     """Validate the whole document (EPCISDocument, EPCISQueryDocument or one event), check that
     the member owns the prefixes of what it commissions, and commit every event (with its
     anchoring queue entry) in one transaction before answering 202 with the capture job in
-    ``Location``. Events captured before are stored once (idempotent)."""
+    ``Location``. Events captured before are stored once (idempotent); an event whose
+    ``eventID`` already names a different event (in the document or the ledger) is refused
+    with 409 and nothing is stored, unless it is an error declaration of that event."""
     if behaviour not in (None, "rollback"):
         raise ProblemError(
             400,
@@ -135,6 +139,7 @@ async def capture(
         running=False,
         success=True,
         eventCount=len(result.events),
+        eventIDs=[listed_id(event) for event in captured.events],
     )
     return JSONResponse(
         job.model_dump(mode="json"),

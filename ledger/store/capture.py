@@ -58,6 +58,8 @@ __all__ = [
     "PreparedCapture",
     "capture_events",
     "capture_events_in",
+    "is_error_declaration",
+    "listed_id",
     "prepare_capture",
     "record_failed_capture",
 ]
