@@ -32,6 +32,7 @@ from wallets.keystore import (
     create_keystore,
     load_keystore,
     new_passphrase,
+    private_dir,
     read_passphrase,
     write_secret,
 )
@@ -243,7 +244,7 @@ class Devnet:
             raise DevnetError(
                 f"{host}:{port} is taken by another process; stop it or set TRACECHAIN_DEVNET_PORT"
             )
-        self.paths.chain_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.paths.chain_dir)  # the data dir and its devnet folder: 0700
         with self.paths.log.open("ab") as log:
             proc = subprocess.Popen(
                 self.command(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root when running from a checkout (the parent of this package).
@@ -78,11 +78,32 @@ class Settings(BaseSettings):
 
     # ------------------------------------------------------------------ the HTTP service
     public_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Base URL the service is reached at; QR codes and Digital Links use it.",
+        default="",
+        description=(
+            "Base URL the service is reached at; QR codes and Digital Links use it. "
+            "Default: http://{api_host}:{api_port}."
+        ),
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_threads: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description=(
+            "Requests served at once (and worker threads for their blocking work); the "
+            "database pool is sized to them. More requests wait in the admission queue."
+        ),
+    )
+    api_queue_size: int = Field(
+        default=256, ge=0, description="Requests that may wait for a turn; beyond, 503."
+    )
+    api_queue_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for a turn before a 503 + Retry-After."
+    )
+    db_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for a database connection (then 503)."
+    )
     admin_api_key: SecretStr | None = Field(
         default=None,
         description=(
@@ -106,6 +127,18 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the chain is polled for recalls made outside this service.",
     )
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_listener(self) -> Settings:
+        """Unless set, ``public_url`` is where the API listens, so QR codes point there."""
+        if not self.public_url:
+            host = self.api_host
+            if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a comparison, not a binding
+                host = "127.0.0.1"  # listening everywhere: loopback reaches it here
+            elif ":" in host:
+                host = f"[{host}]"
+            object.__setattr__(self, "public_url", f"http://{host}:{self.api_port}")
+        return self
 
     @property
     def effective_rpc_url(self) -> str:

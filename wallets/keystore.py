@@ -32,9 +32,26 @@ def new_passphrase() -> str:
     return secrets.token_urlsafe(32)
 
 
+def private_dir(path: Path) -> Path:
+    """Make sure the directory ``path`` exists; every directory this creates (``path`` and
+    missing parents) is private to its owner (mode 0700). Existing ones are left alone."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another process
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+    return path
+
+
 def write_secret(path: Path, value: str) -> None:
     """Write a secret file readable only by its owner (created atomically, mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

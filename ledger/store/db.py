@@ -16,6 +16,7 @@ configuration built in code (no ``alembic.ini`` at run time), serialised across 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -30,12 +31,16 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from wallets.keystore import private_dir
+
 __all__ = [
     "MIGRATIONS_DIR",
     "alembic_config",
+    "create_private_file",
     "make_engine",
     "migrate",
     "normalise_url",
+    "pool_options",
     "session_factory",
     "write_transaction",
 ]
@@ -95,13 +100,42 @@ def _enable_wal(cursor: Any) -> None:
             time.sleep(0.01)
 
 
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file ``path`` (and its missing directories) readable by its owner
+    only, unless it exists. SQLite gives the WAL and shared-memory files the database file's
+    mode, so those are 0600 too."""
+    if path.exists():
+        return
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return  # another process created it meanwhile
+
+
+def pool_options(url: str | URL, size: int, timeout_s: float) -> dict[str, Any]:
+    """Keyword arguments of :func:`make_engine` for a pool of exactly ``size`` connections
+    (no overflow) whose callers wait at most ``timeout_s`` for one (then SQLAlchemy raises its
+    ``TimeoutError``). An in-memory SQLite database has no such pool (one connection)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        return {}
+    return {"pool_size": size, "max_overflow": 0, "pool_timeout": timeout_s}
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` (SQLite or PostgreSQL), configured for durable, concurrent use.
 
-    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine` (see :func:`pool_options`).
+    A new SQLite file is created readable by its owner only (0600, with its WAL and shared-
+    memory files), like the keystores beside it.
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database not in (None, "", ":memory:") and not parsed.database.startswith(
+            "file:"
+        ):
+            create_private_file(Path(parsed.database))
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         connect_args.setdefault("check_same_thread", False)

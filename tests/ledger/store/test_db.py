@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -26,6 +28,7 @@ from ledger.store.db import (
     make_engine,
     migrate,
     normalise_url,
+    pool_options,
     write_transaction,
 )
 from ledger.store.models import Organisation, metadata
@@ -269,3 +272,68 @@ def test_acknowledged_capture_survives_kill_9(tmp_path: Path) -> None:
         assert (count, outbox) == (200, 200)
     finally:
         engine.dispose()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_sqlite_database_is_private(tmp_path: Path) -> None:
+    """Issue 11 (10): the database file and its WAL and shared-memory files are 0600 and a
+    directory made for them 0700, even under a permissive umask (like the keystores)."""
+    database = tmp_path / "fresh" / "data" / "tracechain.sqlite3"
+    previous = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{database}")
+        try:
+            migrate(engine)
+            with write_transaction(engine) as connection:
+                connection.execute(sa.text("CREATE TABLE probe (x INTEGER)"))
+            with engine.connect() as connection:  # WAL and -shm exist while connected
+                connection.execute(sa.text("SELECT count(*) FROM probe")).scalar_one()
+                files = [
+                    database,
+                    *(database.with_name(database.name + s) for s in ("-wal", "-shm")),
+                ]
+                assert all(f.exists() for f in files), files
+                assert {f.name: oct(_mode(f)) for f in files} == {f.name: "0o600" for f in files}
+        finally:
+            engine.dispose()
+    finally:
+        os.umask(previous)
+    assert oct(_mode(database.parent)) == "0o700"
+    assert oct(_mode(database.parent.parent)) == "0o700"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pool_is_bounded_and_times_out_quickly(
+    backend: str, database_url: Callable[[str], str]
+) -> None:
+    """Issue 11 (2): the pool holds exactly the connections it is sized for, and a caller
+    that finds none free gets SQLAlchemy's TimeoutError after the short pool timeout (which
+    the API answers with 503), not after 30 s."""
+    url = database_url(backend)
+    engine = make_engine(url, **pool_options(url, 2, 0.2))
+    held = [engine.connect(), engine.connect()]
+    try:
+        started = time.monotonic()
+        with pytest.raises(sa.exc.TimeoutError):
+            engine.connect()
+        assert time.monotonic() - started < 5
+        held.pop().close()
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT 1")).scalar_one() == 1
+    finally:
+        for connection in held:
+            connection.close()
+        engine.dispose()
+
+
+def test_pool_options_of_an_in_memory_database() -> None:
+    """An in-memory SQLite database has one connection and no pool to size."""
+    assert pool_options("sqlite://", 10, 1.0) == {}
+    assert pool_options("sqlite:////tmp/x.sqlite3", 10, 1.0) == {
+        "pool_size": 10,
+        "max_overflow": 0,
+        "pool_timeout": 1.0,
+    }
