@@ -13,7 +13,11 @@ follows the events that link identifiers to each other, breadth-first, level by 
   forward a lot reaches its items, backward an item reaches its lot;
 * **location**: every event puts the identifiers it mentions at its ``readPoint`` and
   ``bizLocation`` and, for shipping and receiving, at the locations of its ``sourceList`` and
-  ``destinationList``; its recording **member** is reached too. Sites and members end a path.
+  ``destinationList``; its recording **member** is reached too;
+* **party**: the ``owning_party`` and ``possessing_party`` entries of a shipping or receiving
+  event's ``sourceList`` and ``destinationList`` (the seller, the buyer, the carrier) are
+  **party** nodes, the edge's role saying which (``destination:owning_party``...). Sites,
+  parties and members end a path.
 
 Forward is downstream (what an input became, where it went); backward is upstream (what went
 into something, where it came from). Edges always point downstream, so a graph reads left to
@@ -42,6 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import InvalidInputError
 from ledger.events import shorten
+from ledger.events.vocabulary import term_of
 from ledger.store.indexing import index_identifier, location_key
 from ledger.store.models import Event, EventIdentifier, Organisation, metadata
 
@@ -54,6 +59,7 @@ __all__ = [
     "RecallScope",
     "TraceGraph",
     "Tracer",
+    "edge_label",
     "identifier_type",
     "recall_scope",
     "render_svg",
@@ -61,8 +67,8 @@ __all__ = [
 ]
 
 Direction = Literal["forward", "backward"]
-NodeKind = Literal["identifier", "site", "member"]
-Relation = Literal["transformation", "aggregation", "class", "location", "recorded"]
+NodeKind = Literal["identifier", "site", "party", "member"]
+Relation = Literal["transformation", "aggregation", "class", "location", "party", "recorded"]
 
 _event = metadata.tables[Event.__tablename__]
 _ident = metadata.tables[EventIdentifier.__tablename__]
@@ -79,9 +85,8 @@ _CHUNK: Final = 500
 
 _GS1: Final = "https://id.gs1.org/"
 _SHIP_STEPS: Final = frozenset({"shipping", "receiving"})
-_SDT_LOCATION: Final = frozenset(
-    {"location", "urn:epcglobal:cbv:sdt:location", "https://ref.gs1.org/cbv/SDT-location"}
-)
+#: CBV source/destination types followed, as bare terms (any form of them is read).
+_SDT_FOLLOWED: Final = frozenset({"location", "owning_party", "possessing_party"})
 _LINKING_TYPES: Final = frozenset({"AggregationEvent", "AssociationEvent"})
 _QUANTITY_ROLES: Final = frozenset(
     {"quantity", "child_quantity", "input_quantity", "output_quantity"}
@@ -155,11 +160,12 @@ def _label(canonical: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """An identifier, a site or a member reached by a trace."""
+    """An identifier, a site, a party or a member reached by a trace."""
 
     id: str
     kind: NodeKind
-    #: :func:`identifier_type` of an identifier; ``location`` for a site; ``member``.
+    #: :func:`identifier_type` of an identifier; ``location`` for a site; ``party``;
+    #: ``member``.
     type: str
     label: str
     #: Levels from the start (0 for the start itself).
@@ -190,7 +196,9 @@ class Edge:
     biz_step: str | None = None
     event_time: datetime | None = None
     hash_id: str | None = None
-    #: For location edges: ``readPoint``, ``bizLocation``, ``source`` or ``destination``.
+    #: For location edges: ``readPoint``, ``bizLocation``, ``source`` or ``destination``;
+    #: for party edges ``source:`` or ``destination:`` and the CBV type
+    #: (``destination:owning_party``, ``source:possessing_party``...).
     role: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -232,6 +240,10 @@ class TraceGraph:
     def sites(self) -> list[str]:
         """Every site reached."""
         return sorted(n.id for n in self.nodes.values() if n.kind == "site")
+
+    def parties(self) -> list[str]:
+        """Every party reached (owning or possessing, from source and destination lists)."""
+        return sorted(n.id for n in self.nodes.values() if n.kind == "party")
 
     def members(self) -> list[str]:
         """Every member (organisation id) reached."""
@@ -460,12 +472,14 @@ class Tracer:
                 ):
                     out[pk].rows.append(_Row(pk, role, canonical, klass))
 
-    def _shipping_locations(
+    def _sources_and_destinations(
         self, conn: Connection, pks: Iterable[int]
-    ) -> dict[int, list[tuple[str, str]]]:
-        """(role, location) pairs of the sourceList / destinationList of shipping events."""
+    ) -> dict[int, list[tuple[str, str, str]]]:
+        """(role, CBV type, canonical value) of the sourceList / destinationList entries of
+        shipping and receiving events whose type is location, owning_party or
+        possessing_party."""
         wanted = sorted(set(pks))
-        out: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             rows = conn.execute(
@@ -476,17 +490,16 @@ class Tracer:
                     raw = json.loads(text)
                 except ValueError:
                     continue
-                for key, value_key, role in (
-                    ("sourceList", "source", "source"),
-                    ("destinationList", "destination", "destination"),
-                ):
+                for key, role in (("sourceList", "source"), ("destinationList", "destination")):
                     for entry in raw.get(key) or ():
-                        if (
-                            isinstance(entry, dict)
-                            and entry.get("type") in _SDT_LOCATION
-                            and isinstance(entry.get(value_key), str)
-                        ):
-                            out[pk].append((role, str(location_key(entry[value_key]))))
+                        if not isinstance(entry, dict):
+                            continue
+                        value, kind = entry.get(role), entry.get("type")
+                        if not (isinstance(value, str) and isinstance(kind, str)):
+                            continue
+                        term = _sdt_term(kind)
+                        if term is not None:
+                            out[pk].append((role, term, str(location_key(value))))
         return out
 
     # ------------------------------------------------------------------ one level
@@ -528,7 +541,7 @@ class Tracer:
                 if row.role in _QUANTITY_ROLES and row.canonical in by_lot:
                     for item in by_lot[row.canonical]:
                         mentions[info.pk].append((item, row, "item-lot"))
-        shipping = self._shipping_locations(
+        shipping = self._sources_and_destinations(
             conn, (pk for pk in mentions if events[pk].biz_step in _SHIP_STEPS)
         )
         following: dict[str, None] = {}
@@ -633,20 +646,27 @@ class Tracer:
     def _locate(
         info: _EventInfo,
         node: str,
-        shipping: Iterable[tuple[str, str]],
+        shipping: Iterable[tuple[str, str, str]],
         reach: _Reach,
         link: _Link,
         members: dict[int, int],
         level: int,
     ) -> None:
-        """The sites an event puts ``node`` at, and the member that recorded it."""
+        """The sites an event puts ``node`` at, the parties it moves between, and the member
+        that recorded it."""
         places = [("readPoint", info.read_point), ("bizLocation", info.biz_location)]
-        places += list(shipping)
         for role, site in places:
             if site is None:
                 continue
             reach(site, "site", "location")
             link(node, site, "location", info, role=role)
+        for role, kind, value in shipping:
+            if kind == "location":
+                reach(value, "site", "location")
+                link(node, value, "location", info, role=role)
+            else:
+                reach(value, "party", "party")
+                link(node, value, "party", info, role=f"{role}:{kind}")
         members.setdefault(info.organisation_id, level + 1)
         link(node, f"member:{info.organisation_id}", "recorded", info)
 
@@ -687,6 +707,13 @@ class Tracer:
                 )
 
 
+@lru_cache(maxsize=64)
+def _sdt_term(kind: str) -> str | None:
+    """The followed CBV source/destination type ``kind`` names, in any of its forms."""
+    term = term_of("sourceDestType", kind)
+    return term if term in _SDT_FOLLOWED else None
+
+
 def _row_of(info: _EventInfo, canonical: str) -> _Row | None:
     for row in info.rows:
         if row.canonical == canonical:
@@ -717,6 +744,8 @@ class RecallScope:
     #: Cases, pallets and other logistic units that carried them.
     logistic_units: tuple[str, ...]
     sites: tuple[str, ...]
+    #: Owning and possessing parties it was shipped from or to (buyers, carriers...).
+    parties: tuple[str, ...]
     members: tuple[str, ...]
     graph: TraceGraph
 
@@ -727,6 +756,7 @@ class RecallScope:
             "products": list(self.products),
             "logistic_units": list(self.logistic_units),
             "sites": list(self.sites),
+            "parties": list(self.parties),
             "members": list(self.members),
             "truncated": self.graph.truncated,
         }
@@ -747,6 +777,7 @@ def recall_scope(engine: Engine, identifier: str, depth: int | None = None) -> R
         products=products,
         logistic_units=tuple(graph.identifiers("logistic_unit", "asset")),
         sites=tuple(graph.sites()),
+        parties=tuple(graph.parties()),
         members=tuple(graph.members()),
         graph=graph,
     )
@@ -877,8 +908,9 @@ def _edge_paths(edges: Sequence[Edge], shown: Mapping[str, tuple[float, float]])
         bend = max(30.0, abs(x2 - x1) / 2)
         c1 = x1 + bend if tx >= sx else x1 - bend
         c2 = x2 - bend if tx >= sx else x2 + bend
-        tip = "; ".join(_edge_text(e, long=True) for e in group)
-        colour = "#9ca3af" if group[0].relation in ("location", "recorded") else "#374151"
+        events = _by_event(group)
+        tip = "; ".join(_edge_text(e, long=True) for e in events)
+        colour = "#9ca3af" if group[0].relation in _CONTEXT_RELATIONS else "#374151"
         out.append(
             f'<g class="edge {group[0].relation}"><title>{_esc(tip)}</title>'
             f'<path d="M{x1:.0f},{y1:.0f} C{c1:.0f},{y1:.0f} {c2:.0f},{y2:.0f} {x2:.0f},{y2:.0f}" '
@@ -886,15 +918,41 @@ def _edge_paths(edges: Sequence[Edge], shown: Mapping[str, tuple[float, float]])
         )
         if labelled:
             mx, my = (x1 + x2) / 2, (y1 + y2) / 2 - 3
-            text = _clip(_edge_text(group[0], long=False), 22)
-            if len(group) > 1:
-                text += f" ×{len(group)}"
+            text = _clip(edge_label(events), 34)
             out.append(
                 f'<text x="{mx:.0f}" y="{my:.0f}" text-anchor="middle" fill="#6b7280" '
                 f'font-size="9">{_esc(text)}</text>'
             )
         out.append("</g>\n")
     return out
+
+
+#: Relations drawn in grey: where things were and who recorded it, not what they became.
+_CONTEXT_RELATIONS: Final = frozenset({"location", "party", "recorded"})
+
+
+def _by_event(edges: Sequence[Edge]) -> list[Edge]:
+    """One edge per event (an event can link two nodes in several roles: a site that is
+    both its readPoint and its bizLocation), in event-time order."""
+    seen: dict[tuple[Any, ...], Edge] = {}
+    for edge in edges:
+        key = (edge.relation, edge.event_pk) if edge.event_pk is not None else (edge.relation,)
+        seen.setdefault(key, edge)
+    return sorted(
+        seen.values(),
+        key=lambda e: (e.event_time is None, e.event_time or datetime.min, e.event_pk or 0),
+    )
+
+
+def edge_label(edges: Sequence[Edge]) -> str:
+    """The label of a drawn link: what each event making it did (``shipping, receiving``,
+    ``packing ADD, unpacking DELETE``), in time order; an action repeated by several events
+    is named once with its count (``packing ×3``)."""
+    counts: dict[str, int] = {}
+    for edge in _by_event(edges):
+        what = _edge_text(edge, long=False)
+        counts[what] = counts.get(what, 0) + 1
+    return ", ".join(what if n == 1 else f"{what} ×{n}" for what, n in counts.items())
 
 
 def _edge_text(edge: Edge, *, long: bool) -> str:

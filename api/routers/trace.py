@@ -27,10 +27,11 @@ SVG: Final = "image/svg+xml"
 
 
 class TraceNodeOut(BaseModel):
-    """An identifier, site or member the trace reached."""
+    """An identifier, site, party (an owning or possessing party of a shipment) or member
+    the trace reached."""
 
     id: str
-    kind: Literal["identifier", "site", "member"]
+    kind: Literal["identifier", "site", "party", "member"]
     type: str
     label: str
     depth: int
@@ -41,7 +42,7 @@ class TraceEdgeOut(BaseModel):
 
     source: str
     target: str
-    relation: Literal["transformation", "aggregation", "class", "location", "recorded"]
+    relation: Literal["transformation", "aggregation", "class", "location", "party", "recorded"]
     event_pk: int | None
     event_type: str | None
     action: str | None
@@ -96,8 +97,8 @@ def _trace(services: Any, identifier: str, direction: Any, depth: int) -> TraceG
     response_model=None,
     responses={
         200: {
-            "description": "The trace graph: nodes (identifiers, sites, members) and the events "
-            "linking them; or the graph drawn as SVG, upstream on the left.",
+            "description": "The trace graph: nodes (identifiers, sites, parties, members) and "
+            "the events linking them; or the graph drawn as SVG, upstream on the left.",
             "model": TraceOut,
             "content": {SVG: {"schema": {"type": "string"}}},
         },
@@ -115,7 +116,8 @@ async def trace(
 ) -> Response:
     """Follow the identifier (any form; percent-encode it) through transformations (inputs
     to outputs, by instance and by lot), packing and unpacking, lots and their items, and the
-    sites and members of every event, ``depth`` levels deep. JSON by default, SVG for
+    sites, parties (owning / possessing, from shipments' source and destination lists) and
+    members of every event, ``depth`` levels deep. JSON by default, SVG for
     ``Accept: image/svg+xml`` or ``format=svg``."""
     media = _format(request, format)
     graph = await run_in_threadpool(_trace, services, identifier, direction, depth)

@@ -640,3 +640,81 @@ def test_svg_summarises_wide_layers_and_escapes(engine: Engine, supply_chain: Su
     text = render_svg(weird)
     fromstring(text.encode())
     assert "&lt;b a=&quot;1&quot;&gt;&amp;" in text
+
+
+def pgln(prefix: str, party: int) -> str:
+    return gln(prefix, party)
+
+
+def test_a_shipment_to_a_buyer_shows_the_buyer_as_a_party(engine: Engine) -> None:
+    """sourceList / destinationList of type owning_party and possessing_party (any CBV form)
+    reach party nodes, forward and backward, besides the location ones."""
+    chain = SupplyChain(orgs=offline_members(engine))
+    rec = Recorder(engine, chain)
+    pallet = f"{DL}/00/{sscc('0614141', 900)}"
+    seller, buyer, carrier = (f"{DL}/417/{pgln('0614141', n)}" for n in (501, 502, 503))
+    store = f"{DL}/414/{gln('0614141', 504)}"
+    rec.capture(
+        "factory",
+        {
+            "type": "ObjectEvent",
+            **rec.when(),
+            "epcList": [pallet],
+            "action": "OBSERVE",
+            "bizStep": "shipping",
+            "sourceList": [{"type": "owning_party", "source": seller}],
+            "destinationList": [
+                # The buyer's PGLN as an EPC URI (the node is its canonical form).
+                {
+                    "type": "owning_party",
+                    "destination": f"urn:epc:id:pgln:0614141.{pgln('0614141', 502)[7:12]}",
+                },
+                {"type": "possessing_party", "destination": carrier},
+                {"type": "location", "destination": store},
+            ],
+        },
+    )
+    forward = trace(engine, pallet, "forward")
+    assert forward.nodes[buyer].kind == "party"
+    assert forward.nodes[buyer].type == "party"
+    assert forward.nodes[buyer].label == f"PGLN {pgln('0614141', 502)}"
+    assert forward.parties() == sorted([seller, buyer, carrier])
+    assert store in forward.sites()
+    roles = {(e.target, e.relation, e.role, e.biz_step) for e in forward.edges}
+    assert (buyer, "party", "destination:owning_party", "shipping") in roles
+    assert (carrier, "party", "destination:possessing_party", "shipping") in roles
+    assert (seller, "party", "source:owning_party", "shipping") in roles
+    assert (store, "location", "destination", "shipping") in roles
+    backward = trace(engine, pallet, "backward")
+    assert backward.parties() == forward.parties()
+    assert buyer in recall_scope(engine, pallet).parties
+    assert buyer in json.dumps(forward.to_json())
+
+
+def svg_edge_labels(svg: str) -> list[str]:
+    """The label text of every edge group of an SVG trace drawing."""
+    out = []
+    for g in fromstring(svg.encode()).findall(f"{SVG}g[@class]"):
+        text = g.find(f"{SVG}text")
+        if g.get("class", "").startswith("edge") and text is not None:
+            out.append(str(text.text))
+    return out
+
+
+def test_svg_edge_labels_name_the_events_of_each_link(
+    engine: Engine, supply_chain: SupplyChain
+) -> None:
+    """A link made by several events names each of them, not the first one N times."""
+    graph = trace(engine, supply_chain.lots["flour_1"], "forward", depth=None)
+    labels = svg_edge_labels(render_svg(graph))
+    # case -> pallet: packed at the factory, unpacked at the distribution centre.
+    assert "packing ADD, unpacking DELETE" in labels
+    # case -> retailer site: shipped there, then received there.
+    assert "shipping, receiving" in labels
+    # lot -> supplier site: commissioned there (readPoint and bizLocation: one event), shipped.
+    assert "commissioning, shipping" in labels
+    # cake -> factory site: made there, packed there.
+    assert "commissioning, packing" in labels
+    assert "packing ADD ×2" not in labels
+    # case -> factory site: two packing events (its items into it, it onto the pallet).
+    assert "packing ×2" in labels
