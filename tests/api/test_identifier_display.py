@@ -10,7 +10,19 @@ from urllib.parse import quote
 import pytest
 
 from ledger.identifiers import GS1Identifier, parse
-from tests.api.conftest import Api, admit, event_list, gtin, new_batch, path_of
+from tests.api.conftest import (
+    Api,
+    Member,
+    admit,
+    capture,
+    document,
+    event_list,
+    gln,
+    gtin,
+    new_batch,
+    object_event,
+    path_of,
+)
 
 _rng = random.Random(20261129)
 
@@ -71,3 +83,32 @@ def test_a_bare_gtin_is_a_gtin_on_the_api(api: Api) -> None:
     answer = api.get("/identifiers/6901234567892/recall")
     assert answer.status_code == 200, answer.text
     assert answer.json()["recalled"] is False
+
+
+def test_the_trace_shows_the_buyer_of_a_shipment(api: Api, supplier: Member) -> None:
+    """``GET /trace`` of a shipped lot reaches the buyer named in its destinationList."""
+    batch = new_batch(api, supplier)
+    # Parties are PGLNs (AI 417), GLN-shaped.
+    seller = f"https://id.gs1.org/417/{gln(supplier.prefix, 1)}"
+    buyer = f"https://id.gs1.org/417/{gln(supplier.prefix, 777)}"
+    shipping = object_event(
+        classes=[batch["identifier"]],
+        sourceList=[{"type": "owning_party", "source": seller}],
+        destinationList=[{"type": "owning_party", "destination": buyer}],
+    )
+    assert capture(api, supplier.key, document(shipping)).status_code == 202
+    answer = api.get(f"/trace/{quote(batch['identifier'], safe='')}", key=supplier.key)
+    assert answer.status_code == 200, answer.text
+    graph = answer.json()
+    parties = {n["id"]: n for n in graph["nodes"] if n["kind"] == "party"}
+    assert set(parties) == {seller, buyer}
+    assert parties[buyer]["type"] == "party"
+    assert {
+        (e["source"], e["role"], e["biz_step"])
+        for e in graph["edges"]
+        if e["target"] == buyer and e["relation"] == "party"
+    } == {(batch["identifier"], "destination:owning_party", "shipping")}
+    svg = api.get(
+        f"/trace/{quote(batch['identifier'], safe='')}", params={"format": "svg"}, key=supplier.key
+    )
+    assert f"PGLN {buyer.rsplit('/', 1)[1]}" in svg.text
