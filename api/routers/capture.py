@@ -27,7 +27,7 @@ from api.capture_service import (
 from api.deps import ReaderDep, RecorderDep, ServicesDep, SessionDep
 from api.problems import TITLES, ProblemError, problem_responses, title_of
 from api.schemas import CaptureErrorOut, CaptureJobOut
-from ledger.store.capture import listed_id
+from ledger.store.capture import capture_event_ids
 from ledger.store.models import Capture
 
 router = APIRouter(tags=["Capture"])
@@ -49,7 +49,8 @@ _EVENT_BODY: Final[dict[str, Any]] = {
 }
 
 
-def _job(capture: Capture, public_url: str) -> CaptureJobOut:
+def _job(session: Session, capture: Capture, public_url: str) -> CaptureJobOut:
+    """The REST binding's capture job of a ``capture`` row, listing its events' eventIDs."""
     errors = [
         CaptureErrorOut(
             type=f"{public_url}/problems/{e.get('problem') or 'invalid-input'}",
@@ -68,7 +69,7 @@ def _job(capture: Capture, public_url: str) -> CaptureJobOut:
         success=capture.status == "accepted",
         errors=errors,
         eventCount=capture.event_count,
-        eventIDs=capture.event_ids or [],
+        eventIDs=capture_event_ids(session.connection(), capture.event_pks or []),
     )
 
 
@@ -139,7 +140,7 @@ async def capture(
         running=False,
         success=True,
         eventCount=len(result.events),
-        eventIDs=[listed_id(event) for event in captured.events],
+        eventIDs=result.event_ids,
     )
     return JSONResponse(
         job.model_dump(mode="json"),
@@ -167,7 +168,7 @@ def capture_job(
     """The state of a capture job: a recorder sees its own member's jobs, an auditor (and the
     consortium admin) all."""
     response.headers.update(EPCIS_HEADERS)
-    return _job(_visible(session, capture_id, who), services.public_url)
+    return _job(session, _visible(session, capture_id, who), services.public_url)
 
 
 def _page_token(created_at: datetime, capture_id: str) -> str:
@@ -222,7 +223,7 @@ def capture_jobs(
         token = _page_token(rows[-1].created_at, rows[-1].id)
         url = request.url.include_query_params(nextPageToken=token, perPage=per_page)
         response.headers["Link"] = f'<{url}>; rel="next"'
-    return [_job(row, services.public_url) for row in rows]
+    return [_job(session, row, services.public_url) for row in rows]
 
 
 @router.post(

@@ -56,10 +56,10 @@ __all__ = [
     "CapturedRecord",
     "DuplicateEventIDError",
     "PreparedCapture",
+    "capture_event_ids",
     "capture_events",
     "capture_events_in",
     "is_error_declaration",
-    "listed_id",
     "prepare_capture",
     "record_failed_capture",
 ]
@@ -114,11 +114,6 @@ def is_error_declaration(event: CapturedEvent) -> bool:
     return "errorDeclaration" in event.raw
 
 
-def listed_id(event: CapturedEvent) -> str:
-    """What a capture job lists for ``event``: its ``eventID``, else its CBV 2.0 hash ID."""
-    return event.event_id or event.hash_id
-
-
 @dataclass(frozen=True, slots=True)
 class CapturedRecord:
     """What became of one event of a capture request."""
@@ -131,6 +126,13 @@ class CapturedRecord:
     #: Whether this capture stored the event (False: it was already there, or appeared earlier
     #: in the same document).
     new: bool
+    #: The stored event's ``eventID`` (that of the first capture when it was captured before).
+    event_id: str | None = None
+
+    @property
+    def listed_id(self) -> str:
+        """What a capture job lists for the event: its ``eventID``, else its hash ID."""
+        return self.event_id or self.hash_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,12 @@ class CaptureResult:
     def new_count(self) -> int:
         """How many events this capture stored."""
         return sum(1 for record in self.events if record.new)
+
+    @property
+    def event_ids(self) -> list[str]:
+        """What the capture job lists: each input event's stored ``eventID`` (else its hash
+        ID), in input order."""
+        return [record.listed_id for record in self.events]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +171,6 @@ class PreparedCapture:
     identifier_rows: dict[str, tuple[dict[str, Any], ...]]
     #: The input's JSON path of its events (:data:`DOCUMENT_EVENTS`, or ``"$"`` for one event).
     events_path: str = DOCUMENT_EVENTS
-    #: What the capture job lists per input event (:func:`listed_id`), in input order.
-    event_ids: tuple[str, ...] = ()
 
     def field_of(self, digest: str, name: str) -> str:
         """The path of member ``name`` of the first input event with hash ``digest``."""
@@ -252,7 +258,6 @@ def prepare_capture(
         event_rows=tuple(event_rows),
         identifier_rows=index,
         events_path=events_path,
-        event_ids=tuple(listed_id(event) for event in events),
     )
 
 
@@ -331,15 +336,34 @@ def _created_at_param(connection: Connection, when: datetime) -> Any:
     return when if process is None else process(when)
 
 
-def _read_back(connection: Connection, hashes: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _read_back(connection: Connection, hashes: Sequence[str]) -> dict[str, tuple[int, str | None]]:
+    """``event_hash -> (id, event_id)`` of the stored events among ``hashes``."""
+    found: dict[str, tuple[int, str | None]] = {}
     for start in range(0, len(hashes), _READ_BACK_CHUNK):
         chunk = hashes[start : start + _READ_BACK_CHUNK]
         rows = connection.execute(
-            sa.select(_EVENT.c.id, _EVENT.c.event_hash).where(_EVENT.c.event_hash.in_(chunk))
+            sa.select(_EVENT.c.id, _EVENT.c.event_hash, _EVENT.c.event_id).where(
+                _EVENT.c.event_hash.in_(chunk)
+            )
         )
-        found.update((digest, pk) for pk, digest in rows)
+        found.update((digest, (pk, event_id)) for pk, digest, event_id in rows)
     return found
+
+
+def capture_event_ids(connection: Connection, event_pks: Sequence[int]) -> list[str]:
+    """What a capture job lists for the stored events ``event_pks`` (``capture.event_pks``):
+    each one's ``eventID``, else its hash ID, in the given order."""
+    listed: dict[int, str] = {}
+    distinct = sorted(set(event_pks))
+    for start in range(0, len(distinct), _READ_BACK_CHUNK):
+        chunk = distinct[start : start + _READ_BACK_CHUNK]
+        rows = connection.execute(
+            sa.select(_EVENT.c.id, _EVENT.c.event_id, _EVENT.c.hash_id).where(
+                _EVENT.c.id.in_(chunk)
+            )
+        )
+        listed.update((pk, event_id or hash_id) for pk, event_id, hash_id in rows)
+    return [listed[pk] for pk in event_pks if pk in listed]
 
 
 def capture_events_in(connection: Connection, prepared: PreparedCapture) -> CaptureResult:
@@ -362,7 +386,6 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
             "status": "accepted",
             "event_count": len(prepared.hashes),
             "errors": None,
-            "event_ids": list(prepared.event_ids),
         },
     )
     new_ids: dict[str, int] = {}
@@ -419,11 +442,21 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
             )
     records = []
     seen: set[str] = set()
+    event_ids = {row["event_hash"]: row["event_id"] for row in prepared.event_rows}
     for digest, hash_id in zip(prepared.hashes, prepared.hash_ids, strict=True):
         is_new = digest in new_ids and digest not in seen
         seen.add(digest)
-        pk = new_ids[digest] if digest in new_ids else existing[digest]
-        records.append(CapturedRecord(pk, hash_id, digest, is_new))
+        if digest in new_ids:
+            pk, event_id = new_ids[digest], event_ids[digest]
+        else:
+            pk, event_id = existing[digest]
+        records.append(CapturedRecord(pk, hash_id, digest, is_new, event_id))
+    # The capture job's list of events (kept when a capture id is reused: the first stays).
+    connection.execute(
+        sa.update(_CAPTURE)
+        .where(_CAPTURE.c.id == prepared.capture_id, _CAPTURE.c.event_pks.is_(None))
+        .values(event_pks=[record.event_pk for record in records])
+    )
     return CaptureResult(prepared.capture_id, record_time, tuple(records))
 
 

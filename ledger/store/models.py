@@ -153,9 +153,9 @@ class Capture(StoreModel, table=True):
     event_count: int = Field(default=0)
     #: The validation errors of a failed capture (``[{"field": ..., "reason": ...}]``).
     errors: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
-    #: Of an accepted capture: each input event's ``eventID`` (its hash ID when it has none),
-    #: in input order; ``None`` for captures recorded before this column existed.
-    event_ids: list[str] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    #: Of an accepted capture: the ``event.id`` of each input event, in input order (the job
+    #: lists their eventIDs); ``None`` for captures recorded before this column existed.
+    event_pks: list[int] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
 
 
 class AnchorBatch(StoreModel, table=True):
@@ -176,6 +176,10 @@ class AnchorBatch(StoreModel, table=True):
     tx_hash: str | None = Field(default=None, sa_type=sa.String(66))
     block_number: int | None = Field(default=None, sa_type=sa.BigInteger)
     chain_id: int = Field(sa_type=sa.BigInteger)
+    #: What the batch's Merkle leaves commit to (:func:`ledger.merkle.event_leaf`): 1 the event
+    #: hash (batches anchored before leaves covered records), 2 also the captured JSON as
+    #: stored and the signature.
+    leaf_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     mined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

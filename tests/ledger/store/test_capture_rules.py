@@ -18,6 +18,7 @@ from ledger.events.validation import MAX_BODY_DEPTH, MAX_EVENT_DEPTH
 from ledger.store.capture import (
     CaptureResult,
     DuplicateEventIDError,
+    capture_event_ids,
     capture_events,
     capture_events_in,
     prepare_capture,
@@ -211,16 +212,36 @@ def test_the_unique_index_is_the_arbiter(engine: Engine, org: int) -> None:
 # --- capture jobs list their events -----------------------------------------------------------
 
 
-def test_a_capture_row_lists_its_event_ids_in_input_order(engine: Engine, org: int) -> None:
+def listed(engine: Engine, capture_id: str) -> list[str]:
+    """What the capture job ``capture_id`` lists."""
+    with engine.connect() as connection:
+        pks = connection.execute(
+            sa.select(_CAPTURE.c.event_pks).where(_CAPTURE.c.id == capture_id)
+        ).scalar_one()
+        return capture_event_ids(connection, pks)
+
+
+def test_a_capture_lists_its_events_in_input_order(engine: Engine, org: int) -> None:
     with_id = object_event([1], eventID=EVENT_ID)
     without_id = object_event([2])
-    events = parse([with_id, without_id, with_id])
-    result = capture_events(engine, events, organisation_id=org, capture_id="listed")
-    with engine.connect() as connection:
-        listed = connection.execute(
-            sa.select(_CAPTURE.c.event_ids).where(_CAPTURE.c.id == "listed")
-        ).scalar_one()
-    assert listed == [EVENT_ID, result.events[1].hash_id, EVENT_ID]
+    result = capture_events(
+        engine, parse([with_id, without_id, with_id]), organisation_id=org, capture_id="listed"
+    )
+    expected = [EVENT_ID, result.events[1].hash_id, EVENT_ID]
+    assert result.event_ids == expected
+    assert listed(engine, "listed") == expected
+    # Captured again (under another eventID: the same event, as eventID is not hashed), the
+    # job lists the stored event's eventID, the one GET /events/{eventID} finds.
+    again = capture_events(
+        engine,
+        parse([without_id, {**with_id, "eventID": OTHER_ID}]),
+        organisation_id=org,
+        capture_id="again",
+    )
+    assert again.event_ids == listed(engine, "again") == [result.events[1].hash_id, EVENT_ID]
+    # A capture id used again keeps its first list.
+    capture_events(engine, parse([object_event([3])]), organisation_id=org, capture_id="listed")
+    assert listed(engine, "listed") == expected
 
 
 # --- the migration ----------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 ``event.error_declaration`` marks error declarations (filled in from the captured JSON for the
 rows already there); the partial unique index ``uq_event_event_id`` holds every other event's
-``eventID`` once, so two concurrent captures cannot both store an eventID. ``capture.event_ids``
-lists the events of an accepted capture (their eventID, else their hash ID), in input order.
+``eventID`` once, so two concurrent captures cannot both store an eventID. ``capture.event_pks``
+lists the events of an accepted capture (``event.id``), in input order.
 
 The upgrade stops, naming them, when the database already holds two different events with one
 eventID: which of them is right is for their members to decide, not for a migration.
@@ -38,7 +38,7 @@ _IS_DECLARATION: Final = {
 def upgrade() -> None:
     """Apply this revision."""
     with op.batch_alter_table("capture", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("event_ids", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("event_pks", sa.JSON(), nullable=True))
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("error_declaration", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -76,4 +76,4 @@ def downgrade() -> None:
     # ALTER TABLE ... DROP COLUMN in place (SQLite >= 3.35 has it): a batch copy of ``event``
     # would drop the old table under the foreign keys of its identifier and outbox rows.
     op.execute("ALTER TABLE event DROP COLUMN error_declaration")
-    op.execute("ALTER TABLE capture DROP COLUMN event_ids")
+    op.execute("ALTER TABLE capture DROP COLUMN event_pks")
