@@ -16,21 +16,42 @@ The hash ID is ``ni:///sha-256;{hex}?ver=CBV2.0`` where ``hex`` is the SHA-256 o
    ``type=…`` then its value, entries sorted, as GS1's reference implementation does), ``ilmd``
    and the top-level user extensions.
 
-Left out: ``eventID``, ``recordTime``, ``errorDeclaration``, ``@context`` and ``rdfs:comment``.
-Values are normalised: CBV bare terms, URNs and ``cbv:``/``gs1:`` compact IRIs become GS1 Web
-URIs; numbers lose leading ``+`` and trailing zeros; timestamps go to UTC at millisecond
-precision; EPC URIs (of every GS1 scheme, and class-level patterns such as
+Left out: ``eventID``, ``recordTime``, ``errorDeclaration``, ``@context`` (the event's and any
+embedded in a user extension, whose prefixes apply inside it) and ``rdfs:comment``.
+
+Every compact IRI is expanded, with the prefixes the event's ``@context`` declares over those of
+the EPCIS context (``epcis``, ``cbv``, ``cbvmda``, ``gs1``, ``rdfs``, ``owl``, ``xsd``,
+``dcterms``), so that the label a document happens to use never changes the hash: a key
+``prefix:local`` is written ``{namespace}local`` as the XML binding's names are, a value
+``prefix:rest`` becomes the full IRI ``namespace + rest`` (JSON-LD IRI expansion: not when ``rest``
+starts with ``//``, and an undeclared prefix is a URI scheme, kept). The one key namespace spelled
+differently in the two bindings is the CBV master-data one: JSON-LD's ``cbvmda:`` is
+``urn:epcglobal:cbv:mda:`` (an IRI prefix), XML's is ``urn:epcglobal:cbv:mda``; keys are written
+``{urn:epcglobal:cbv:mda}lotNumber`` in both. Values are then normalised: CBV bare terms and URNs
+become GS1 Web URIs; numbers lose leading ``+`` and trailing zeros; timestamps go to UTC at
+millisecond precision; EPC URIs (of every GS1 scheme, and class-level patterns such as
 ``urn:epc:idpat:grai:{cp}.{asset type}.*``) and GS1 Digital Link URIs become constrained canonical
 Digital Link URIs (through :mod:`ledger.events.epc`); any other URI (a Handle, a ``geo:`` URI, a
 pattern such as ``{cp}.*.*`` that names no key…) is kept as it is.
 
 Where GS1's reference implementation (``epcis-event-hash-generator``) and the standard's text
 disagree, the test vectors decide, and the behaviour is binding-independent (an event gives one
-hash whether it came as XML or JSON):
+hash whether it came as XML or JSON, whatever its prefix labels; where the vectors themselves
+disagree with that, binding independence wins):
 
 * JSON ``true``/``false`` are written ``true``/``false`` as in XML (the reference's JSON reader
   writes Python's ``True``);
-* compact IRIs with a user prefix in *values* are kept as written, as the reference does for XML;
+* compact IRIs in *values* are expanded in both bindings; the reference's JSON reader expands only
+  the prefixes declared inline in the document's ``@context`` (not ``cbvmda``, ``xsd``… of the
+  EPCIS context), its XML reader only ``cbv:`` and ``gs1:``, so GS1's SensorDataExamples.xml
+  vectors keep ``type=example:someSensorProperty``;
+* ``cbvmda:`` keys are ``{urn:epcglobal:cbv:mda}…`` (SensorDataExamples.xml's vector); the vector
+  epcisDocWithVariousEventTypes writes ``{urn:epcglobal:cbv:mda:}…``, the reference's JSON
+  reader leaves an undeclared ``cbvmda:`` key as written;
+* an ``@context`` embedded in a user extension declares prefixes, it is not data (the reference
+  hashes it as a child element);
+* ``xsi:type`` on an XML extension element is not content (the reference hashes it as an
+  attribute);
 * a half-way fourth fractional digit rounds up (§8.9.2), the reference rounds half to even;
 * a key ending in ``List`` inside a user extension is an ordinary key (the reference's JSON reader
   renames its items, which its XML reader does not);
@@ -38,7 +59,11 @@ hash whether it came as XML or JSON):
   do, although the canonical Digital Link of DL URI syntax 1.2 (our ``id_key`` form)
   percent-encodes them.
 
-This module works on our parsed JSON shape directly: no JSON-LD expansion, no copies.
+The vectors that expect otherwise are strict expected failures in
+``tests/ledger/events/test_hash_vectors.py``, each naming its reason.
+
+This module works on our parsed JSON shape directly: no JSON-LD processor (a compact IRI is one
+dictionary look-up of its prefix), no copies.
 """
 
 from __future__ import annotations
@@ -55,11 +80,11 @@ from typing import Any, Final, TypeGuard
 from ledger.events import epc
 from ledger.events.timestamps import hash_timestamp
 from ledger.events.vocabulary import (
+    CBV_MDA_NAMESPACE,
     STANDARD_PREFIXES,
     URN_TO_WEB,
     VOCABULARIES,
     VocabularyKind,
-    expand_curie,
 )
 
 #: Turns a value into its constrained canonical GS1 Digital Link URI, or None to keep it.
@@ -74,7 +99,11 @@ _IGNORED_TOP_LEVEL: Final = frozenset(
 )
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NUMBER_STARTS: Final = frozenset("+-.0123456789")
-_CURIE_HEADS: Final = frozenset({"cbv:", "gs1:"})
+#: Namespaces a key is written with in the pre-hash string when its prefix maps to another
+#: spelling of the same XML namespace: JSON-LD's ``cbvmda:`` (``urn:epcglobal:cbv:mda:``, an IRI
+#: prefix) names the elements the XML binding puts in ``urn:epcglobal:cbv:mda``.
+_KEY_NAMESPACES: Final = {STANDARD_PREFIXES["cbvmda"]: CBV_MDA_NAMESPACE}
+_CONTEXT: Final = "@context"
 #: Only EPC URIs (``urn:``) and Digital Link URIs (``http``) can be GS1 keys.
 _IDENTIFIER_HEADS: Final = frozenset({"urn:", "http"})
 _TYPED_LISTS: Final = {
@@ -229,9 +258,9 @@ _EVENT_POSITIONS: Final = {spec.name: i for i, spec in enumerate(_EVENT_ORDER)}
 _first: Final = itemgetter(0)
 
 
-def context_prefixes(context: object) -> dict[str, str]:
-    """Compact-IRI prefixes an ``@context`` declares, over those of the EPCIS context."""
-    prefixes = dict(STANDARD_PREFIXES)
+def declared_prefixes(context: object) -> dict[str, str]:
+    """Compact-IRI prefixes an ``@context`` (an object, a URL or a list of them) declares inline."""
+    prefixes: dict[str, str] = {}
     entries = context if isinstance(context, list) else [context]
     for entry in entries:
         if _is_mapping(entry):
@@ -241,16 +270,72 @@ def context_prefixes(context: object) -> dict[str, str]:
     return prefixes
 
 
+def context_prefixes(context: object) -> dict[str, str]:
+    """Compact-IRI prefixes an ``@context`` declares, over those of the EPCIS context."""
+    prefixes = dict(STANDARD_PREFIXES)
+    prefixes.update(declared_prefixes(context))
+    return prefixes
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefixes:
+    """The compact-IRI prefixes in force for an event (or a node with its own ``@context``)."""
+
+    by_label: Mapping[str, str]
+    #: Whether a label is spelled like the scheme of a URN or URL (``urn``, ``http…``): only then
+    #: can a value starting ``urn:`` or ``http`` be a compact IRI.
+    schemes: bool
+
+    @classmethod
+    def of(cls, by_label: Mapping[str, str]) -> _Prefixes:
+        return cls(by_label, any(p == "urn" or p[:4] == "http" for p in by_label))
+
+
+def _snapshot(context: object) -> object:
+    """A copy of ``context`` deep enough that later changes to its prefixes compare unequal."""
+    if isinstance(context, list):
+        return [dict(entry) if isinstance(entry, dict) else entry for entry in context]
+    return dict(context) if isinstance(context, dict) else context
+
+
+class _LastContext:
+    """The prefixes of the last ``@context`` seen: a document's events share one context, so
+    most events skip building their prefix table. Compared by value, never by identity."""
+
+    __slots__ = ("_entry",)
+
+    def __init__(self) -> None:
+        self._entry: tuple[object, _Prefixes] = (None, _Prefixes.of(STANDARD_PREFIXES))
+
+    def prefixes(self, context: object) -> _Prefixes:
+        snapshot, prefixes = self._entry
+        if type(context) is type(snapshot) and context == snapshot:
+            return prefixes
+        prefixes = _Prefixes.of(context_prefixes(context))
+        self._entry = (_snapshot(context), prefixes)
+        return prefixes
+
+
+_LAST_CONTEXT: Final = _LastContext()
+
+
 class _Writer:
     """Renders one event; holds the event's prefixes and the identifier normaliser."""
 
-    __slots__ = ("_normalise", "_prefixes")
+    __slots__ = ("_normalise", "_prefixes", "_scheme_prefixes")
 
-    def __init__(self, prefixes: Mapping[str, str], normalise: Normaliser) -> None:
-        self._prefixes = prefixes
+    def __init__(self, prefixes: _Prefixes, normalise: Normaliser) -> None:
+        self._prefixes = prefixes.by_label
+        self._scheme_prefixes = prefixes.schemes
         self._normalise = normalise
 
     # -- values -------------------------------------------------------------------------------
+
+    def scoped(self, context: object) -> _Writer:
+        """The writer for a node with its own ``@context``: its prefixes over the event's."""
+        prefixes = dict(self._prefixes)
+        prefixes.update(declared_prefixes(context))
+        return _Writer(_Prefixes.of(prefixes), self._normalise)
 
     def key(self, key: str) -> str:
         """``prefix:local`` with a declared prefix as ``{namespace}local``; others unchanged."""
@@ -258,14 +343,21 @@ class _Writer:
         if colon > 0:
             namespace = self._prefixes.get(key[:colon])
             if namespace is not None and not key.startswith("//", colon + 1):
+                namespace = _KEY_NAMESPACES.get(namespace, namespace)
                 return "{" + namespace + "}" + key[colon + 1 :]
         return key
 
     def canonical(self, text: str) -> str:
         """A non-empty, stripped value in its canonical form."""
         head = text[:4]
-        if head in _CURIE_HEADS:
-            text = expand_curie(text)
+        # Most values are URNs and URLs: their scheme is a prefix only if a document says so.
+        if head not in _IDENTIFIER_HEADS or self._scheme_prefixes:
+            colon = text.find(":")
+            if colon > 0:
+                namespace = self._prefixes.get(text[:colon])
+                if namespace is not None and not text.startswith("//", colon + 1):
+                    text = namespace + text[colon + 1 :]
+                    head = text[:4]
         if "urn:epcglobal:cbv:" in text:
             for urn, web in URN_TO_WEB.items():
                 text = text.replace(urn, web)
@@ -287,6 +379,10 @@ class _Writer:
         extensions, and parts of ordered children that could not be placed; the caller renders
         the residue generically at the end of the event, as the reference implementation does.
         """
+        if _CONTEXT in obj:
+            return self.scoped(obj[_CONTEXT]).ordered(
+                {key: value for key, value in obj.items() if key != _CONTEXT}, spec
+            )
         positions = spec.positions
         found: list[tuple[int, Any]] = []
         others: list[tuple[str, Any]] = []
@@ -393,6 +489,9 @@ class _Writer:
             children.sort()
             return [name + "".join(children)] if children else []
         if _is_mapping(value):
+            if _CONTEXT in value:
+                inner = {key: child for key, child in value.items() if key != _CONTEXT}
+                return self.scoped(value[_CONTEXT]).generic(name, inner)
             children = []
             own = ""
             keep_order = False
@@ -469,7 +568,7 @@ def compute_prehash(
     (``{https://ns.example.com/epcis/}captureID``); the standard leaves none out beyond
     ``eventID``, ``recordTime`` and ``errorDeclaration``, this is for repositories' private fields.
     """
-    writer = _Writer(context_prefixes(event.get("@context")), normalise)
+    writer = _Writer(_LAST_CONTEXT.prefixes(event.get("@context")), normalise)
     parts = ["eventType=" + _text(event.get("type"))]
     leftovers: list[str] = []
     found: list[tuple[int, Any]] = []

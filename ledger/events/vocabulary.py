@@ -44,6 +44,11 @@ STANDARD_PREFIXES: Final[dict[str, str]] = {
     "dcterms": "http://purl.org/dc/terms/",
 }
 
+#: XML namespace of the CBV master-data attributes used as ILMD elements
+#: (``<cbvmda:lotNumber xmlns:cbvmda="urn:epcglobal:cbv:mda">``). The JSON-LD context's
+#: ``cbvmda`` prefix is this plus ``:``, so that ``cbvmda:lotNumber`` expands to an IRI.
+CBV_MDA_NAMESPACE: Final = "urn:epcglobal:cbv:mda"
+
 BIZ_STEPS: Final = frozenset(
     {
         "accepting", "arriving", "assembling", "collecting", "commissioning", "consigning",

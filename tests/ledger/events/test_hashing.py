@@ -214,3 +214,99 @@ def test_every_gs1_scheme_hashes_like_the_reference() -> None:
 def test_patterns_without_a_key_are_hashed_as_written() -> None:
     event = _with(quantityList=[{"epcClass": "urn:epc:idpat:grai:4012345.*.*", "quantity": 1}])
     assert "epcClass=urn:epc:idpat:grai:4012345.*.*" in prehash(event)
+
+
+def _relabelled(event: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """``event`` with the prefix ``old`` declared and written as ``new`` (keys and values)."""
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {rename(key): rename(child) for key, child in value.items()}
+        if isinstance(value, list):
+            return [rename(child) for child in value]
+        if isinstance(value, str) and value.startswith(old + ":"):
+            return new + value[len(old) :]
+        return value
+
+    renamed = rename({k: v for k, v in event.items() if k != "@context"})
+    declared: dict[str, str] = {"acme": "https://ns.acme.example/epcis/"}
+    assert CONTEXT[1] == declared
+    context = [CONTEXT[0], {new if k == old else k: v for k, v in declared.items()}]
+    return {"@context": context, **renamed}
+
+
+def test_compact_iris_in_values_are_expanded() -> None:
+    """CBV 2.0 §8.9 (one event, one hash): ``acme:v`` is the IRI it stands for, in any field."""
+    event = _with(
+        **{
+            "acme:a1": "acme:v",
+            "bizTransactionList": [{"type": "acme:contract", "bizTransaction": "acme:c/1"}],
+        }
+    )
+    text = prehash(event)
+    assert "{https://ns.acme.example/epcis/}a1=https://ns.acme.example/epcis/v" in text
+    assert (
+        "type=https://ns.acme.example/epcis/contractbizTransaction=https://ns.acme.example/epcis/c/1"
+        in text
+    )
+    full = _with(
+        **{
+            "acme:a1": "https://ns.acme.example/epcis/v",
+            "bizTransactionList": [
+                {
+                    "type": "https://ns.acme.example/epcis/contract",
+                    "bizTransaction": "https://ns.acme.example/epcis/c/1",
+                }
+            ],
+        }
+    )
+    assert event_hash(full) == event_hash(event)
+
+
+def test_the_prefix_label_does_not_matter() -> None:
+    event = _with(**{"acme:a1": {"acme:z2": "acme:v"}})
+    assert event_hash(_relabelled(event, "acme", "x")) == event_hash(event)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("cbvmda:sellByDate", "urn:epcglobal:cbv:mda:sellByDate"),  # a value IRI keeps the colon
+        ("xsd:decimal", "http://www.w3.org/2001/XMLSchema#decimal"),
+        ("cbv:BizStep-shipping", "https://ref.gs1.org/cbv/BizStep-shipping"),
+        ("acme:", "https://ns.acme.example/epcis/"),
+        ("hdl:88.118.8/PUMP-0001", "hdl:88.118.8/PUMP-0001"),  # undeclared prefix: a URI scheme
+        ("acmex:v", "acmex:v"),
+        ("acme://host/v", "acme://host/v"),  # JSON-LD 1.1 §IRI expansion: '//' makes it absolute
+        ("urn:uuid:00000000-0000-4000-8000-000000000001", "urn:uuid:00000000-0000-4000-8000-000000000001"),
+        ("12:30", "12:30"),
+    ],
+)  # fmt: skip
+def test_which_values_are_compact_iris(value: str, expected: str) -> None:
+    assert f"{{https://ns.acme.example/epcis/}}a1={expected}" in prehash(
+        _with(**{"acme:a1": value})
+    )
+
+
+def test_a_declared_prefix_can_spell_a_gs1_key() -> None:
+    """Expansion comes first, so a Digital Link written as a compact IRI is normalised too."""
+    event = _with(epcList=["dl:04012345111118/21/1"])
+    event["@context"] = [*CONTEXT, {"dl": "https://id.gs1.org/01/"}]
+    assert "epc=https://id.gs1.org/01/04012345111118/21/1" in prehash(event)
+
+
+def test_cbvmda_keys_are_written_in_the_xml_namespace() -> None:
+    event = _with(action="ADD", ilmd={"cbvmda:lotNumber": "L1"})
+    assert "ilmd{urn:epcglobal:cbv:mda}lotNumber=L1" in prehash(event)
+
+
+def test_a_changed_context_is_read_again() -> None:
+    """The prefix table of the last context is reused only while the context is equal to it."""
+    context: list[Any] = [CONTEXT[0], {"acme": "https://ns.acme.example/epcis/"}]
+    event = {**_with(**{"acme:a1": "acme:v"}), "@context": context}
+    first = prehash(event)
+    context[1]["acme"] = "https://other.example/"
+    second = prehash(event)
+    assert "{https://ns.acme.example/epcis/}a1=https://ns.acme.example/epcis/v" in first
+    assert "{https://other.example/}a1=https://other.example/v" in second
+    assert prehash({**event, "@context": None}).endswith("acme:a1=acme:v")
