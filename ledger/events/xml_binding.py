@@ -502,6 +502,11 @@ def convert(tree: etree._ElementTree) -> dict[str, Any]:
     root = tree.getroot()
     namespace, local = _local(root)
     converter = _Converter()
+    # Prefixes the document declares are in the @context even if only values use them
+    # (type="example:someSensorProperty"): the event hash expands such compact IRIs.
+    for prefix, uri in root.nsmap.items():
+        if prefix is not None and uri not in EPCIS_NAMESPACES | QUERY_NAMESPACES | {_XSI}:
+            converter.prefixes.prefix(uri, prefix)
     if is_single_event(root):
         event = converter.event(root)
         return {"@context": converter.prefixes.context(), **event}

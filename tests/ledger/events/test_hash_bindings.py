@@ -588,3 +588,20 @@ def test_cbvmda_keys_hash_in_the_xml_namespace(namespaces: str) -> None:
     json_event = _json_event({"action": "ADD", "ilmd": {"cbvmda:lotNumber": "LOT-1"}})
     assert "ilmd{urn:epcglobal:cbv:mda}lotNumber=LOT-1" in json_event.prehash
     assert json_event.hash_id == xml.hash_id
+
+
+def test_a_prefix_used_only_in_xml_values_is_expanded() -> None:
+    """An XML document's namespace declarations are its prefixes for values too: the converted
+    @context carries every declared prefix, so the value expands as in JSON-LD (CBV 2.0 §8.9)."""
+    report = '<sensorReport type="example:someSensorProperty" stringValue="s"/>'
+    xml = _xml_event(
+        f"<sensorElementList><sensorElement>{report}</sensorElement></sensorElementList>"
+    )
+    json_event = _json_event(
+        {
+            "sensorElementList": [
+                {"sensorReport": [{"type": "example:someSensorProperty", "stringValue": "s"}]}
+            ]
+        }
+    )
+    assert xml.hash_id == json_event.hash_id
