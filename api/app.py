@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +27,7 @@ from api import background
 from api.auth import announce_admin_key, bootstrap_admin_key
 from api.fastpath import TrailReplay
 from api.limits import BodyLimit
+from api.overload import Admission, install_overload_handlers
 from api.problems import PROBLEM_SCHEMA, install_problem_handlers
 from api.routers import (
     batches,
@@ -44,6 +48,7 @@ from api.trail import TrailOut
 from ledger.runtime import tune_gc
 from ledger.settings import Settings, get_settings
 from ledger.store.db import migrate
+from wallets.keystore import write_secret
 
 log = logging.getLogger("tracechain.api")
 
@@ -135,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Worker threads for the routes' blocking work: as many as requests admitted at once.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         await asyncio.to_thread(_prepare_database, services)
         # Everything imported and built so far lives as long as the process: keep it out of
         # the garbage collector's full passes, which otherwise stall requests.
@@ -161,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     services.metrics.watch_caches(lambda: health.cache_stats(services))
     app.state.public_url = services.public_url
     install_problem_handlers(app)
+    install_overload_handlers(app)
     for module in (
         health,
         problems,
@@ -178,6 +186,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Last: the resolver's catch-all paths (/{ai}/{value}..., /{handle prefix}/{suffix}).
     app.include_router(resolver.router)
     app.add_middleware(BodyLimit)
+    # Inside the trail replay: a replayed trail needs no turn (no thread, no connection).
+    app.add_middleware(
+        Admission,
+        limit=settings.api_threads,
+        queue=settings.api_queue_size,
+        timeout_s=settings.api_queue_timeout_s,
+    )
     app.add_middleware(TrailReplay, services=services)
     app.add_middleware(RequestMetricsMiddleware, services=services)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
@@ -191,7 +206,27 @@ def _prepare_database(services: Services) -> None:
         services.engine, configured.get_secret_value() if configured else None
     )
     if created is not None:
-        announce_admin_key(created)
+        reveal_admin_key(created, services.settings.data_dir)
+
+
+#: Where a new admin key is left when no terminal can show it (read it once, then delete it).
+ADMIN_KEY_FILE = Path("keys") / "admin-api-key"
+
+
+def reveal_admin_key(key: str, data_dir: Path) -> None:
+    """Show a newly created admin API key once, never through a log: on the terminal when
+    stderr is one, else in a 0600 file in the data dir (the log only names the file)."""
+    if sys.stderr.isatty():
+        announce_admin_key(key)
+        return
+    path = data_dir / ADMIN_KEY_FILE
+    write_secret(path, key + "\n")
+    log.warning(
+        "created the consortium admin API key; no terminal to show it on, so it is in %s "
+        "(mode 0600): read it once, store it safely (or set TRACECHAIN_ADMIN_API_KEY), then "
+        "delete the file",
+        path,
+    )
 
 
 class _LazyApp:

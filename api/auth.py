@@ -179,6 +179,9 @@ def authenticate(session: Session, key: str) -> Principal:
     now = time.monotonic()
     if now - _last_touch.get(key_id, 0.0) > _TOUCH_INTERVAL_S:
         _last_touch[key_id] = now
+        # End the read first: SQLite (WAL) refuses to turn a read transaction into a write
+        # when another writer committed meanwhile ("database is locked" at once, no waiting).
+        session.commit()
         row.last_used_at = utc_now()
         session.add(row)
         session.commit()

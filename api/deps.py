@@ -23,7 +23,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def get_session(services: ServicesDep) -> Iterator[Session]:
-    """A database session for one request (closed afterwards)."""
+    """A database session for the route itself (closed afterwards). It takes a connection at
+    its first query and keeps it until the route returns, so only routes that just query use
+    it; anything slower (chain calls, rendering) opens short connections of its own."""
     with services.sessions() as session:
         yield session
 
@@ -33,12 +35,15 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def get_principal(
     request: Request,
-    session: SessionDep,
+    services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     header_key: Annotated[str | None, Security(header_scheme)],
 ) -> Principal:
-    """The caller, from its API key (401 without a valid one)."""
-    return principal_of(request, session, bearer, header_key)
+    """The caller, from its API key (401 without a valid one). The key is looked up in a
+    session of its own, closed at once: a connection held for the whole request (a capture
+    writes through another one) let ~15 concurrent captures exhaust the pool."""
+    with services.sessions() as session:
+        return principal_of(request, session, bearer, header_key)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

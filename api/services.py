@@ -7,8 +7,10 @@ client and the deployment record are opened lazily, so the API starts (and answe
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cached_property
+from typing import Final
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -21,11 +23,15 @@ from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.membership import Membership
 from ledger.settings import Settings
-from ledger.store.db import make_engine, session_factory
+from ledger.store.db import make_engine, pool_options, session_factory
 from ledger.verify import Verifier
 from wallets.keyring import Keyring
 from wallets.keystore import read_passphrase
 from wallets.signer import KeystoreSigner, Signer
+
+#: Connections beyond the requests': the anchor worker's thread and asyncio's default executor
+#: (the watcher, readiness checks, metrics), at most min(32, CPUs + 4) threads.
+BACKGROUND_CONNECTIONS: Final = 1 + min(32, (os.cpu_count() or 1) + 4)
 
 
 class Services:
@@ -34,7 +40,13 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.public_url = settings.public_url.rstrip("/")
-        self.engine: Engine = make_engine(settings.effective_database_url)
+        url = settings.effective_database_url
+        # One connection per request in progress (Admission lets api_threads in, each holding
+        # at most one) plus the background threads', so requests never wait for the pool.
+        pool = pool_options(
+            url, settings.api_threads + BACKGROUND_CONNECTIONS, settings.db_pool_timeout_s
+        )
+        self.engine: Engine = make_engine(url, **pool)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.trails = TrailCache(ttl=settings.trail_cache_seconds)
         self.metrics = Metrics()
