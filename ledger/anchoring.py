@@ -6,8 +6,10 @@ and its nonces), then runs the member's batches through three durable states:
 
 ``prepared``
     One write transaction builds the Merkle tree of up to ``max_events`` pending events (leaf =
-    event hash, identifier key, signing address), inserts the batch row and gives every event its
-    batch and proof. Nothing has touched the chain yet.
+    :func:`ledger.merkle.event_leaf` of the current leaf version: the event hash, the captured
+    JSON exactly as stored and the signature, the identifier key and the signing address),
+    inserts the batch row (with its leaf version) and gives every event its batch and proof.
+    Nothing has touched the chain yet.
 ``sent``
     The ``anchorBatch(root, count)`` transaction is signed, its hash stored and committed, and
     only then broadcast.
@@ -62,7 +64,7 @@ from web3.exceptions import Web3Exception
 from ledger.chain import ChainClient, ContractRevertError, TxState
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
-from ledger.merkle import MerkleTree, leaf_hash
+from ledger.merkle import CURRENT_LEAF_VERSION, MerkleTree, event_leaf
 from ledger.settings import Settings
 from ledger.store.db import write_transaction
 from ledger.store.models import AnchorBatch, Event, Organisation, Outbox, SigningKey, metadata
@@ -354,7 +356,12 @@ class AnchorWorker:
                 return None
             rows = conn.execute(
                 sa.select(
-                    _event.c.id, _event.c.event_hash, _event.c.primary_id_key, _outbox.c.created_at
+                    _event.c.id,
+                    _event.c.event_hash,
+                    _event.c.primary_id_key,
+                    _event.c.captured_json,
+                    _event.c.signature,
+                    _outbox.c.created_at,
                 )
                 .join(_outbox, _outbox.c.event_pk == _event.c.id)
                 .where(_outbox.c.organisation_id == organisation_id, _event.c.batch_id.is_(None))
@@ -381,7 +388,14 @@ class AnchorWorker:
                 self._refuse(organisation_id, f"member {member} has no active signing key")
                 return None
             leaves = [
-                leaf_hash(HexBytes(row.event_hash), HexBytes(row.primary_id_key), signer_address)
+                event_leaf(
+                    CURRENT_LEAF_VERSION,
+                    HexBytes(row.event_hash),
+                    HexBytes(row.primary_id_key),
+                    signer_address,
+                    row.captured_json,
+                    row.signature,
+                )
                 for row in rows
             ]
             tree = MerkleTree.build(leaves)
@@ -395,6 +409,7 @@ class AnchorWorker:
                     event_count=len(rows),
                     status="prepared",
                     chain_id=self.chain.chain_id,
+                    leaf_version=CURRENT_LEAF_VERSION,
                     created_at=_now(),
                 )
                 .returning(_batch.c.id)

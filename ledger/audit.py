@@ -6,21 +6,28 @@ through keyset-paginated reads, and reports every disagreement as a :class:`Find
 evidence:
 
 ``tampered_event``
-    an event's CBV 2.0 hash, recomputed from its captured JSON with
-    :func:`ledger.events.event_hash`, differs from the recorded hash ID (or the recorded digest
-    or identifier key differ from what the captured JSON gives);
+    an event's CBV 2.0 hash, recomputed from its captured JSON, differs from the recorded hash
+    ID; or the recorded digest, identifier key or any other column capture derives from the
+    captured JSON (``event_id``, ``event_time``, ``biz_step``, ``prehash``...) differs from
+    what the captured JSON gives; or its record time or member differ from its capture job's;
+    or its anchoring state disagrees with its batch's (:mod:`ledger.store.integrity`);
+``tampered_index``
+    an event's identifier index rows are not those capture derives from its captured JSON, or
+    an index row names no stored event;
 ``tampered_proof``
-    an event's stored Merkle proof leads neither to its batch's recorded root nor to the root
-    its batch's events rebuild;
+    an event's leaf (:func:`ledger.merkle.event_leaf`: its hash, captured JSON as stored and
+    signature for leaf version 2) with its stored Merkle proof leads neither to its batch's
+    recorded root nor to the root its batch's events rebuild;
 ``root_mismatch``
-    the leaves of a batch's events (event hash, identifier key, recorder address) rebuild a
-    root (:mod:`ledger.merkle`) other than the recorded one;
+    the leaves of a batch's events rebuild a root (:mod:`ledger.merkle`) other than the
+    recorded one;
 ``missing_events``
     a batch holds fewer (or more) events than it recorded, or than the chain says it anchored;
 ``missing_anchor``
     a mined batch's root has no ``BatchAnchored`` log on the chain;
 ``anchor_mismatch``
-    the root is anchored, but in another transaction or block than the database records;
+    the root is anchored, but in another transaction or block than the database records, or
+    the batch says it belongs to another chain while its root is anchored on this one;
 ``wrong_recorder``
     the root was anchored by another member than the batch's, from an address that is not the
     batch's signing address, or not a signing address of the member at that block (from
@@ -78,15 +85,23 @@ from web3.exceptions import Web3Exception
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
-from ledger.events import event_hash
 from ledger.events.epc import normalise
+from ledger.events.model import captured_event
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
-from ledger.merkle import MerkleError, MerkleTree, leaf_hash, process_proof
+from ledger.merkle import LEAF_VERSIONS, MerkleError, MerkleTree, event_leaf, process_proof
 from ledger.settings import get_settings
 from ledger.store.db import make_engine
 from ledger.store.indexing import NO_ID_KEY
+from ledger.store.integrity import (
+    DERIVED_COLUMNS,
+    IndexRow,
+    anchor_state_problems,
+    capture_problems,
+    derived_problems,
+)
 from ledger.store.models import (
     AnchorBatch,
+    Capture,
     Event,
     EventIdentifier,
     Organisation,
@@ -114,10 +129,12 @@ _key = metadata.tables[SigningKey.__tablename__]
 _prefix = metadata.tables[Prefix.__tablename__]
 _ident = metadata.tables[EventIdentifier.__tablename__]
 _outbox = metadata.tables[Outbox.__tablename__]
+_capture = metadata.tables[Capture.__tablename__]
 
 FINDING_KINDS: Final = (
     "wrong_chain",
     "tampered_event",
+    "tampered_index",
     "tampered_proof",
     "root_mismatch",
     "missing_events",
@@ -354,6 +371,7 @@ class _BatchSummary:
     tx_hash: str | None
     block_number: int | None
     chain_id: int
+    leaf_version: int = 1
     found: int = 0
     rebuilt: str | None = None
     #: (organisation id, recorder address) of the events -> [count, sample event pks].
@@ -371,14 +389,45 @@ class _UnitResult:
 _EVENT_COLUMNS: Final = (
     _event.c.id,
     _event.c.batch_id,
-    _event.c.event_hash,
-    _event.c.hash_id,
-    _event.c.captured_json,
-    _event.c.primary_id_key,
+    *(_event.c[name] for name in DERIVED_COLUMNS),
     _event.c.recorder_address,
+    _event.c.signature,
     _event.c.proof,
+    _event.c.anchor_status,
     _event.c.organisation_id,
+    _event.c.record_time,
+    _capture.c.created_at.label("capture_created_at"),
+    _capture.c.organisation_id.label("capture_org"),
 )
+
+
+def _events(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The audited columns of the events matching ``conditions`` (with their capture job)."""
+    return (
+        sa.select(*_EVENT_COLUMNS)
+        .outerjoin(_capture, _capture.c.id == _event.c.capture_id)
+        .where(*conditions)
+    )
+
+
+def _index_of(conn: Connection, *conditions: sa.ColumnElement[bool]) -> dict[int, list[IndexRow]]:
+    """The identifier index rows of the events matching ``conditions``, by event pk."""
+    out: dict[int, list[IndexRow]] = defaultdict(list)
+    for row in conn.execute(
+        sa.select(
+            _ident.c.event_pk,
+            _ident.c.role,
+            _ident.c.value,
+            _ident.c.canonical,
+            _ident.c.id_key,
+            _ident.c.class_canonical,
+        )
+        .join(_event, _event.c.id == _ident.c.event_pk)
+        .where(*conditions)
+    ):
+        out[row[0]].append(IndexRow(*row[1:]))
+    return out
+
 
 _worker_engine: Engine | None = None
 
@@ -397,20 +446,21 @@ def _run_unit(unit: _Unit) -> _UnitResult:
 
 
 def audit_unit(engine: Engine, unit: _Unit) -> _UnitResult:
-    """Check the events of one unit: hashes, identifier keys, leaves, roots and proofs."""
+    """Check the events of one unit: hashes, derived columns, identifier index rows, anchoring
+    state, leaves, roots and proofs."""
     result = _UnitResult()
     with engine.connect() as conn:
         if unit.pending is not None:
             low, high = unit.pending
+            where = (_event.c.batch_id.is_(None), _event.c.id > low, _event.c.id <= high)
+            index = _index_of(conn, *where)
             rows = conn.execution_options(yield_per=1000).execute(
-                sa.select(*_EVENT_COLUMNS)
-                .where(_event.c.batch_id.is_(None), _event.c.id > low, _event.c.id <= high)
-                .order_by(_event.c.id)
+                _events(*where).order_by(_event.c.id)
             )
             for row in rows:
                 result.events += 1
                 result.pending += 1
-                _check_event(row, None, result.findings)
+                _check_event(row, None, index.get(row.id, ()), result.findings)
             return result
         batches = {
             row.id: _BatchSummary(
@@ -423,6 +473,7 @@ def audit_unit(engine: Engine, unit: _Unit) -> _UnitResult:
                 row.tx_hash,
                 row.block_number,
                 row.chain_id,
+                row.leaf_version,
             )
             for row in conn.execute(
                 sa.select(
@@ -435,13 +486,14 @@ def audit_unit(engine: Engine, unit: _Unit) -> _UnitResult:
                     _batch.c.tx_hash,
                     _batch.c.block_number,
                     _batch.c.chain_id,
+                    _batch.c.leaf_version,
                 ).where(_batch.c.id.in_(unit.batch_ids))
             )
         }
+        in_unit = _event.c.batch_id.in_(unit.batch_ids)
+        index = _index_of(conn, in_unit)
         rows = conn.execution_options(yield_per=1000).execute(
-            sa.select(*_EVENT_COLUMNS)
-            .where(_event.c.batch_id.in_(unit.batch_ids))
-            .order_by(_event.c.batch_id, _event.c.id)
+            _events(in_unit).order_by(_event.c.batch_id, _event.c.id)
         )
         current: list[tuple[Any, bytes | None]] = []
         for row in rows:
@@ -449,14 +501,17 @@ def audit_unit(engine: Engine, unit: _Unit) -> _UnitResult:
             if current and current[0][0].batch_id != row.batch_id:
                 _close_batch(batches[current[0][0].batch_id], current, result.findings)
                 current = []
-            current.append((row, _check_event(row, batches[row.batch_id], result.findings)))
+            leaf = _check_event(row, batches[row.batch_id], index.get(row.id, ()), result.findings)
+            current.append((row, leaf))
         if current:
             _close_batch(batches[current[0][0].batch_id], current, result.findings)
     result.batches = list(batches.values())
     return result
 
 
-def _check_event(row: Any, batch: _BatchSummary | None, findings: list[Finding]) -> bytes | None:
+def _check_event(
+    row: Any, batch: _BatchSummary | None, index: Sequence[IndexRow], findings: list[Finding]
+) -> bytes | None:
     """Content checks of one event; its leaf from the recorded values (None if unusable)."""
     evidence = {
         "event_pk": row.id,
@@ -464,36 +519,57 @@ def _check_event(row: Any, batch: _BatchSummary | None, findings: list[Finding])
         "batch_id": row.batch_id,
         "root": batch.root if batch else None,
     }
-    problem: str | None = None
+    problems: list[str] = []
+    index_problems: list[str] = []
     recomputed: str | None = None
     try:
-        raw = json.loads(row.captured_json)
-        recomputed = event_hash(raw)
+        event = captured_event(json.loads(row.captured_json))
+        recomputed = event.hash_id
         if recomputed != row.hash_id:
-            problem = "the captured event hashes to another hash ID than the recorded one"
+            problems.append("the captured event hashes to another hash ID than the recorded one")
         elif "0x" + row.hash_id[14:78] != row.event_hash:
-            problem = "the recorded event hash is not the digest of the recorded hash ID"
-        elif not primary_key_matches(raw, row.primary_id_key):
-            problem = "the recorded identifier key is not the key of the event's first identifier"
+            problems.append("the recorded event hash is not the digest of the recorded hash ID")
+        else:
+            for problem in derived_problems(event, row._mapping, index):
+                target = index_problems if "identifier index" in problem else problems
+                target.append(problem)
     except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:
-        problem = f"the captured event no longer reads as an EPCIS event: {exc}"
-    if problem is not None:
+        problems.append(f"the captured event no longer reads as an EPCIS event: {exc}")
+    problems += capture_problems(
+        record_time=row.record_time,
+        organisation_id=row.organisation_id,
+        capture_created_at=row.capture_created_at,
+        capture_org=row.capture_org,
+    )
+    problems += anchor_state_problems(
+        anchor_status=row.anchor_status,
+        batch_id=row.batch_id,
+        batch_status=batch.status if batch else None,
+        proof=row.proof,
+        recorder_address=row.recorder_address,
+    )
+    if problems:
         findings.append(
             Finding(
                 "tampered_event",
-                problem,
+                "; ".join(problems),
                 {**evidence, "recomputed_hash_id": recomputed, "event_hash": row.event_hash},
             )
         )
+    if index_problems:
+        findings.append(Finding("tampered_index", "; ".join(index_problems), evidence))
     if batch is None:
         return None
     try:
-        return leaf_hash(
+        return event_leaf(
+            batch.leaf_version,
             bytes.fromhex(row.event_hash[2:]),
             bytes.fromhex(row.primary_id_key[2:]),
             bytes.fromhex(str(row.recorder_address)[2:]),
+            row.captured_json,
+            row.signature,
         )
-    except ValueError:
+    except (ValueError, MerkleError):
         return None
 
 
@@ -538,8 +614,9 @@ def _close_batch(
             findings.append(
                 Finding(
                     "tampered_proof",
-                    "the stored Merkle proof leads neither to the batch's recorded root nor to "
-                    "the root its events rebuild",
+                    "the event's leaf (its hash, captured JSON as stored, signature, identifier "
+                    "key and recorder) with its stored Merkle proof leads neither to the batch's "
+                    "recorded root nor to the root its events rebuild",
                     {
                         "event_pk": row.id,
                         "hash_id": row.hash_id,
@@ -818,10 +895,33 @@ class Auditor:
             if progress is not None:
                 progress(done, total)
         report.batches = len(batches)
+        self._orphan_index_rows(report)
         if not wrong_chain:
             self._reconcile(report, batches)
         report.elapsed_s = time.perf_counter() - started
         return report
+
+    def _orphan_index_rows(self, report: AuditReport) -> None:
+        """Identifier index rows that name no stored event."""
+        orphan = (
+            sa.select(_ident.c.event_pk, _ident.c.role, _ident.c.value)
+            .outerjoin(_event, _event.c.id == _ident.c.event_pk)
+            .where(_event.c.id.is_(None))
+        )
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(orphan.subquery())
+            ).scalar_one()
+            if not count:
+                return
+            sample = conn.execute(orphan.limit(_SAMPLE)).all()
+        report.findings.append(
+            Finding(
+                "tampered_index",
+                f"{count} identifier index rows name no stored event",
+                {"rows": int(count), "sample": [list(row) for row in sample]},
+            )
+        )
 
     def _anchoring_lag(self, report: AuditReport) -> None:
         """The age of the oldest event waiting to be anchored; a finding above the bound."""
@@ -963,6 +1063,15 @@ class Auditor:
             self._batch_findings(report, summary, orgs)
             if summary.chain_id != report.chain_id:
                 report.other_chain_batches += 1
+                if summary.root in view.anchors:
+                    report.findings.append(
+                        Finding(
+                            "anchor_mismatch",
+                            f"the batch says it was anchored on chain {summary.chain_id}, but "
+                            "its root is anchored on this chain",
+                            {"batch_id": summary.id, "root": summary.root},
+                        )
+                    )
             elif summary.status in ("prepared", "sent"):
                 report.in_flight_batches += 1
             elif summary.status == "mined":
@@ -1019,6 +1128,15 @@ class Auditor:
                         "rebuilt_root_anchored": summary.rebuilt in self._view.anchors,
                         "events": summary.found,
                     },
+                )
+            )
+        if summary.leaf_version not in LEAF_VERSIONS:
+            report.findings.append(
+                Finding(
+                    "root_mismatch",
+                    f"the batch's leaf version {summary.leaf_version!r} is unknown: its "
+                    "leaves cannot be rebuilt",
+                    {**evidence, "leaf_version": summary.leaf_version},
                 )
             )
         if summary.found != summary.event_count:

@@ -9,15 +9,19 @@ lot; optionally every event of its trace), by lot, and/or by event-time range, a
   recording member and address, signature (if the member signed it), batch root and Merkle
   proof;
 * ``batches``: each root with its transaction, block, member, signing address, event count,
-  the batch's complete list of leaves (opaque hashes: the batch rebuilds from them, so an event
-  missing from the ledger shows) and the hashes of the bundled events it holds;
+  leaf version (:mod:`ledger.merkle`; 1 when absent), the batch's complete list of leaves
+  (opaque hashes: the batch rebuilds from them, so an event missing from the ledger shows) and
+  the hashes of the bundled events it holds;
 * ``span``: the blocks from the first to the last bundled batch, with every root and
   single-event anchor the ledger knows in them, so that the chain's anchors in that span can be
   matched one to one.
 
 :func:`verify_bundle` checks a bundle against any node of the chain: it recomputes every hash
 ID from the captured event (:func:`ledger.events.event_hash`) and every identifier key, rebuilds
-every leaf and follows every proof, rebuilds every root from its leaves, asks the contract
+every leaf with :func:`ledger.merkle.event_leaf` (for a version-2 batch from the event as
+stored, :func:`ledger.merkle.captured_text` of the bundled JSON, and its signature, so a
+changed ``eventID``, ``recordTime``, ``errorDeclaration``, ``@context``, ``rdfs:comment`` or
+signature shows) and follows every proof, rebuilds every root from its leaves, asks the contract
 (``batchOf``, ``verifyEvent``, ``signerInfo``) and the node (the anchoring transaction's sender,
 target, block and input), and matches the ``BatchAnchored`` / ``EventAnchored`` logs of the span.
 Disagreements are :class:`ledger.audit.Finding` s of the audit's kinds.
@@ -46,7 +50,17 @@ from ledger.errors import ChainError, InvalidInputError, LedgerError
 from ledger.events import event_hash
 from ledger.events.timestamps import parse_timestamp
 from ledger.identifiers import IdentifierError, parse
-from ledger.merkle import MerkleError, MerkleTree, leaf_hash, process_proof
+from ledger.merkle import (
+    LEAF_EVENT_HASH,
+    MerkleError,
+    MerkleTree,
+    captured_text,
+    coverage,
+    event_leaf,
+    leaf_hash,
+    leaf_word,
+    process_proof,
+)
 from ledger.store.indexing import index_identifier
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, Organisation, metadata
 from ledger.trace import Direction, Tracer
@@ -246,6 +260,7 @@ def _batches(conn: Connection, batch_ids: Sequence[int], chain_id: int) -> dict[
                 _batch.c.block_number,
                 _batch.c.signer_address,
                 _batch.c.event_count,
+                _batch.c.leaf_version,
                 _org.c.org_id,
             )
             .join(_org, _org.c.id == _batch.c.organisation_id)
@@ -263,27 +278,33 @@ def _batches(conn: Connection, batch_ids: Sequence[int], chain_id: int) -> dict[
                 "recorder": row.signer_address,
                 "org_id": row.org_id,
                 "event_count": row.event_count,
+                "leaf_version": row.leaf_version,
                 "leaves": [],
                 "events": [],
             }
         leaves: dict[int, list[bytes]] = defaultdict(list)
-        for batch_id, digest, id_key, recorder in conn.execute(
+        for batch_id, digest, id_key, recorder, text, signature in conn.execute(
             sa.select(
                 _event.c.batch_id,
                 _event.c.event_hash,
                 _event.c.primary_id_key,
                 _event.c.recorder_address,
+                _event.c.captured_json,
+                _event.c.signature,
             ).where(_event.c.batch_id.in_([b for b in chunk if b in out]))
         ):
             try:
                 leaves[batch_id].append(
-                    leaf_hash(
+                    event_leaf(
+                        out[batch_id]["leaf_version"],
                         bytes.fromhex(digest[2:]),
                         bytes.fromhex(id_key[2:]),
                         bytes.fromhex(str(recorder)[2:]),
+                        text,
+                        signature,
                     )
                 )
-            except ValueError:
+            except (ValueError, MerkleError):
                 continue  # an unreadable row: the leaves will not rebuild the root
         for batch_id, found in leaves.items():
             out[batch_id]["leaves"] = [_hex(leaf) for leaf in sorted(set(found))]
@@ -350,7 +371,8 @@ class BundleVerification:
     pending: int = 0
     batches: int = 0
     findings: list[Finding] = field(default_factory=list)
-    #: Per event: hash ID and ``verified`` / ``pending`` / ``failed``.
+    #: Per event: hash ID, ``verified`` / ``pending`` / ``failed`` and, for an anchored event,
+    #: what its anchor covers (``record``, or ``event_hash`` for a version-1 batch).
     statuses: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -431,8 +453,19 @@ def verify_bundle(
         else:
             status = "verified"
             result.verified += 1
-        result.statuses.append({"hash_id": hash_id, "status": status})
+        entry_status: dict[str, Any] = {"hash_id": hash_id, "status": status}
+        if status != "pending" and isinstance(entry, Mapping):
+            entry_status["coverage"] = _coverage_of(batches.get(str(entry.get("root"))))
+        result.statuses.append(entry_status)
     return result
+
+
+def _coverage_of(batch: Any) -> str | None:
+    """What the anchor of an event of ``batch`` covers (None: no such batch)."""
+    if not isinstance(batch, Mapping):
+        return None
+    version = batch.get("leaf_version", LEAF_EVENT_HASH)
+    return coverage(version) if isinstance(version, int) else None
 
 
 def _check_chain(
@@ -469,6 +502,8 @@ class _Anchored:
     root: str
     proof: list[bytes]
     event_hash: bytes
+    #: The leaf's first word (``verifyEvent``'s ``eventHash`` argument).
+    word: bytes
     id_key: bytes
     recorder: str
     org_id: str
@@ -544,20 +579,27 @@ def _check_events(
                 hash_id,
             )
         try:
-            leaf = leaf_hash(
+            version = batch.get("leaf_version", LEAF_EVENT_HASH)
+            signature = entry.get("signature")
+            word = leaf_word(
+                version if isinstance(version, int) else -1,
                 bytes.fromhex(digest[2:]),
-                bytes.fromhex(id_key[2:]),
-                bytes(HexBytes(recorder)),
+                captured_text(raw),
+                signature if isinstance(signature, str) else None,
             )
+            leaf = leaf_hash(word, bytes.fromhex(id_key[2:]), bytes(HexBytes(recorder)))
             proof = [bytes(HexBytes(p)) for p in entry.get("proof") or []]
             reached = _hex(process_proof(leaf, proof))
         except (MerkleError, ValueError, TypeError) as exc:
-            failures.add("tampered_proof", f"the proof is malformed: {exc}", evidence, hash_id)
+            failures.add(
+                "tampered_proof", f"the leaf or proof is malformed: {exc}", evidence, hash_id
+            )
             continue
         if reached != root:
             failures.add(
                 "tampered_proof",
-                "the Merkle proof does not lead from the event's leaf to its root",
+                "the Merkle proof does not lead from the event's leaf (its hash, the event as "
+                "bundled, its signature, identifier key and recorder) to its root",
                 {**evidence, "proof_leads_to": reached},
                 hash_id,
             )
@@ -575,6 +617,7 @@ def _check_events(
                 root,
                 proof,
                 bytes.fromhex(digest[2:]),
+                word,
                 bytes.fromhex(id_key[2:]),
                 to_checksum_address(recorder),
                 str(entry.get("org_id")),
@@ -750,7 +793,7 @@ def _check_on_chain(
             chain,
             [
                 contract.functions.verifyEvent(
-                    HexBytes(a.root), a.proof, a.event_hash, a.id_key, a.recorder
+                    HexBytes(a.root), a.proof, a.word, a.id_key, a.recorder
                 )
                 for a in chunk
             ],

@@ -3,15 +3,25 @@
 For one event (:func:`verify_event`):
 
 1. recompute the CBV 2.0 hash from the captured JSON and compare it with the recorded hash;
-2. recompute the identifier key of the event's first identifier;
-3. rebuild the Merkle leaf (event hash, identifier key, signing address) and follow the proof to
-   the batch root;
-4. ask the chain who anchored that root and in which block (``batchOf``): it must be the
-   recording member (the contract only accepts roots from an active RECORDER's address, so this
-   proves the address was one at that block) and the transaction must come from the recorded
-   signing address;
+2. recompute the identifier key of the event's first identifier, every other column capture
+   derives from the captured JSON (``event_id``, ``event_time``, ``biz_step``...) and the
+   event's identifier index rows (:mod:`ledger.store.integrity`), and check the record time and
+   member against the capture job and the anchoring state against the batch;
+3. rebuild the Merkle leaf (:func:`ledger.merkle.event_leaf`: for the batch's leaf version, the
+   event hash, the captured JSON exactly as stored and the signature, the identifier key and
+   the signing address) and follow the proof to the batch root;
+4. ask the chain who anchored that root, in which block and with how many events
+   (``batchOf``): it must be the recording member (the contract only accepts roots from an
+   active RECORDER's address, so this proves the address was one at that block); the recorded
+   transaction must be an ``anchorBatch`` of that root to TraceAnchor, in that block, from the
+   recorded signing address;
 5. check an EIP-712 signature, if the member signed the event itself, against the chain's
    signer registry.
+
+An event of a batch anchored before leaves covered the stored record (leaf version 1) verifies
+with ``coverage == "event_hash"``: its members outside the CBV 2.0 hash (``eventID``,
+``recordTime``, ``errorDeclaration``, ``@context``, ``rdfs:comment``) and its signature are not
+covered by the anchor, and its reasons say so.
 
 The result is ``verified``, ``pending`` (not anchored yet), ``tampered`` (with the check that
 failed and why) or ``unknown`` (the chain could not be asked). For one identifier
@@ -37,10 +47,24 @@ from ledger.deployment import Deployment
 from ledger.errors import ChainError, InvalidInputError, LedgerError
 from ledger.events import parse_document
 from ledger.identifiers import parse
-from ledger.merkle import MerkleError, leaf_hash, process_proof
+from ledger.merkle import Coverage, MerkleError, coverage, leaf_hash, leaf_word, process_proof
 from ledger.signing import event_keys
 from ledger.store.indexing import event_hash_of
-from ledger.store.models import AnchorBatch, Event, EventIdentifier, Organisation, metadata
+from ledger.store.integrity import (
+    DERIVED_COLUMNS,
+    IndexRow,
+    anchor_state_problems,
+    capture_problems,
+    derived_problems,
+)
+from ledger.store.models import (
+    AnchorBatch,
+    Capture,
+    Event,
+    EventIdentifier,
+    Organisation,
+    metadata,
+)
 from wallets.eip712 import SignatureError, recover_event_signer
 
 Status = Literal["verified", "pending", "tampered", "unknown"]
@@ -50,7 +74,16 @@ _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
 _org = metadata.tables[Organisation.__tablename__]
 _ident = metadata.tables[EventIdentifier.__tablename__]
+_capture = metadata.tables[Capture.__tablename__]
+#: Event pks per ``IN (...)`` list.
+_CHUNK = 500
 _ZERO = b"\0" * 32
+#: The reason every event of a version-1 batch carries, verified or not.
+LEGACY_COVERAGE = (
+    "anchored before records were covered (leaf version 1): the anchor covers the CBV 2.0 "
+    "event hash only, not eventID, recordTime, errorDeclaration, @context, rdfs:comment or "
+    "the signature"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +101,11 @@ class EventVerification:
     tx_hash: str | None = None
     block_number: int | None = None
     signed: bool = False
+    #: What the anchor covers: the whole stored record, or (leaf version 1) the event hash.
+    coverage: Coverage | None = None
+    #: The leaf's first word (0x-hex): ``TraceAnchor.verifyEvent(root, proof, leaf_word,
+    #: id_key, recorder)`` checks the event on chain with no code of ours.
+    leaf_word: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -85,6 +123,8 @@ class EventVerification:
                 "root": self.root,
                 "tx_hash": self.tx_hash,
                 "block_number": self.block_number,
+                "coverage": self.coverage,
+                "leaf_word": self.leaf_word,
             },
             "signed": self.signed,
         }
@@ -116,29 +156,59 @@ class TrailVerification:
 
 
 def _verification_select(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
-    """What verifying an event reads: the event, its recorder and its batch (plus ``extra``)."""
+    """What verifying an event reads: the event, its recorder, its capture job and its batch
+    (plus ``extra``)."""
+    derived = [_event.c[name] for name in DERIVED_COLUMNS if name not in ("event_hash", "hash_id")]
     return (
         sa.select(
             _event.c.id,
             _event.c.hash_id,
             _event.c.event_hash,
-            _event.c.captured_json,
-            _event.c.primary_id_key,
+            *derived,
+            _event.c.organisation_id,
+            _event.c.record_time,
             _event.c.recorder_address,
             _event.c.signature,
             _event.c.proof,
             _event.c.anchor_status,
+            _event.c.batch_id,
             *extra,
             _org.c.org_id,
             _org.c.name,
+            _capture.c.created_at.label("capture_created_at"),
+            _capture.c.organisation_id.label("capture_org"),
             _batch.c.root,
             _batch.c.tx_hash,
             _batch.c.block_number,
             _batch.c.status.label("batch_status"),
+            _batch.c.leaf_version,
+            _batch.c.signer_address.label("batch_signer"),
+            _batch.c.organisation_id.label("batch_org"),
+            _batch.c.event_count.label("batch_count"),
+            _batch.c.chain_id.label("batch_chain_id"),
         )
         .join(_org, _org.c.id == _event.c.organisation_id)
+        .outerjoin(_capture, _capture.c.id == _event.c.capture_id)
         .outerjoin(_batch, _batch.c.id == _event.c.batch_id)
     )
+
+
+def _index_rows(conn: sa.Connection, pks: Sequence[int]) -> dict[int, list[IndexRow]]:
+    """The stored identifier index rows of events ``pks``."""
+    out: dict[int, list[IndexRow]] = {pk: [] for pk in pks}
+    for start in range(0, len(pks), _CHUNK):
+        for row in conn.execute(
+            sa.select(
+                _ident.c.event_pk,
+                _ident.c.role,
+                _ident.c.value,
+                _ident.c.canonical,
+                _ident.c.id_key,
+                _ident.c.class_canonical,
+            ).where(_ident.c.event_pk.in_(pks[start : start + _CHUNK]))
+        ):
+            out.setdefault(row.event_pk, []).append(IndexRow(*row[1:]))
+    return out
 
 
 class Verifier:
@@ -156,11 +226,12 @@ class Verifier:
         """Verify the stored event ``event_pk``."""
         with self.engine.connect() as conn:
             row = conn.execute(_verification_select().where(_event.c.id == event_pk)).first()
+            index = _index_rows(conn, [event_pk])
         if row is None:
             raise InvalidInputError(f"no stored event {event_pk}", field="event")
-        return self._verify_row(row)
+        return self._verify_row(row, index[event_pk])
 
-    def _verify_row(self, row: Any) -> EventVerification:
+    def _verify_row(self, row: Any, index: Sequence[IndexRow]) -> EventVerification:
         base: dict[str, Any] = {
             "event_pk": row.id,
             "hash_id": row.hash_id,
@@ -172,28 +243,35 @@ class Verifier:
             "block_number": row.block_number,
             "signed": row.signature is not None,
         }
-        # 1-2. The stored event against its recorded hash and identifier key.
-        problems = list(self._content_problems(row))
+        # 1-2. The stored event against its captured JSON, capture job and batch.
+        problems = list(self._content_problems(row, index))
         if problems:
             return EventVerification(status="tampered", reasons=tuple(problems), **base)
-        if row.anchor_status != "anchored" or row.batch_status != "mined":
+        if row.batch_id is None:
             return EventVerification(status="pending", reasons=("not anchored yet",), **base)
-        # 3. The proof from the leaf to the root.
+        # 3. The proof from the leaf to the root (of a batch on its way to the chain too).
+        version = int(row.leaf_version)
         try:
-            leaf = leaf_hash(
-                HexBytes(row.event_hash), HexBytes(row.primary_id_key), row.recorder_address
-            )
+            word = leaf_word(version, HexBytes(row.event_hash), row.captured_json, row.signature)
+            leaf = leaf_hash(word, HexBytes(row.primary_id_key), row.recorder_address)
             reached = process_proof(leaf, [HexBytes(p) for p in row.proof or []])
         except (MerkleError, ValueError, TypeError) as exc:
             return EventVerification(
-                status="tampered", reasons=(f"malformed proof: {exc}",), **base
+                status="tampered", reasons=(f"malformed leaf or proof: {exc}",), **base
             )
+        base["coverage"] = coverage(version)
+        base["leaf_word"] = "0x" + word.hex()
         if "0x" + reached.hex() != row.root:
             return EventVerification(
                 status="tampered",
-                reasons=("the Merkle proof does not lead from the event to its batch root",),
+                reasons=(
+                    "the Merkle proof does not lead from the event as stored (its hash, "
+                    "captured JSON, signature, identifier key and recorder) to its batch root",
+                ),
                 **base,
             )
+        if row.anchor_status != "anchored":
+            return EventVerification(status="pending", reasons=("not anchored yet",), **base)
         # 4-5. The chain.
         try:
             problems = self._chain_problems(row)
@@ -203,9 +281,10 @@ class Verifier:
             )
         if problems:
             return EventVerification(status="tampered", reasons=tuple(problems), **base)
-        return EventVerification(status="verified", **base)
+        legacy = (LEGACY_COVERAGE,) if base["coverage"] != "record" else ()
+        return EventVerification(status="verified", reasons=legacy, **base)
 
-    def _content_problems(self, row: Any) -> list[str]:
+    def _content_problems(self, row: Any, index: Sequence[IndexRow]) -> list[str]:
         try:
             (captured,) = parse_document(row.captured_json.encode(), "application/json")
         except (LedgerError, ValueError) as exc:
@@ -218,11 +297,30 @@ class Verifier:
             return ["the recorded event hash does not match the hash ID"]
         if "0x" + event_keys(captured)[1].hex() != row.primary_id_key:
             return ["the identifier key does not match the event's first identifier"]
-        return []
+        problems = derived_problems(captured, row._mapping, index)
+        problems += capture_problems(
+            record_time=row.record_time,
+            organisation_id=row.organisation_id,
+            capture_created_at=row.capture_created_at,
+            capture_org=row.capture_org,
+        )
+        problems += anchor_state_problems(
+            anchor_status=row.anchor_status,
+            batch_id=row.batch_id,
+            batch_status=row.batch_status,
+            proof=row.proof,
+            recorder_address=row.recorder_address,
+            batch_signer=row.batch_signer,
+            event_org=row.organisation_id,
+            batch_org=row.batch_org,
+        )
+        return problems
 
     def _chain_problems(self, row: Any) -> list[str]:
         problems: list[str] = []
-        org, block, _count = self.chain.call(self.anchor.functions.batchOf(HexBytes(row.root)))
+        if row.batch_chain_id != self.chain.chain_id:
+            return [f"the batch was anchored on chain {row.batch_chain_id}, not on this one"]
+        org, block, count = self.chain.call(self.anchor.functions.batchOf(HexBytes(row.root)))
         if bytes(org) == _ZERO:
             return [f"the batch root {row.root} is not anchored on the chain"]
         if "0x" + bytes(org).hex() != row.org_id:
@@ -234,18 +332,44 @@ class Verifier:
             problems.append(
                 f"the root is in block {block}, but block {row.block_number} was recorded"
             )
-        try:
-            tx = self.chain.w3.eth.get_transaction(HexBytes(row.tx_hash))
-        except Exception:
-            problems.append(f"the anchoring transaction {row.tx_hash} is not on the chain")
-        else:
-            if tx["from"] != row.recorder_address:
-                problems.append(
-                    f"the root was sent by {tx['from']}, "
-                    f"not by the recorded address {row.recorder_address}"
-                )
+        if int(count) != row.batch_count:
+            problems.append(
+                f"the root anchors {count} events, but the batch records {row.batch_count}"
+            )
+        problems.extend(self._transaction_problems(row))
         if row.signature is not None:
             problems.extend(self._signature_problems(row))
+        return problems
+
+    def _transaction_problems(self, row: Any) -> list[str]:
+        """The recorded transaction: ``anchorBatch(root, ...)`` to TraceAnchor, in the recorded
+        block, from the recorded signing address."""
+        try:
+            tx = self.chain.w3.eth.get_transaction(HexBytes(row.tx_hash))
+        except OSError:
+            raise
+        except Exception:
+            return [f"the anchoring transaction {row.tx_hash} is not on the chain"]
+        problems = []
+        if tx["from"] != row.recorder_address:
+            problems.append(
+                f"the root was sent by {tx['from']}, "
+                f"not by the recorded address {row.recorder_address}"
+            )
+        if tx.get("to") != self.anchor.address or tx.get("blockNumber") != row.block_number:
+            problems.append(
+                f"the transaction {row.tx_hash} went to {tx.get('to')} in block "
+                f"{tx.get('blockNumber')}, not to TraceAnchor in block {row.block_number}"
+            )
+        try:
+            function, args = self.anchor.decode_function_input(tx["input"])
+            anchors_root = (
+                function.fn_name == "anchorBatch" and "0x" + bytes(args["root"]).hex() == row.root
+            )
+        except (ValueError, KeyError, TypeError):
+            anchors_root = False
+        if not anchors_root:
+            problems.append(f"the transaction {row.tx_hash} does not anchor the root {row.root}")
         return problems
 
     def _signature_problems(self, row: Any) -> list[str]:
@@ -282,17 +406,11 @@ class Verifier:
                 .distinct()
             )
             rows = conn.execute(
-                _verification_select(
-                    _event.c.event_type,
-                    _event.c.event_time,
-                    _event.c.biz_step,
-                    _event.c.disposition,
-                    _event.c.read_point,
-                    _event.c.biz_location,
-                )
+                _verification_select()
                 .where(_event.c.id.in_(pks))
                 .order_by(_event.c.event_time, _event.c.id)
             ).all()
+            index = _index_rows(conn, [row.id for row in rows])
         entries = tuple(
             TrailEntry(
                 event_type=row.event_type,
@@ -302,7 +420,7 @@ class Verifier:
                 read_point=row.read_point,
                 biz_location=row.biz_location,
                 captured=_loads(row.captured_json),
-                verification=self._verify_row(row),
+                verification=self._verify_row(row, index[row.id]),
             )
             for row in rows
         )

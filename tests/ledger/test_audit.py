@@ -155,8 +155,10 @@ def test_changed_captured_event(ledger: Ledger) -> None:
         captured_json=row.captured_json.replace("commissioning", "decommissioning"),
     )
     report = ledger.audit()
-    assert kinds(report) == ["tampered_event"]
-    (finding,) = report.findings
+    # The leaf covers the captured JSON too: the batch no longer rebuilds its root and the
+    # event's proof no longer leads to it.
+    assert kinds(report) == ["root_mismatch", "tampered_event", "tampered_proof"]
+    (finding,) = [f for f in report.findings if f.kind == "tampered_event"]
     assert finding.evidence["event_pk"] == victim
     assert finding.evidence["hash_id"] == row.hash_id
     assert finding.evidence["recomputed_hash_id"] != row.hash_id
@@ -230,8 +232,10 @@ def test_swapped_recorder_of_an_event(ledger: Ledger) -> None:
     other = ledger.members[1]
     update_event(ledger.engine, victim, organisation_id=other.id)
     report = ledger.audit()
-    assert kinds(report) == ["wrong_recorder"]
-    finding = report.findings[0]
+    # Its capture job still names member A.
+    assert kinds(report) == ["tampered_event", "wrong_recorder"]
+    assert "capture job" in report.findings[0].message
+    finding = report.findings[1]
     assert finding.evidence["event_pks"] == [victim]
     assert finding.evidence["events_org_id"] == other.org_id
     assert finding.evidence["batch_org_id"] == ledger.members[0].org_id
@@ -249,8 +253,12 @@ def test_swapped_recorder_of_a_batch(ledger: Ledger) -> None:
             _event.update().where(_event.c.batch_id == batch.id).values(organisation_id=other.id)
         )
     report = ledger.audit()
-    assert kinds(report) == ["wrong_recorder"]
-    finding = report.findings[0]
+    # The events' capture jobs still name member A; the chain says who anchored the batch.
+    tampered = [f for f in report.findings if f.kind == "tampered_event"]
+    assert {f.evidence["batch_id"] for f in tampered} == {batch.id}
+    assert all("capture job" in f.message for f in tampered)
+    assert set(kinds(report)) == {"tampered_event", "wrong_recorder"}
+    (finding,) = [f for f in report.findings if f.kind == "wrong_recorder"]
     assert finding.evidence["anchored_by_org_id"] == ledger.members[0].org_id
     assert finding.evidence["batch_org_id"] == other.org_id
     assert "not " + other.org_id in finding.message
@@ -398,7 +406,7 @@ def test_two_worker_processes_find_the_same(ledger: Ledger, chain: ChainClient) 
     inline = ledger.audit()
     assert [f.to_json() for f in report.findings] == [f.to_json() for f in inline.findings]
     assert report.batches == inline.batches
-    assert kinds(report) == ["tampered_event"]
+    assert kinds(report) == ["root_mismatch", "tampered_event", "tampered_proof"]
     assert report.events == 24
     assert seen[-1] == 24
     assert len(seen) > 1  # more than one unit came back
@@ -469,7 +477,11 @@ def test_report_json(ledger: Ledger, tmp_path: Path) -> None:
     report.write(path)
     data = json.loads(path.read_text())
     assert data["summary"]["ok"] is False
-    assert data["summary"]["by_kind"] == {"tampered_event": 1}
+    assert data["summary"]["by_kind"] == {
+        "tampered_event": 1,
+        "tampered_proof": 1,
+        "root_mismatch": 1,
+    }
     assert data["chain"]["contract"] == ledger.auditor.deployment.anchor_address
     assert data["chain"]["from_block"] == ledger.from_block
     assert data["findings"][0]["evidence"]["event_pk"] == ledger.pks[0]

@@ -1,0 +1,169 @@
+"""What a stored event's rows must be, recomputed from what is anchored: pure checks shared by
+verification (:mod:`ledger.verify`) and the audit (:mod:`ledger.audit`).
+
+The anchored leaf covers an event's hash, its captured JSON exactly as stored and its signature
+(:func:`ledger.merkle.event_leaf`). Every other column a reader sees or a query filters on is
+either derived from the captured JSON by capture (``event_id``, ``event_type``, ``event_time``,
+``biz_step``, ``read_point``..., the identifier index rows) or state of the anchoring
+(``anchor_status``, ``batch_id``, ``proof``, ``recorder_address``) or of the capture job
+(``record_time``, ``capture_id``):
+
+* :func:`derived_problems` recomputes the derived columns and index rows with capture's own
+  code (:func:`ledger.store.capture.prepare_capture`) and names those that differ;
+* :func:`anchor_state_problems` checks the anchoring state against the batch's;
+* :func:`capture_problems` checks the record time and capture job against the capture row (both
+  written in the transaction that stored the event; not anchored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final, NamedTuple
+
+from ledger.events import CapturedEvent
+from ledger.store.capture import prepare_capture
+
+__all__ = [
+    "DERIVED_COLUMNS",
+    "IndexRow",
+    "anchor_state_problems",
+    "capture_problems",
+    "derived_problems",
+    "expected_index",
+]
+
+#: Event columns capture derives from the captured event alone.
+DERIVED_COLUMNS: Final = (
+    "event_hash",
+    "hash_id",
+    "event_id",
+    "error_declaration",
+    "event_type",
+    "action",
+    "event_time",
+    "event_time_zone_offset",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "biz_location",
+    "captured_json",
+    "prehash",
+    "primary_id_key",
+)
+
+_LABELS: Final = {
+    "primary_id_key": "identifier key (primary_id_key)",
+    "captured_json": "captured JSON (not in the canonical form capture stores)",
+}
+
+
+class IndexRow(NamedTuple):
+    """One ``event_identifier`` row of an event (without its event pk)."""
+
+    role: str
+    value: str
+    canonical: str
+    id_key: str
+    class_canonical: str | None
+
+
+def _expected(event: CapturedEvent) -> tuple[dict[str, Any], frozenset[IndexRow]]:
+    prepared = prepare_capture([event], organisation_id=0, capture_id="integrity")
+    (row,) = prepared.event_rows
+    index = frozenset(
+        IndexRow(r["role"], r["value"], r["canonical"], r["id_key"], r["class_canonical"])
+        for r in prepared.identifier_rows[row["event_hash"]]
+    )
+    return row, index
+
+
+def expected_index(event: CapturedEvent) -> frozenset[IndexRow]:
+    """The identifier index rows capture writes for ``event``."""
+    return _expected(event)[1]
+
+
+def derived_problems(
+    event: CapturedEvent, row: Mapping[str, Any], index: Iterable[IndexRow] | None
+) -> list[str]:
+    """What of a stored event differs from what capture derives from its captured JSON.
+
+    ``row`` holds :data:`DERIVED_COLUMNS` as stored; ``index`` the event's stored identifier
+    index rows (``None``: not checked).
+    """
+    columns, expected_rows = _expected(event)
+    problems = [
+        f"the stored {_LABELS.get(name, name)} {row[name]!r} is not what the captured event "
+        f"gives ({columns[name]!r})"
+        for name in DERIVED_COLUMNS
+        if name in row and columns[name] != row[name]
+    ]
+    if index is not None:
+        stored = list(index)
+        missing = expected_rows - set(stored)
+        extra = [r for r in stored if r not in expected_rows]
+        if missing or extra or len(stored) != len(expected_rows):
+            problems.append(
+                "the identifier index rows are not those of the captured event: "
+                f"missing {sorted(missing, key=repr)}, unexpected {sorted(extra, key=repr)}"
+            )
+    return problems
+
+
+def anchor_state_problems(
+    *,
+    anchor_status: str,
+    batch_id: int | None,
+    batch_status: str | None,
+    proof: Any,
+    recorder_address: str | None,
+    batch_signer: str | None = None,
+    event_org: int | None = None,
+    batch_org: int | None = None,
+) -> list[str]:
+    """Whether an event's anchoring state agrees with its batch's (the anchor worker changes
+    both in one transaction: ``anchored`` exactly when the batch is ``mined``)."""
+    if batch_id is None:
+        if anchor_status != "pending" or proof is not None or recorder_address is not None:
+            return [f"the event is {anchor_status!r} with a proof or recorder but in no batch"]
+        return []
+    if batch_status is None:
+        return [f"the event's batch {batch_id} does not exist"]
+    problems = []
+    expected = {"mined": "anchored", "prepared": "pending", "sent": "pending"}.get(batch_status)
+    if expected is None:
+        problems.append(f"the event belongs to a batch that is {batch_status!r}")
+    elif anchor_status != expected:
+        problems.append(
+            f"the event is {anchor_status!r} but its batch is {batch_status!r} "
+            f"(it would be {expected!r})"
+        )
+    if not isinstance(proof, list) or not all(isinstance(p, str) for p in proof):
+        problems.append("the event's stored proof is not a list of hashes")
+    if batch_signer is not None and recorder_address != batch_signer:
+        problems.append(f"the event names recorder {recorder_address}, its batch {batch_signer}")
+    if event_org is not None and batch_org is not None and event_org != batch_org:
+        problems.append("the event and its batch name different members")
+    return problems
+
+
+def capture_problems(
+    *,
+    record_time: datetime,
+    organisation_id: int,
+    capture_created_at: datetime | None,
+    capture_org: int | None,
+) -> list[str]:
+    """Whether the event's record time and member agree with its capture job's row (written in
+    the same transaction as the event; neither is anchored)."""
+    if capture_created_at is None:
+        return ["the event's capture job does not exist"]
+    problems = []
+    if capture_org != organisation_id:
+        problems.append("the event and its capture job name different members")
+    if record_time != capture_created_at:
+        problems.append(
+            f"the event's record time {record_time.isoformat()} is not its capture job's "
+            f"{capture_created_at.isoformat()}"
+        )
+    return problems
