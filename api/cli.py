@@ -262,20 +262,33 @@ def devnet_status(as_json: JsonOption = False) -> None:
 @app.command("serve")
 def serve(
     host: Annotated[
-        str, typer.Option(envvar="TRACECHAIN_API_HOST", help="Interface to listen on.")
-    ] = "127.0.0.1",
+        str | None,
+        typer.Option(help="Interface to listen on [default: TRACECHAIN_API_HOST, 127.0.0.1]."),
+    ] = None,
     port: Annotated[
-        int, typer.Option(envvar="TRACECHAIN_API_PORT", help="Port.", min=1, max=65535)
-    ] = 8000,
+        int | None,
+        typer.Option(help="Port [default: TRACECHAIN_API_PORT, 8000].", min=1, max=65535),
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Run the HTTP API (uvicorn api.app:app).
 
-    The anchor worker runs inside it unless TRACECHAIN_ANCHOR_WORKER_IN_API=false.
+    The anchor worker runs inside it unless TRACECHAIN_ANCHOR_WORKER_IN_API=false. Unless
+    TRACECHAIN_PUBLIC_URL is set, QR codes and Digital Links point at the host and port served.
+    A consortium admin API key created on first start is shown on the terminal only.
     """
+    import os
+
     import uvicorn
 
+    settings = get_settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
+    # The app reads its settings from the environment: let it see what is served here.
+    os.environ["TRACECHAIN_API_HOST"] = host
+    os.environ["TRACECHAIN_API_PORT"] = str(port)
+    get_settings.cache_clear()
     uvicorn.run("api.app:app", host=host, port=port, reload=reload, log_level=log_level)
 
 

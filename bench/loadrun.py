@@ -134,10 +134,10 @@ def serve(
             env=full_env, cwd=data_dir, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a machine shared with other work starts slowly
         while True:
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
