@@ -4,32 +4,44 @@ Member keys only. The bundle holds the events as captured, their hashes, proofs,
 anchoring transactions and blocks, recorders, the contract address, chain id and genesis hash:
 ``tracechain verify-bundle FILE --rpc URL`` checks it against any node of the chain, with no
 database and no API.
+
+The bundle is streamed: the selection is checked, counted and its chain reads done first (so
+every refusal is a problem answer, before any byte of the bundle), then the JSON is written
+page by page from keyset-paged queries (:mod:`ledger.bundle_stream`), in constant memory
+whatever the number of events (at most :data:`ledger.bundle.MAX_BUNDLE_EVENTS`, else 400).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import StreamingResponse
 
 from api.deps import ReaderDep, ServicesDep
 from api.problems import problem_responses
-from ledger.bundle import BUNDLE_FORMAT, export_bundle
+from ledger.bundle import BUNDLE_FORMAT
+from ledger.bundle_stream import BundlePlan, plan_bundle
 
 router = APIRouter(tags=["Identifiers"])
 
 
-def _export(services: Any, **scope: Any) -> dict[str, Any]:
-    return export_bundle(services.engine, services.chain, services.deployment(), **scope)
+def _plan(services: Any, **scope: Any) -> BundlePlan:
+    return plan_bundle(services.engine, services.chain, services.deployment(), **scope)
+
+
+def _encoded(plan: BundlePlan) -> Iterator[bytes]:
+    for chunk in plan.chunks():
+        yield chunk.encode()
 
 
 @router.get(
     "/export",
     summary="Export a verification bundle (identifier, lot or time range)",
-    response_class=JSONResponse,
+    response_class=StreamingResponse,
     responses={
         200: {
             "description": f"A {BUNDLE_FORMAT} bundle (attachment).",
@@ -55,11 +67,11 @@ async def export(
         Literal["backward", "forward"] | None,
         Query(description="Add every event of the identifier's trace in this direction."),
     ] = None,
-) -> JSONResponse:
+) -> StreamingResponse:
     """The bundle of the selected events: give ``identifier`` or ``lot``, and/or ``from`` /
-    ``to``. Times need a UTC offset."""
-    bundle = await run_in_threadpool(
-        _export,
+    ``to``. Times need a UTC offset. The body is streamed (chunked)."""
+    plan = await run_in_threadpool(
+        _plan,
         services,
         identifier=identifier,
         lot=lot,
@@ -67,8 +79,9 @@ async def export(
         to_time=to_time,
         trace=trace,
     )
-    return JSONResponse(
-        bundle,
+    return StreamingResponse(
+        _encoded(plan),
+        media_type="application/json",
         headers={
             "Content-Disposition": 'attachment; filename="tracechain-bundle.json"',
             "Cache-Control": "no-store",
