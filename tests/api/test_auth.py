@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from api.app import ADMIN_KEY_FILE
 from tests.api.conftest import (
     ADMIN_KEY,
     Api,
@@ -250,12 +251,18 @@ def test_member_errors(api: Api, supplier: Member, distributor: Member) -> None:
 def test_admin_key_created_once(
     make_api: Callable[..., Api], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without a configured admin key the first start creates one and prints it once."""
+    """Without a configured admin key the first start creates one and shows it once: on a
+    terminal, else (as here) in a 0600 file of the data dir, never in the output (a log)."""
     first = make_api(admin_api_key=None)
-    printed = re.findall(r"tc_[0-9a-f]{12}_\S+", capsys.readouterr().err)
+    assert "tc_" not in capsys.readouterr().err
+    key_file = first.services.settings.data_dir / ADMIN_KEY_FILE
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    printed = re.findall(r"tc_[0-9a-f]{12}_\S+", key_file.read_text())
+    key_file.unlink()
     assert len(printed) == 1
     assert first.get("/me", key=printed[0]).json()["role"] == "admin"
     assert first.get("/me", key=ADMIN_KEY).status_code == 401
     again = make_api(first.services.settings.effective_database_url, admin_api_key=None)
     assert "tc_" not in capsys.readouterr().err
+    assert not key_file.exists()
     assert again.get("/me", key=printed[0]).json()["role"] == "admin"
