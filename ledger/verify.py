@@ -257,17 +257,16 @@ class Verifier:
             reached = process_proof(leaf, [HexBytes(p) for p in row.proof or []])
         except (MerkleError, ValueError, TypeError) as exc:
             return EventVerification(
-                status="tampered", reasons=(f"malformed leaf or proof: {exc}",), **base
+                status="tampered", reasons=(f"malformed proof: {exc}",), **base
             )
         base["coverage"] = coverage(version)
         base["leaf_word"] = "0x" + word.hex()
         if "0x" + reached.hex() != row.root:
             return EventVerification(
                 status="tampered",
-                reasons=(
-                    "the Merkle proof does not lead from the event as stored (its hash, "
-                    "captured JSON, signature, identifier key and recorder) to its batch root",
-                ),
+                # The leaf covers the event as stored: its hash, captured JSON, signature,
+                # identifier key and recorder (the wording is translated in api/i18n.py).
+                reasons=("the Merkle proof does not lead from the event to its batch root",),
                 **base,
             )
         if row.anchor_status != "anchored":

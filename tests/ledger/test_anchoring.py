@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.identifiers import parse
 from ledger.membership import Membership, PrefixOwnershipError
+from ledger.store.db import make_engine, migrate
 from ledger.store.models import AnchorBatch, Event, Organisation, Outbox, metadata
 from ledger.verify import Verifier
 from tests.ledger.conftest import Capture, MakeMember, object_event
@@ -132,7 +134,8 @@ TAMPERS = [
         lambda row: ["0x" + "11" * 32, *list(row.proof[1:])],
         "Merkle proof",
     ),
-    ("recorder_address", lambda row: "0x" + "22" * 20, "Merkle proof"),
+    # The batch names its signing address: the event's no longer agrees with it.
+    ("recorder_address", lambda row: "0x" + "22" * 20, "recorder"),
     ("primary_id_key", lambda row: "0x" + "33" * 32, "identifier key"),
 ]
 
@@ -196,6 +199,21 @@ def test_swapped_recorder_is_detected(
     with engine.begin() as conn:
         conn.execute(
             _event.update().where(_event.c.id == record.event_pk).values(organisation_id=other.id)
+        )
+    result = verifier.verify_event(record.event_pk)
+    assert result.status == "tampered"
+    # Its capture job and batch still name the honest member...
+    assert any("capture job" in r for r in result.reasons), result.reasons
+    assert any("batch name different members" in r for r in result.reasons), result.reasons
+    # ...and when they are changed too, the chain says who anchored the root.
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(_event).where(_event.c.id == record.event_pk)).one()
+        conn.execute(
+            _batch.update().where(_batch.c.id == row.batch_id).values(organisation_id=other.id)
+        )
+        jobs = metadata.tables["capture"]
+        conn.execute(
+            jobs.update().where(jobs.c.id == row.capture_id).values(organisation_id=other.id)
         )
     result = verifier.verify_event(record.event_pk)
     assert result.status == "tampered"
@@ -360,3 +378,27 @@ def test_recall_by_prefix_owner_shows_in_the_trail(
         assert trail.recall["org_id"] == owner.org_id
     membership.lift_recall(owner.org_id, target, "cleared")
     assert not membership.recall_status(target).recalled
+
+
+def test_batches_of_an_older_database_keep_the_event_hash_leaf(tmp_path: Path) -> None:
+    """Migration 0004: batches anchored before it are leaf version 1 (and so still verify)."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate(url, "0003")
+    old = make_engine(url)
+    with old.begin() as conn:
+        org = conn.execute(
+            sa.text("INSERT INTO organisation (org_id, name, roles, active, created_at) "
+                    "VALUES ('0x' || hex(randomblob(32)), 'Old', 1, 1, '2026-01-01') RETURNING id")
+        ).scalar_one()  # fmt: skip
+        conn.execute(
+            sa.text("INSERT INTO anchor_batch (organisation_id, signer_address, root, event_count, "
+                    "status, chain_id, created_at) VALUES (:org, '0x' || hex(randomblob(20)), "
+                    "'0x' || hex(randomblob(32)), 1, 'mined', 1, '2026-01-01')"),
+            {"org": org},
+        )  # fmt: skip
+    old.dispose()
+    migrate(url)
+    new = make_engine(url)
+    with new.connect() as conn:
+        assert conn.execute(sa.select(_batch.c.leaf_version)).scalars().all() == [1]
+    new.dispose()

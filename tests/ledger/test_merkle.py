@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.merkle import MerkleError, MerkleTree, hash_pair, leaf_hash, process_proof, verify
+from ledger.merkle import (
+    LEAF_EVENT_HASH,
+    LEAF_RECORD,
+    MerkleError,
+    MerkleTree,
+    captured_text,
+    coverage,
+    event_leaf,
+    hash_pair,
+    leaf_hash,
+    leaf_word,
+    process_proof,
+    verify,
+)
 
 hashes = st.binary(min_size=32, max_size=32)
 
@@ -85,3 +100,53 @@ def test_unknown_leaf_has_no_proof() -> None:
     tree = MerkleTree.build([b"\x01" * 32, b"\x02" * 32])
     with pytest.raises(MerkleError):
         tree.proof(b"\x03" * 32)
+
+
+# ---------------------------------------------------------------------- event leaves
+
+
+RECORDER = "0x00000000000000000000000000000000000000aa"
+
+
+@given(hashes, hashes, st.text(), st.none() | st.text(min_size=1))
+def test_record_leaf_commits_to_the_captured_json_and_signature(
+    event_hash: bytes, id_key: bytes, text: str, signature: str | None
+) -> None:
+    signed = b"\0" * 32 if signature is None else keccak(signature.encode())
+    word = keccak(event_hash + keccak(text.encode("utf-8", "surrogatepass")) + signed)
+    assert leaf_word(LEAF_RECORD, event_hash, text, signature) == word
+    assert event_leaf(LEAF_RECORD, event_hash, id_key, RECORDER, text, signature) == leaf_hash(
+        word, id_key, RECORDER
+    )
+    # Any other captured JSON or signature is another leaf.
+    assert leaf_word(LEAF_RECORD, event_hash, text + " ", signature) != word
+    assert leaf_word(LEAF_RECORD, event_hash, text, (signature or "") + "0") != word
+
+
+def test_the_event_hash_leaf_ignores_the_record() -> None:
+    event_hash, id_key = b"\x11" * 32, b"\x22" * 32
+    legacy = event_leaf(LEAF_EVENT_HASH, event_hash, id_key, RECORDER, '{"eventID":"a"}', None)
+    assert legacy == leaf_hash(event_hash, id_key, RECORDER)
+    assert legacy == event_leaf(LEAF_EVENT_HASH, event_hash, id_key, RECORDER, "{}", "0x12")
+    assert coverage(LEAF_EVENT_HASH) == "event_hash"
+    assert coverage(LEAF_RECORD) == "record"
+
+
+@pytest.mark.parametrize("version", [0, 3, -1])
+def test_unknown_leaf_versions_are_refused(version: int) -> None:
+    with pytest.raises(MerkleError):
+        leaf_word(version, b"\x11" * 32, "{}", None)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=5))
+def test_captured_text_round_trips(event: dict[str, object]) -> None:
+    """A bundle carries the event as JSON; the stored text is rebuilt from it exactly."""
+    text = captured_text(event)
+    assert captured_text(json.loads(text)) == text
