@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from eth_utils.crypto import keccak
 from web3.contract import Contract
 
 from ledger.events import parse_document
@@ -138,10 +139,15 @@ def test_supplier_buyer_auditor(make_api: Callable[..., Api], anchor: Contract) 
         (recomputed,) = parse_document(json.dumps(event["event"]).encode(), "application/json")
         assert recomputed.hash_id == event["hash_id"]
         digest = bytes.fromhex(recomputed.hash_id.split(";")[1].split("?")[0])
+        # The leaf's first word commits to the event as stored (compact JSON) and its
+        # signature (none here: 32 zero bytes) beside its hash (README, "what is anchored").
+        assert check["signed"] is False
+        stored = json.dumps(event["event"], ensure_ascii=False, separators=(",", ":"))
+        word = keccak(digest + keccak(stored.encode()) + b"\0" * 32)
         assert anchor.functions.verifyEvent(
             bytes.fromhex(check["anchor"]["root"][2:]),
             [bytes.fromhex(p[2:]) for p in check["anchor"]["proof"]],
-            digest,
+            word,
             bytes.fromhex(check["anchor"]["id_key"][2:]),
             check["recorder"]["address"],
         ).call()
