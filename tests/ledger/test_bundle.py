@@ -160,6 +160,29 @@ def test_changed_captured_event(exported: Exported) -> None:
     assert [s["status"] for s in result.statuses].count("failed") == 1
 
 
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("eventID", "urn:uuid:00000000-0000-4000-8000-00000000beef"),
+        ("recordTime", "2020-01-01T00:00:00Z"),
+        ("errorDeclaration", {"declarationTime": "2026-03-02T00:00:00Z"}),
+        ("rdfs:comment", "added later"),
+    ],
+)
+def test_members_outside_the_cbv_hash_are_covered_offline(
+    exported: Exported, member: str, value: Any
+) -> None:
+    """The version-2 leaf commits to the event as stored: a bundled event whose eventID (or
+    any member the CBV 2.0 hash leaves out) was changed no longer reaches its anchored root."""
+    bundle = exported.export(lot=exported.supply.lots["cocoa"])
+    assert {b["leaf_version"] for b in bundle["batches"].values()} == {2}
+    assert {s.get("coverage") for s in exported.verify(bundle).statuses} == {"record"}
+    bundle["events"][0]["event"][member] = value
+    result = exported.verify(bundle)
+    assert kinds(result) == {"tampered_proof"}
+    assert result.statuses[0]["status"] == "failed"
+
+
 def test_changed_proof(exported: Exported) -> None:
     bundle = _cocoa(exported)
     bundle["events"][0]["proof"][0] = "0x" + "11" * 32
