@@ -45,8 +45,9 @@ __all__ = ["EVENTS_PER_PAGE", "BundlePlan", "plan_bundle"]
 
 #: Events per query while streaming.
 EVENTS_PER_PAGE: Final = 500
-#: Batches (with all their leaves) per query while streaming.
-_BATCHES_PER_QUERY: Final = 8
+#: Batches per query while streaming (their leaves are rebuilt from every event of theirs,
+#: captured JSON included, so a few at a time keeps memory flat).
+_BATCHES_PER_QUERY: Final = 2
 #: Roots per query while streaming the span.
 _ROOTS_PER_PAGE: Final = 2_000
 #: Batch roots remembered while streaming events (events come in time order, batches too).
