@@ -239,9 +239,10 @@ def problem_response(request: Request, problem: ProblemError) -> Response:
     body.update(problem.extra)
     if wants_page(request):
         return _problem_page(request, problem)
-    return JSONResponse(
-        body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
-    )
+    headers = problem.headers
+    if request.method in ("GET", "HEAD"):  # browsers get a page at the same URL
+        headers = {"Vary": "Accept, Accept-Language", **headers}
+    return JSONResponse(body, status_code=problem.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def _problem_page(request: Request, problem: ProblemError) -> Response:

@@ -109,6 +109,7 @@ def test_browser_gets_an_error_page_in_its_language(api: Api) -> None:
             machine = api.get(url, headers={"Accept": accept})
             assert machine.status_code == status
             assert machine.headers["content-type"] == "application/problem+json"
+            assert "Accept" in machine.headers["Vary"]
     # The detail (in English, as the ledger gives it) is still on the page for experts.
     detail = api.get("/01/09506000134350", headers=BROWSER_ZH)
     assert "GTIN check digit is 0, expected 2" in page_text(detail.text)
