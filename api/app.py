@@ -45,7 +45,7 @@ from api.routers import (
 )
 from api.services import Services
 from api.trail import TrailOut
-from ledger.runtime import tune_gc
+from ledger.runtime import bound_recursion, tune_gc
 from ledger.settings import Settings, get_settings
 from ledger.store.db import migrate
 from wallets.keystore import write_secret
@@ -136,6 +136,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the tracechain API for ``settings`` (default: the environment's)."""
     settings = settings or get_settings()
+    # web3's import of py_ecc raised the limit so far that a deeply nested JSON body would
+    # overflow the C stack (SIGSEGV) instead of raising RecursionError (a 400 below).
+    bound_recursion()
     services = Services(settings)
 
     @asynccontextmanager

@@ -10,6 +10,7 @@ the collector's work proportional to real garbage. The value is ``Settings.gc_ge
 from __future__ import annotations
 
 import gc
+import sys
 
 from ledger.settings import Settings, get_settings
 
@@ -19,3 +20,16 @@ def tune_gc(settings: Settings | None = None) -> None:
     gen0 = (settings or get_settings()).gc_gen0_threshold
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(gen0, gen1, gen2)
+
+
+#: Python's own default recursion limit. Importing web3 pulls in py_ecc, which raises the limit
+#: to 100,000 for its own pairing code (unused here); at that limit the C JSON decoder follows
+#: a 100,000-level body down the C stack and the process dies with SIGSEGV instead of raising
+#: RecursionError. Every process that reads untrusted input puts the limit back.
+SAFE_RECURSION_LIMIT = 1_000
+
+
+def bound_recursion(limit: int = SAFE_RECURSION_LIMIT) -> None:
+    """Lower the interpreter's recursion limit to ``limit`` if an import raised it."""
+    if sys.getrecursionlimit() > limit:
+        sys.setrecursionlimit(limit)
