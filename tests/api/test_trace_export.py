@@ -111,9 +111,13 @@ def test_trace_problems(served: Served) -> None:
     unauthenticated = api.get(target)
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["content-type"] == "application/problem+json"
+    png = api.get(target, headers={"Accept": "image/png"}, key=keys["factory"])
+    assert png.status_code == 406
+    assert png.json()["errors"][0]["field"] == "Accept"
+    # A browser that asks for a page gets the 406 as a page in its language.
     html = api.get(target, headers={"Accept": "text/html"}, key=keys["factory"])
     assert html.status_code == 406
-    assert html.json()["errors"][0]["field"] == "Accept"
+    assert html.headers["content-type"].startswith("text/html")
     for params in ({"depth": 65}, {"direction": "sideways"}, {"format": "png"}):
         bad = api.get(target, params=params, key=keys["factory"])
         assert bad.status_code == 422, params
