@@ -390,6 +390,7 @@ _EVENT_COLUMNS: Final = (
     _event.c.id,
     _event.c.batch_id,
     *(_event.c[name] for name in DERIVED_COLUMNS),
+    _event.c.captured_json,
     _event.c.recorder_address,
     _event.c.signature,
     _event.c.proof,
@@ -594,6 +595,7 @@ def _close_batch(
     # (MerkleTree.proof's path: the sibling on each layer, then up to the parent).
     layers = [[_hex(node) for node in layer] for layer in tree.layers[:-1]]
     position = {leaf: index for index, leaf in enumerate(tree.leaves)}
+    reached_by: list[tuple[Any, bytes | None, bytes]] = []
     for row, leaf in events:
         if leaf is None:
             continue
@@ -604,19 +606,29 @@ def _close_batch(
             if index ^ 1 < len(layer):
                 canonical.append(layer[index ^ 1])
             index //= 2
-        if stored == canonical:
-            continue  # the canonical path to the rebuilt root
+        if stored == canonical and tree.root == recorded:
+            continue  # the canonical path to the recorded root
         try:
             reached = process_proof(leaf, [HexBytes(p) for p in stored])
         except (MerkleError, ValueError, TypeError):
             reached = b""
-        if reached not in (tree.root, recorded):
+        reached_by.append((row, leaf, reached))
+    # Events whose leaf is unchanged still reach the recorded root with the proofs stored at
+    # anchoring. When some do, any event that does not is the one that changed (its proof may
+    # well lead to the rebuilt root); when none do, the recorded root is what changed and only
+    # events reaching neither root are named.
+    some_reach_recorded = any(reached == recorded for _, _, reached in reached_by) or (
+        tree.root == recorded
+    )
+    accepted = (recorded,) if some_reach_recorded else (tree.root, recorded)
+    for row, _leaf, reached in reached_by:
+        if reached not in accepted:
             findings.append(
                 Finding(
                     "tampered_proof",
                     "the event's leaf (its hash, captured JSON as stored, signature, identifier "
-                    "key and recorder) with its stored Merkle proof leads neither to the batch's "
-                    "recorded root nor to the root its events rebuild",
+                    "key and recorder) with its stored Merkle proof does not lead to the batch's "
+                    "recorded root",
                     {
                         "event_pk": row.id,
                         "hash_id": row.hash_id,

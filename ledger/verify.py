@@ -165,6 +165,7 @@ def _verification_select(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
             _event.c.hash_id,
             _event.c.event_hash,
             *derived,
+            _event.c.captured_json,
             _event.c.organisation_id,
             _event.c.record_time,
             _event.c.recorder_address,

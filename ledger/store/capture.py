@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -59,6 +59,8 @@ __all__ = [
     "capture_event_ids",
     "capture_events",
     "capture_events_in",
+    "derived_columns",
+    "index_rows",
     "is_error_declaration",
     "prepare_capture",
     "record_failed_capture",
@@ -210,41 +212,17 @@ def prepare_capture(
     index: dict[str, tuple[dict[str, Any], ...]] = {}
     for digest in sorted(distinct):
         event = distinct[digest]
-        rows = []
-        for role, value in identifier_rows(event):
-            indexed = index_identifier(value)
-            rows.append(
-                {
-                    "event_pk": None,  # set once the event has its id
-                    "role": role,
-                    "value": value,
-                    "canonical": indexed.canonical,
-                    "id_key": indexed.id_key,
-                    "class_canonical": indexed.class_canonical,
-                }
-            )
-        index[digest] = tuple(rows)
+        rows = index_rows(event)
+        index[digest] = rows
         event_rows.append(
             {
                 "event_hash": digest,
-                "hash_id": event.hash_id,
-                "event_id": event.event_id,
-                "error_declaration": is_error_declaration(event),
-                "event_type": event.event_type,
-                "action": event.action,
-                "event_time": event.event_time,
-                "event_time_zone_offset": event.event_time_zone_offset,
+                **derived_columns(event, rows),
                 "record_time": None,  # set inside the transaction
-                "biz_step": event.biz_step,
-                "disposition": event.disposition,
-                "read_point": location_key(event.read_point),
-                "biz_location": location_key(event.biz_location),
                 "captured_json": json.dumps(
                     event.raw, ensure_ascii=False, check_circular=False, separators=(",", ":")
                 ),
-                "prehash": event.prehash,
                 "organisation_id": organisation_id,
-                "primary_id_key": rows[0]["id_key"] if rows else NO_ID_KEY,
                 "signature": signature,
                 "capture_id": capture_id,
                 "anchor_status": "pending",
@@ -259,6 +237,44 @@ def prepare_capture(
         identifier_rows=index,
         events_path=events_path,
     )
+
+
+def index_rows(event: CapturedEvent) -> tuple[dict[str, Any], ...]:
+    """The identifier index rows capture writes for ``event`` (``event_pk`` unset)."""
+    rows = []
+    for role, value in identifier_rows(event):
+        indexed = index_identifier(value)
+        rows.append(
+            {
+                "event_pk": None,  # set once the event has its id
+                "role": role,
+                "value": value,
+                "canonical": indexed.canonical,
+                "id_key": indexed.id_key,
+                "class_canonical": indexed.class_canonical,
+            }
+        )
+    return tuple(rows)
+
+
+def derived_columns(event: CapturedEvent, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The event columns capture derives from ``event`` alone, given its :func:`index_rows`
+    (verification and the audit recompute them: :mod:`ledger.store.integrity`)."""
+    return {
+        "hash_id": event.hash_id,
+        "event_id": event.event_id,
+        "error_declaration": is_error_declaration(event),
+        "event_type": event.event_type,
+        "action": event.action,
+        "event_time": event.event_time,
+        "event_time_zone_offset": event.event_time_zone_offset,
+        "biz_step": event.biz_step,
+        "disposition": event.disposition,
+        "read_point": location_key(event.read_point),
+        "biz_location": location_key(event.biz_location),
+        "prehash": event.prehash,
+        "primary_id_key": rows[0]["id_key"] if rows else NO_ID_KEY,
+    }
 
 
 def _check_event_ids(

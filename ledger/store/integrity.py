@@ -9,7 +9,8 @@ either derived from the captured JSON by capture (``event_id``, ``event_type``, 
 (``record_time``, ``capture_id``):
 
 * :func:`derived_problems` recomputes the derived columns and index rows with capture's own
-  code (:func:`ledger.store.capture.prepare_capture`) and names those that differ;
+  code (:func:`ledger.store.capture.derived_columns`, :func:`~ledger.store.capture.index_rows`)
+  and names those that differ (the captured JSON itself is covered by the leaf, byte for byte);
 * :func:`anchor_state_problems` checks the anchoring state against the batch's;
 * :func:`capture_problems` checks the record time and capture job against the capture row (both
   written in the transaction that stored the event; not anchored).
@@ -22,7 +23,8 @@ from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 from ledger.events import CapturedEvent
-from ledger.store.capture import prepare_capture
+from ledger.store.capture import derived_columns, index_rows
+from ledger.store.indexing import event_hash_of
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -47,14 +49,12 @@ DERIVED_COLUMNS: Final = (
     "disposition",
     "read_point",
     "biz_location",
-    "captured_json",
     "prehash",
     "primary_id_key",
 )
 
 _LABELS: Final = {
     "primary_id_key": "identifier key (primary_id_key)",
-    "captured_json": "captured JSON (not in the canonical form capture stores)",
 }
 
 
@@ -69,13 +69,14 @@ class IndexRow(NamedTuple):
 
 
 def _expected(event: CapturedEvent) -> tuple[dict[str, Any], frozenset[IndexRow]]:
-    prepared = prepare_capture([event], organisation_id=0, capture_id="integrity")
-    (row,) = prepared.event_rows
+    rows = index_rows(event)
+    columns = derived_columns(event, rows)
+    columns["event_hash"] = event_hash_of(event.hash_id)
     index = frozenset(
         IndexRow(r["role"], r["value"], r["canonical"], r["id_key"], r["class_canonical"])
-        for r in prepared.identifier_rows[row["event_hash"]]
+        for r in rows
     )
-    return row, index
+    return columns, index
 
 
 def expected_index(event: CapturedEvent) -> frozenset[IndexRow]:
@@ -88,15 +89,15 @@ def derived_problems(
 ) -> list[str]:
     """What of a stored event differs from what capture derives from its captured JSON.
 
-    ``row`` holds :data:`DERIVED_COLUMNS` as stored; ``index`` the event's stored identifier
-    index rows (``None``: not checked).
+    ``row`` holds every one of :data:`DERIVED_COLUMNS` as stored; ``index`` the event's stored
+    identifier index rows (``None``: not checked).
     """
     columns, expected_rows = _expected(event)
     problems = [
         f"the stored {_LABELS.get(name, name)} {row[name]!r} is not what the captured event "
         f"gives ({columns[name]!r})"
         for name in DERIVED_COLUMNS
-        if name in row and columns[name] != row[name]
+        if columns[name] != row[name]
     ]
     if index is not None:
         stored = list(index)
