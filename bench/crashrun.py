@@ -118,6 +118,63 @@ def dumped_head(net: Devnet) -> int:
     return int(value, 16) if isinstance(value, str) else int(value)
 
 
+def roots_missing(engine: sa.Engine, chain: ChainClient, anchor: Contract) -> list[str]:
+    """Roots of mined batches the chain does not have (a chain call failing counts)."""
+    with engine.connect() as conn:
+        roots = conn.execute(sa.select(_batch.c.root).where(_batch.c.status == "mined")).scalars()
+        roots_list = list(roots)
+    missing: list[str] = []
+    try:
+        for root in roots_list:
+            org, _block, _count = chain.call(anchor.functions.batchOf(root))
+            if bytes(org) == b"\0" * 32:
+                missing.append(root)
+    except ChainError:  # the chain is down: nothing is known to be there
+        return roots_list
+    return missing
+
+
+def anchoring_figures(
+    engine: sa.Engine, chain: ChainClient, deployment: Deployment, acknowledged: set[str]
+) -> dict[str, Any]:
+    """``lost``, ``duplicated`` and ``stalled`` of the ``acknowledged`` event hashes (0x-hex
+    digests), counted from the database and the chain's ``BatchAnchored`` logs."""
+    anchor = chain.contract("TraceAnchor", deployment.anchor_address)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(_event.c.event_hash, _event.c.anchor_status, _batch.c.root)
+            .select_from(_event)
+            .outerjoin(_batch, _batch.c.id == _event.c.batch_id)
+        ).all()
+        mined = {
+            root: count
+            for root, count in conn.execute(
+                sa.select(_batch.c.root, _batch.c.event_count).where(_batch.c.status == "mined")
+            )
+        }
+    stored = {row.event_hash: row for row in rows}
+    missing_roots = set(roots_missing(engine, chain, anchor))
+    lost = len(acknowledged - stored.keys())
+    stalled = sum(
+        1
+        for h in acknowledged & stored.keys()
+        if stored[h].anchor_status != "anchored" or stored[h].root in missing_roots
+    )
+    deploy_block = deployment.contracts["TraceAnchor"].block
+    logs = anchor.events.BatchAnchored().get_logs(
+        from_block=deploy_block, to_block=chain.block_number()
+    )
+    seen: set[str] = set()
+    duplicated = 0
+    for entry in logs:
+        root = HexBytes(entry["args"]["root"]).to_0x_hex()
+        count = int(entry["args"]["count"])
+        if root in seen or root not in mined:
+            duplicated += count
+        seen.add(root)
+    return {"lost": lost, "duplicated": duplicated, "stalled": stalled}
+
+
 class FaultLedger:
     """A devnet, a database, a member and an anchor worker thread that outlives every restart."""
 
@@ -185,56 +242,11 @@ class FaultLedger:
 
     def roots_missing(self) -> list[str]:
         """Roots of mined batches the chain does not have (a chain call failing counts)."""
-        with self.engine.connect() as conn:
-            roots = conn.execute(
-                sa.select(_batch.c.root).where(_batch.c.status == "mined")
-            ).scalars()
-            roots_list = list(roots)
-        missing: list[str] = []
-        try:
-            for root in roots_list:
-                org, _block, _count = self.chain.call(self.anchor.functions.batchOf(root))
-                if bytes(org) == b"\0" * 32:
-                    missing.append(root)
-        except ChainError:  # the chain is down: nothing is known to be there
-            return roots_list
-        return missing
+        return roots_missing(self.engine, self.chain, self.anchor)
 
     def figures(self) -> dict[str, Any]:
         """lost, duplicated and stalled, counted from the database and the chain's logs."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(_event.c.event_hash, _event.c.anchor_status, _batch.c.root)
-                .select_from(_event)
-                .outerjoin(_batch, _batch.c.id == _event.c.batch_id)
-            ).all()
-            mined = {
-                root: count
-                for root, count in conn.execute(
-                    sa.select(_batch.c.root, _batch.c.event_count).where(_batch.c.status == "mined")
-                )
-            }
-        stored = {row.event_hash: row for row in rows}
-        missing_roots = set(self.roots_missing())
-        lost = len(self.acknowledged - stored.keys())
-        stalled = sum(
-            1
-            for h in self.acknowledged & stored.keys()
-            if stored[h].anchor_status != "anchored" or stored[h].root in missing_roots
-        )
-        deploy_block = self.deployment.contracts["TraceAnchor"].block
-        logs = self.anchor.events.BatchAnchored().get_logs(
-            from_block=deploy_block, to_block=self.chain.block_number()
-        )
-        seen: set[str] = set()
-        duplicated = 0
-        for entry in logs:
-            root = HexBytes(entry["args"]["root"]).to_0x_hex()
-            count = int(entry["args"]["count"])
-            if root in seen or root not in mined:
-                duplicated += count
-            seen.add(root)
-        return {"lost": lost, "duplicated": duplicated, "stalled": stalled}
+        return anchoring_figures(self.engine, self.chain, self.deployment, self.acknowledged)
 
     def close(self) -> None:
         """Stop the worker and the devnet."""

@@ -102,6 +102,46 @@ def reason_hash(text: str) -> bytes:
     return keccak(text=text)
 
 
+def prefixes_overlap(a: str, b: str) -> bool:
+    """Whether one normalised prefix is, or encloses, the other: ``gs1:691234`` and
+    ``gs1:6912345``; ``handle:88.118`` and ``handle:88.118.8``; ``oid:1.2.156.3`` and
+    ``oid:1.2.156.3.7``. Ownership is checked against every enclosing prefix (on chain and in
+    :func:`api.permissions.check_commissioning`), so the owner of the shorter prefix would own
+    the other's identifiers too."""
+    scheme_a, _, rest_a = a.partition(":")
+    scheme_b, _, rest_b = b.partition(":")
+    if scheme_a != scheme_b:
+        return False
+    short, long = sorted((rest_a, rest_b), key=len)
+    if scheme_a == "gs1":
+        return long.startswith(short)
+    return long == short or long.startswith(short + ".")
+
+
+def _prefix_clash(
+    conn: Connection, normalised: str, member_id: int | None
+) -> MembershipError | None:
+    """Why ``normalised`` cannot go to member ``member_id`` (``None``: a member not admitted
+    yet): another member holds it, a prefix enclosing it or one under it."""
+    scheme = normalised.partition(":")[0]
+    rows = conn.execute(
+        sa.select(_prefix.c.prefix, _org.c.name)
+        .join(_org, _org.c.id == _prefix.c.organisation_id)
+        .where(_prefix.c.prefix.like(scheme + ":%"))
+        .where(sa.true() if member_id is None else _prefix.c.organisation_id != member_id)
+    ).all()
+    for prefix, name in rows:
+        if prefix == normalised:
+            return MembershipError(f"prefix {normalised} belongs to another member", field="prefix")
+        if prefixes_overlap(prefix, normalised):
+            return MembershipError(
+                f"prefix {normalised} overlaps {prefix} of member {name!r}: the owner of the "
+                "shorter one would own the other's identifiers too",
+                field="prefix",
+            )
+    return None
+
+
 def _add_key(conn: Connection, member_id: int, address: str, keystore_path: str | None) -> None:
     """Mirror a signing address of a member (``keystore_path`` when this server holds it)."""
     conn.execute(
@@ -149,9 +189,14 @@ class Membership:
         if roles <= 0 or roles & ~int(OrgRole.RECORDER | OrgRole.AUDITOR):
             raise InvalidInputError(f"roles {roles} are not RECORDER and/or AUDITOR", field="roles")
         oid = (org_id or org_id_for(name)).lower()
+        normalised = [normalise_prefix(p) for p in prefixes]
         with write_transaction(self.engine) as conn:
             if conn.execute(sa.select(_org.c.id).where(_org.c.org_id == oid)).first():
                 raise MembershipError(f"organisation {oid} is a member already", field="org_id")
+            for index, prefix in enumerate(normalised):
+                clash = _prefix_clash(conn, prefix, None)
+                if clash is not None:  # refused before anything is admitted
+                    raise MembershipError(clash.reason, field=f"prefixes[{index}]")
             on_chain = self.chain.call(self.anchor.functions.memberInfo(HexBytes(oid)))
             if on_chain[0] != 0:
                 self._adopt(conn, oid, name)
@@ -262,10 +307,9 @@ class Membership:
             owner = conn.execute(
                 sa.select(_prefix.c.organisation_id).where(_prefix.c.prefix == normalised)
             ).first()
-            if owner is not None and owner[0] != member_id:
-                raise MembershipError(
-                    f"prefix {normalised} belongs to another member", field="prefix"
-                )
+            clash = _prefix_clash(conn, normalised, member_id)
+            if clash is not None:
+                raise clash
             if owner is None:
                 on_chain_owner = self.chain.call(self.anchor.functions.prefixOwner(key))
                 if on_chain_owner != HexBytes(oid):
