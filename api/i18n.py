@@ -74,6 +74,41 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "Unknown: no record of this product was found.",
         "zh": "未知：未找到该产品的任何记录。",
     },
+    "verdict_unconfirmed_origin": {
+        "en": "Origin not confirmed: the brand owner has not recorded making this product.",
+        "zh": "来源未确认：品牌所有者没有该产品的生产记录。",
+    },
+    "banner_unconfirmed": {
+        "en": "The events below were recorded by other members. The ledger holds no record of "
+        "the brand owner commissioning this product, so they do not show where it came from.",
+        "zh": "以下事件由其他成员记录。账本上没有品牌所有者为该产品赋码投产的记录，"
+        "因此这些事件不能证明产品的来源。",
+    },
+    "banner_no_owner": {
+        "en": "No member of this ledger owns this code's prefix, so no brand owner vouches for "
+        "this product.",
+        "zh": "本账本中没有成员拥有该编码的前缀，因此没有品牌所有者为该产品担保。",
+    },
+    "brand_owner": {"en": "Brand owner", "zh": "品牌所有者"},
+    "origin": {"en": "Origin", "zh": "来源"},
+    "origin_confirmed": {
+        "en": "commissioned by the brand owner",
+        "zh": "品牌所有者已赋码投产",
+    },
+    "origin_pending": {
+        "en": "commissioned by the brand owner, not anchored yet",
+        "zh": "品牌所有者已赋码投产，尚未锚定",
+    },
+    "origin_tampered": {
+        "en": "the brand owner's commissioning record was altered",
+        "zh": "品牌所有者的赋码记录被篡改",
+    },
+    "origin_unknown": {"en": "cannot be checked right now", "zh": "暂时无法核对"},
+    "origin_unconfirmed": {
+        "en": "not confirmed by the brand owner",
+        "zh": "未经品牌所有者确认",
+    },
+    "origin_no_owner": {"en": "no brand owner on this ledger", "zh": "本账本中无品牌所有者"},
     "banner_recalled": {
         "en": "RECALL — the maker has recalled this product.",
         "zh": "召回 — 生产商已召回该产品。",
@@ -301,6 +336,13 @@ _REASONS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         (r"the event signature is malformed: .*", "事件签名格式错误。"),
         (r"the event was signed by (?P<signer>\S+), which is no key of the recorder",
          "事件由 {signer} 签名，该地址不是记录方的密钥。"),
+        # The origin of a trail (ledger.origin).
+        (r"no member of this ledger owns the prefix of (?P<identifier>\S+)",
+         "本账本中没有成员拥有 {identifier} 的前缀。"),
+        (r"the brand owner (?P<owner>\S+) recorded no commissioning of (?P<identifier>\S+)",
+         "品牌所有者 {owner} 没有 {identifier} 的赋码投产记录。"),
+        (r"the chain does not confirm member (?P<member>\S+) as owner of (?P<prefix>\S+)",
+         "链上记录不能确认成员 {member} 是 {prefix} 的所有者。"),
     )
 )  # fmt: skip
 

@@ -26,7 +26,7 @@ from api import i18n
 from api.cache import CachedTrail
 from api.identity import describe, resolver_url, trail_url
 from api.services import Services
-from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, parse
+from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, epc_uri_at, parse
 from ledger.store.models import Event, Organisation
 from ledger.store.repository import display_epc_uri, events_by_identifier
 from ledger.verify import TrailEntry, TrailVerification
@@ -121,6 +121,29 @@ class RecallStateOut(BaseModel):
     reason: str | None = None
 
 
+class OriginEvidenceOut(BaseModel):
+    """One commissioning event of the brand owner and how it verified."""
+
+    hash_id: str
+    identifier: str
+    status: Literal["verified", "pending", "tampered", "unknown"]
+
+
+class OriginOut(BaseModel):
+    """Whether the brand owner (the member owning the identifier's GS1 company prefix or Handle
+    prefix, as the chain confirms) commissioned the product: ``confirmed`` by a verified
+    commissioning of it or its lot/class; ``pending`` (not anchored yet); ``tampered`` /
+    ``unknown``; ``unconfirmed`` (no such commissioning: the trail is ``unconfirmed_origin``);
+    ``no_owner`` (no member owns its prefix: nobody can vouch for it)."""
+
+    status: Literal["confirmed", "pending", "tampered", "unknown", "unconfirmed", "no_owner"]
+    confirmed: bool
+    owner: RecorderOut | None
+    prefix: str | None
+    commissioning: list[OriginEvidenceOut]
+    reasons: list[str]
+
+
 class IdentifierOut(BaseModel):
     """The identifier in its forms."""
 
@@ -147,10 +170,11 @@ class TrailOut(BaseModel):
     """An identifier's trail with its verification (``GET /identifiers/{id}``)."""
 
     identifier: IdentifierOut
-    verdict: Literal["verified", "pending", "tampered", "recalled", "unknown"]
+    verdict: Literal["verified", "pending", "tampered", "recalled", "unknown", "unconfirmed_origin"]
     reasons: list[str]
     recall: RecallStateOut
     owner: RecorderOut | None
+    origin: OriginOut
     product: ProductOut
     events: list[TrailEventOut]
     chain: ChainOut
@@ -243,9 +267,14 @@ def trail_json(
     public = services.public_url
     link = resolver_url(identifier, public)
     klass = identifier.class_identifier()
-    owner_org = services.membership().owner_of(identifier)
+    origin = trail.origin
+    owner = origin.owner if origin is not None else None
+    owner_org = owner.org_id if owner else services.membership().owner_of(identifier)
     recall = trail.recall or {}
-    names = _member_names(services, {o for o in (owner_org, recall.get("org_id")) if o})
+    known = {owner.org_id: owner.name} if owner else {}
+    names = known | _member_names(
+        services, {o for o in (owner_org, recall.get("org_id")) if o and o not in known}
+    )
     info = describe(identifier)
     commissionings = [e for e in trail.events if _is_commissioning(e)]
     commissioning = commissionings[0] if commissionings else None
@@ -300,7 +329,11 @@ def trail_json(
             "kind": identifier.kind,
             "owner_prefix": identifier.owner_prefix,
             "class_identifier": klass.canonical if klass else None,
-            "epc_uri": display_epc_uri(services.engine, identifier),
+            "epc_uri": (
+                epc_uri_at(identifier, owner.prefix if owner else None)
+                if origin is not None
+                else display_epc_uri(services.engine, identifier)
+            ),
             "resolver_url": link,
             "trail_url": trail_url(identifier, public),
             "qr_png": f"{public}/qr/{encoded}.png",
@@ -324,6 +357,7 @@ def trail_json(
             if owner_org
             else None
         ),
+        "origin": _origin_json(trail, names),
         "product": {
             **info,
             "lot": info["lot"] or _str(ilmd.get("lotNumber")),
@@ -334,6 +368,30 @@ def trail_json(
         },
         "events": events,
         "chain": {"chain_id": deployment.chain_id, "anchor_contract": deployment.anchor_address},
+    }
+
+
+def _origin_json(trail: TrailVerification, names: Mapping[str, str]) -> dict[str, Any]:
+    """The trail's origin (see :class:`OriginOut`)."""
+    origin = trail.origin
+    if origin is None:  # not judged: say so rather than claim anything
+        return {"status": "unknown", "confirmed": False, "owner": None, "prefix": None,
+                "commissioning": [], "reasons": []}  # fmt: skip
+    owner = origin.owner
+    return {
+        "status": origin.status,
+        "confirmed": origin.confirmed,
+        "owner": (
+            {"org_id": owner.org_id, "name": names.get(owner.org_id, owner.name), "address": None}
+            if owner
+            else None
+        ),
+        "prefix": owner.prefix if owner else None,
+        "commissioning": [
+            {"hash_id": e.hash_id, "identifier": e.identifier, "status": e.status}
+            for e in origin.evidence
+        ],
+        "reasons": list(origin.reasons),
     }
 
 
@@ -348,6 +406,8 @@ def _quote_all(text: str) -> str:
 def is_final(trail: TrailVerification) -> bool:
     """Whether the trail cannot change until something new happens to the identifier."""
     if trail.reasons or not trail.events:
+        return False
+    if trail.origin is None or trail.origin.status in ("pending", "unknown"):
         return False
     return all(e.verification.status in ("verified", "tampered") for e in trail.events)
 
@@ -394,6 +454,7 @@ def render_html(data: dict[str, Any], lang: str) -> str:
         rows=rows,
         verdict=data["verdict"],
         tampered=any(r["status"] == "tampered" for r in rows),
+        origin=data["origin"],
         other_langs=[(code, i18n.NAMES[code]) for code in i18n.LANGUAGES if code != lang],
     )
 

@@ -8,7 +8,7 @@ decoded into the contract's custom errors.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,7 +28,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3Exception,
 )
-from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt
+from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, TxReceipt
 
 from contracts.build import load_artifact
 from ledger.errors import ChainError
@@ -104,6 +104,79 @@ def decode_revert(w3: Web3, abi: ABI, data: bytes | str) -> ContractRevertError:
             for t, v in zip(known.types, values, strict=True)
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RpcRequest:
+    """One JSON-RPC request of a batch (:meth:`ChainClient.batch`)."""
+
+    method: str
+    params: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RpcAnswer:
+    """The node's answer to one request of a batch: its raw JSON ``result``, or its
+    ``error`` message (a revert, an unknown method...)."""
+
+    result: Any = None
+    error: str | None = None
+
+
+class ViewFunction:
+    """A contract function for batched ``eth_call`` (and for decoding a transaction's input):
+    calldata encoded and results decoded with the ABI codec directly (web3's per-call ABI
+    look-up, validation and middleware cost more than the call itself)."""
+
+    def __init__(self, w3: Web3, address: str, abi: ABI, name: str) -> None:
+        entries = [e for e in abi if e.get("type") == "function" and e.get("name") == name]
+        if len(entries) != 1:
+            raise ValueError(f"{name} is not one function of the ABI")
+        entry: dict[str, Any] = dict(entries[0])
+        self.name = name
+        self.address = to_checksum_address(address)
+        self.inputs = tuple(_abi_type(i) for i in entry.get("inputs", []))
+        self.outputs = tuple(_abi_type(o) for o in entry.get("outputs", []))
+        self.selector = keccak(text=f"{name}({','.join(self.inputs)})")[:4]
+        self._codec = w3.codec
+
+    def request(self, *args: Any, block: BlockIdentifier = "latest") -> RpcRequest:
+        """The ``eth_call`` of this function with ``args`` at ``block``."""
+        data = self.selector + self._codec.encode(list(self.inputs), list(args))
+        at = block if isinstance(block, str) else hex(int(block))
+        return RpcRequest("eth_call", ({"to": self.address, "data": "0x" + data.hex()}, at))
+
+    def decode(self, answer: RpcAnswer) -> tuple[Any, ...]:
+        """The decoded outputs of an answer to :meth:`request`.
+
+        Raises:
+            ChainError: the call failed (reverted, or the node refused it).
+        """
+        if answer.error is not None or not isinstance(answer.result, str):
+            raise ChainError(f"{self.name} failed: {answer.error or answer.result!r}")
+        try:
+            return tuple(self._codec.decode(list(self.outputs), HexBytes(answer.result)))
+        except Exception as exc:  # eth_abi's DecodingError and friends
+            raise ChainError(f"{self.name} answered what its ABI does not decode: {exc}") from None
+
+    def decode_input(self, data: bytes) -> tuple[Any, ...]:
+        """The arguments in calldata ``data`` (after the selector).
+
+        Raises:
+            ValueError: ``data`` does not decode as this function's inputs.
+        """
+        try:
+            return tuple(self._codec.decode(list(self.inputs), data))
+        except Exception as exc:  # eth_abi's DecodingError and friends
+            raise ValueError(f"not {self.name} input: {exc}") from None
+
+
+def _abi_type(item: Any) -> str:
+    """The canonical type of an ABI parameter (tuples spelled out)."""
+    kind = str(item["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + kind[5:]
+    return kind
 
 
 def connect(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
@@ -200,6 +273,39 @@ class ChainClient:
         """keccak256 of the code at ``address`` (of empty bytes when there is none)."""
         code = self._rpc(lambda: self.w3.eth.get_code(to_checksum_address(address)))
         return "0x" + keccak(bytes(code)).hex()
+
+    def batch(self, requests: Sequence[RpcRequest]) -> list[RpcAnswer]:
+        """Send ``requests`` as one JSON-RPC batch (one HTTP round trip); the answers in the
+        order of the requests. A request the node refuses gets an answer with its ``error``;
+        only a batch that got no answer at all raises.
+
+        Raises:
+            ChainError: the node did not answer, or not with one answer per request.
+        """
+        if not requests:
+            return []
+        provider = self.w3.provider
+        calls = [(RPCEndpoint(r.method), list(r.params)) for r in requests]
+        try:
+            raw = provider.make_batch_request(calls)  # type: ignore[attr-defined]
+        except (OSError, Web3Exception, ValueError) as exc:
+            raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None
+        if not isinstance(raw, list) or len(raw) != len(requests):
+            error = raw.get("error") if isinstance(raw, dict) else raw
+            raise ChainError(f"chain at {self.rpc_url} refused the batch: {error}")
+        answers = []
+        for item in raw:
+            error = item.get("error")
+            if error is not None:
+                message = error.get("message") if isinstance(error, dict) else error
+                answers.append(RpcAnswer(error=str(message)))
+            else:
+                answers.append(RpcAnswer(result=item.get("result")))
+        return answers
+
+    def view(self, contract: Contract, name: str) -> ViewFunction:
+        """The view function ``name`` of ``contract``, for :meth:`batch`."""
+        return ViewFunction(self.w3, contract.address, contract.abi, name)
 
     def contract(self, name: str, address: str) -> Contract:
         """A contract object for a committed artifact at ``address``."""

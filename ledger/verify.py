@@ -26,13 +26,23 @@ covered by the anchor, and its reasons say so.
 The result is ``verified``, ``pending`` (not anchored yet), ``tampered`` (with the check that
 failed and why) or ``unknown`` (the chain could not be asked). For one identifier
 (:func:`verify_identifier`) the trail is every event mentioning it (or its lot), in time order,
-each verified, with the on-chain recall status and an overall verdict.
+each verified, with the on-chain recall status, whether its brand owner commissioned it
+(:mod:`ledger.origin`) and an overall verdict: ``recalled``, else ``tampered``, else
+``unknown``, else ``unconfirmed_origin`` (no verified commissioning by the prefix owner), else
+``pending``, else ``verified``.
+
+A trail reads the chain in one JSON-RPC batch (:meth:`ledger.chain.ChainClient.batch`): its
+recalls, the prefix owner, the signing keys of signed events, and for each batch root either
+``batchOf`` and the anchoring transaction or, when :mod:`ledger.anchor_facts` has the root's
+record cached, only the hash of the block holding it (to confirm it is still canonical). Merkle
+proofs are followed locally.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -42,12 +52,15 @@ from hexbytes import HexBytes
 from sqlalchemy.engine import Engine
 from web3.contract import Contract
 
-from ledger.chain import ChainClient
+from ledger import anchor_facts
+from ledger.anchor_facts import AnchorRecord
+from ledger.chain import ChainClient, RpcAnswer, RpcRequest
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, InvalidInputError, LedgerError
 from ledger.events import parse_document
 from ledger.identifiers import parse
 from ledger.merkle import Coverage, MerkleError, coverage, leaf_hash, leaf_word, process_proof
+from ledger.origin import Evidence, Origin, evidence_events, judge, owner_of
 from ledger.signing import event_keys
 from ledger.store.indexing import event_hash_of
 from ledger.store.integrity import (
@@ -68,7 +81,7 @@ from ledger.store.models import (
 from wallets.eip712 import SignatureError, recover_event_signer
 
 Status = Literal["verified", "pending", "tampered", "unknown"]
-Verdict = Literal["verified", "pending", "tampered", "recalled", "unknown"]
+Verdict = Literal["verified", "pending", "tampered", "recalled", "unknown", "unconfirmed_origin"]
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
@@ -153,6 +166,27 @@ class TrailVerification:
     events: tuple[TrailEntry, ...]
     recall: dict[str, Any] | None = None
     reasons: tuple[str, ...] = field(default=())
+    #: Whether the brand owner (the prefix owner) commissioned the identifier.
+    origin: Origin | None = None
+
+
+@dataclass(slots=True)
+class _ChainReads:
+    """What one batch read from the chain for a trail (or one event)."""
+
+    #: Anchor records by (root, tx hash), lower-case.
+    records: dict[tuple[str, str], AnchorRecord] = field(default_factory=dict)
+    #: The member (0x-hex org id) each signing address belongs to.
+    signers: dict[str, str] = field(default_factory=dict)
+    #: The signer recovered from each signed event's signature (or why none), by event pk.
+    recovered: dict[int, str | SignatureError | ValueError] = field(default_factory=dict)
+    #: Why the chain could not be read (every chain check then says so).
+    error: str | None = None
+
+
+#: The chain reads of the trail being verified (set by :meth:`Verifier.verify_identifier`
+#: around its events, so each event's chain check finds its batch already read).
+_TRAIL_READS: ContextVar[_ChainReads | None] = ContextVar("tracechain_trail_reads", default=None)
 
 
 def _verification_select(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
@@ -220,6 +254,11 @@ class Verifier:
         self.chain = chain
         self.deployment = deployment
         self.anchor: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
+        #: The functions batched reads call (encoded with the ABI codec, no web3 round trip).
+        self._views = {
+            name: chain.view(self.anchor, name)
+            for name in ("batchOf", "signerInfo", "recallOf", "prefixOwner", "anchorBatch")
+        }
 
     # ------------------------------------------------------------------ one event
 
@@ -317,83 +356,175 @@ class Verifier:
         return problems
 
     def _chain_problems(self, row: Any) -> list[str]:
-        problems: list[str] = []
+        reads = _TRAIL_READS.get()
+        key = (str(row.root).lower(), str(row.tx_hash).lower())
+        if reads is None or (reads.error is None and key not in reads.records):
+            reads = self._read_chain([row], [])[0]
+        if reads.error is not None:
+            raise ChainError(reads.error)
         if row.batch_chain_id != self.chain.chain_id:
             return [f"the batch was anchored on chain {row.batch_chain_id}, not on this one"]
-        org, block, count = self.chain.call(self.anchor.functions.batchOf(HexBytes(row.root)))
-        if bytes(org) == _ZERO:
+        record = reads.records[key]
+        if record.org == _ZERO:
             return [f"the batch root {row.root} is not anchored on the chain"]
-        if "0x" + bytes(org).hex() != row.org_id:
+        problems: list[str] = []
+        if "0x" + record.org.hex() != row.org_id:
             problems.append(
-                f"the root was anchored by member 0x{bytes(org).hex()}, "
+                f"the root was anchored by member 0x{record.org.hex()}, "
                 f"not by the recorder {row.org_id}"
             )
-        if int(block) != row.block_number:
+        if record.block != row.block_number:
             problems.append(
-                f"the root is in block {block}, but block {row.block_number} was recorded"
+                f"the root is in block {record.block}, but block {row.block_number} was recorded"
             )
-        if int(count) != row.batch_count:
+        if record.count != row.batch_count:
             problems.append(
-                f"the root anchors {count} events, but the batch records {row.batch_count}"
+                f"the root anchors {record.count} events, but the batch records {row.batch_count}"
             )
-        problems.extend(self._transaction_problems(row))
+        problems.extend(self._transaction_problems(row, record))
         if row.signature is not None:
-            problems.extend(self._signature_problems(row))
+            problems.extend(self._signature_problems(row, reads))
         return problems
 
-    def _transaction_problems(self, row: Any) -> list[str]:
+    def _transaction_problems(self, row: Any, record: AnchorRecord) -> list[str]:
         """The recorded transaction: ``anchorBatch(root, ...)`` to TraceAnchor, in the recorded
         block, from the recorded signing address."""
-        try:
-            tx = self.chain.w3.eth.get_transaction(HexBytes(row.tx_hash))
-        except OSError:
-            raise
-        except Exception:
+        if not record.tx_found:
             return [f"the anchoring transaction {row.tx_hash} is not on the chain"]
         problems = []
-        if tx["from"] != row.recorder_address:
+        if record.tx_from != row.recorder_address:
             problems.append(
-                f"the root was sent by {tx['from']}, "
+                f"the root was sent by {record.tx_from}, "
                 f"not by the recorded address {row.recorder_address}"
             )
-        if tx.get("to") != self.anchor.address or tx.get("blockNumber") != row.block_number:
+        if record.tx_to != self.anchor.address or record.tx_block != row.block_number:
             problems.append(
-                f"the transaction {row.tx_hash} went to {tx.get('to')} in block "
-                f"{tx.get('blockNumber')}, not to TraceAnchor in block {row.block_number}"
+                f"the transaction {row.tx_hash} went to {record.tx_to} in block "
+                f"{record.tx_block}, not to TraceAnchor in block {row.block_number}"
             )
-        try:
-            function, args = self.anchor.decode_function_input(tx["input"])
-            anchors_root = (
-                function.fn_name == "anchorBatch" and "0x" + bytes(args["root"]).hex() == row.root
-            )
-        except (ValueError, KeyError, TypeError):
-            anchors_root = False
-        if not anchors_root:
+        if not record.anchors_root:
             problems.append(f"the transaction {row.tx_hash} does not anchor the root {row.root}")
         return problems
 
-    def _signature_problems(self, row: Any) -> list[str]:
-        try:
-            signer = recover_event_signer(
+    def _event_signer(self, row: Any) -> str:
+        """The address that signed the event (EIP-712); raises on a malformed signature."""
+        return str(
+            recover_event_signer(
                 HexBytes(row.signature),
                 self.chain.chain_id,
                 self.deployment.anchor_address,
                 HexBytes(row.event_hash),
                 HexBytes(row.primary_id_key),
             )
-        except (SignatureError, ValueError) as exc:
-            return [f"the event signature is malformed: {exc}"]
-        org, _roles, _active, _since = self.chain.call(self.anchor.functions.signerInfo(signer))
-        if "0x" + bytes(org).hex() != row.org_id:
+        )
+
+    def _signature_problems(self, row: Any, reads: _ChainReads) -> list[str]:
+        signer = reads.recovered.get(row.id)
+        if signer is None:
+            try:
+                signer = self._event_signer(row)
+            except (SignatureError, ValueError) as exc:
+                signer = exc
+        if not isinstance(signer, str):
+            return [f"the event signature is malformed: {signer}"]
+        org = reads.signers.get(signer)
+        if org is None:
+            org = self._read_chain([row], [])[0].signers.get(signer)
+        if org != row.org_id:
             return [f"the event was signed by {signer}, which is no key of the recorder"]
         return []
+
+    # ------------------------------------------------------------------ chain reads
+
+    def _read_chain(
+        self, rows: Iterable[Any], extra: Sequence[RpcRequest]
+    ) -> tuple[_ChainReads, list[RpcAnswer] | None]:
+        """Everything the chain checks of ``rows`` need, and ``extra``, in one batch (plus one
+        more only for cached roots whose block turned out no longer canonical).
+
+        Returns the reads and the answers to ``extra`` (None when the chain did not answer).
+        """
+        reads = _ChainReads()
+        chain_id = self.chain.chain_id
+        anchor = self.deployment.anchor_address
+        wanted: dict[tuple[str, str], str] = {}
+        signers: set[str] = set()
+        for row in rows:
+            if row.batch_id is None or not row.root or not row.tx_hash:
+                continue
+            wanted[(str(row.root).lower(), str(row.tx_hash).lower())] = str(row.root)
+            if row.signature is not None:
+                try:
+                    reads.recovered[row.id] = signer = self._event_signer(row)
+                except (SignatureError, ValueError) as exc:
+                    reads.recovered[row.id] = exc
+                else:
+                    signers.add(signer)
+        cached: dict[tuple[str, str], AnchorRecord] = {}
+        for key in wanted:
+            record = anchor_facts.RECORDS.get(anchor_facts.cache_key(chain_id, anchor, *key))
+            if record is not None:
+                cached[key] = record
+        blocks = sorted({r.block for r in cached.values()})
+        missing = [k for k in wanted if k not in cached]
+        signer_list = sorted(signers)
+        batch_of = self._views["batchOf"]
+        signer_info = self._views["signerInfo"]
+        try:
+            answers = self.chain.batch(
+                [
+                    *extra,
+                    *(anchor_facts.block_request(b) for b in blocks),
+                    *(r for k in missing for r in self._root_requests(batch_of, k)),
+                    *(signer_info.request(s) for s in signer_list),
+                ]
+            )
+            at = len(extra) + len(blocks)
+            hashes = dict(zip(blocks, answers[len(extra) : at], strict=True))
+            fresh = answers[at : at + 2 * len(missing)]
+            for signer, answer in zip(signer_list, answers[at + 2 * len(missing) :], strict=True):
+                reads.signers[signer] = "0x" + bytes(signer_info.decode(answer)[0]).hex()
+            stale = []
+            for key, record in cached.items():
+                if anchor_facts.block_hash_of(hashes[record.block]) == record.tx_block_hash:
+                    reads.records[key] = record
+                else:  # the chain lost or replaced that block: read the root afresh
+                    anchor_facts.RECORDS.drop(anchor_facts.cache_key(chain_id, anchor, *key))
+                    stale.append(key)
+            if stale:
+                missing += stale
+                fresh += self.chain.batch(
+                    [r for k in stale for r in self._root_requests(batch_of, k)]
+                )
+            anchor_batch = self._views["anchorBatch"]
+            for n, key in enumerate(missing):
+                record = anchor_facts.anchor_record(
+                    batch_of.decode(fresh[2 * n]),
+                    fresh[2 * n + 1],
+                    root=key[0],
+                    anchor_batch=anchor_batch,
+                )
+                reads.records[key] = record
+                anchor_facts.RECORDS.put(anchor_facts.cache_key(chain_id, anchor, *key), record)
+        except ChainError as exc:
+            reads.error = str(exc)
+            return reads, None
+        return reads, answers[: len(extra)]
+
+    def _root_requests(self, batch_of: Any, key: tuple[str, str]) -> list[RpcRequest]:
+        return [
+            batch_of.request(HexBytes(key[0])),
+            anchor_facts.transaction_request(key[1]),
+        ]
 
     # ------------------------------------------------------------------ one identifier
 
     def verify_identifier(self, text: str) -> TrailVerification:
-        """The trail of an identifier (events mentioning it or its lot) with verdict and recall."""
+        """The trail of an identifier (events mentioning it or its lot) with verdict, recall
+        and origin (whether its brand owner commissioned it)."""
         ident = parse(text)
         canonical = ident.canonical
+        classes = _classes(text)
         with self.engine.connect() as conn:
             pks = (
                 sa.select(_ident.c.event_pk)
@@ -410,7 +541,35 @@ class Verifier:
                 .where(_event.c.id.in_(pks))
                 .order_by(_event.c.event_time, _event.c.id)
             ).all()
-            index = _index_rows(conn, [row.id for row in rows])
+            owner = owner_of(conn, ident)
+            found = (
+                evidence_events(conn, owner, [canonical, *(c for c, _ in classes)])
+                if owner is not None and rows
+                else []
+            )
+            in_trail = {row.id for row in rows}
+            outside = [pk for pk, _ in found if pk not in in_trail]
+            extra_rows = (
+                conn.execute(_verification_select().where(_event.c.id.in_(outside))).all()
+                if outside
+                else []
+            )
+            index = _index_rows(conn, [row.id for row in (*rows, *extra_rows)])
+        # One batch: recalls of the identifier and its classes, the prefix owner on chain,
+        # then what the events' chain checks need.
+        recall_of = self._views["recallOf"]
+        prefix_owner = self._views["prefixOwner"]
+        asks = [recall_of.request(key) for key in (ident.id_key, *(k for _, k in classes))]
+        if owner is not None and rows:
+            asks.append(prefix_owner.request(HexBytes(owner.prefix_key)))
+        reads, answers = self._read_chain((*rows, *extra_rows), asks)
+        token = _TRAIL_READS.set(reads)
+        try:
+            verified = {
+                row.id: self._verify_row(row, index[row.id]) for row in (*rows, *extra_rows)
+            }
+        finally:
+            _TRAIL_READS.reset(token)
         entries = tuple(
             TrailEntry(
                 event_type=row.event_type,
@@ -420,35 +579,56 @@ class Verifier:
                 read_point=row.read_point,
                 biz_location=row.biz_location,
                 captured=_loads(row.captured_json),
-                verification=self._verify_row(row, index[row.id]),
+                verification=verified[row.id],
             )
             for row in rows
         )
         recall: dict[str, Any] | None = None
         reasons: list[str] = []
+        chain_owner: str | None = None
         try:
-            recall = self._recall(ident.id_key, _classes(text))
-        except (ChainError, OSError) as exc:
+            if answers is None:
+                raise ChainError(reads.error or "no answer")
+            recall = _recall_of(
+                [("", ident.id_key), *classes],
+                [recall_of.decode(a) for a in answers[: 1 + len(classes)]],
+            )
+            if len(answers) > 1 + len(classes):
+                chain_owner = "0x" + bytes(prefix_owner.decode(answers[-1])[0]).hex()
+        except ChainError as exc:
             reasons.append(f"recall status unknown: {exc}")
+        origin = judge(
+            canonical,
+            owner,
+            [
+                Evidence(pk, verified[pk].hash_id, commissioned, verified[pk].status)
+                for pk, commissioned in found
+            ],
+            chain_owner=chain_owner,
+        )
         return TrailVerification(
             identifier=canonical,
-            verdict=_verdict(entries, recall, unknown_recall=bool(reasons)),
+            verdict=_verdict(entries, recall, unknown_recall=bool(reasons), origin=origin),
             events=entries,
             recall=recall,
             reasons=tuple(reasons),
+            origin=origin,
         )
 
-    def _recall(self, id_key: bytes, classes: Sequence[tuple[str, bytes]]) -> dict[str, Any] | None:
-        for canonical, key in [("", id_key), *classes]:
-            active, org, since, why = self.chain.call(self.anchor.functions.recallOf(key))
-            if active:
-                return {
-                    "identifier": canonical or None,
-                    "org_id": "0x" + bytes(org).hex(),
-                    "block": int(since),
-                    "reason_hash": "0x" + bytes(why).hex(),
-                }
-        return None
+
+def _recall_of(
+    keys: Sequence[tuple[str, bytes]], states: Sequence[tuple[Any, ...]]
+) -> dict[str, Any] | None:
+    """The first active recall among the identifier's (``""``) and its classes'."""
+    for (canonical, _), (active, org, since, why) in zip(keys, states, strict=True):
+        if active:
+            return {
+                "identifier": canonical or None,
+                "org_id": "0x" + bytes(org).hex(),
+                "block": int(since),
+                "reason_hash": "0x" + bytes(why).hex(),
+            }
+    return None
 
 
 def _classes(text: str) -> list[tuple[str, bytes]]:
@@ -469,15 +649,24 @@ def _loads(text: str) -> dict[str, Any]:
 
 
 def _verdict(
-    entries: Sequence[TrailEntry], recall: dict[str, Any] | None, *, unknown_recall: bool
+    entries: Sequence[TrailEntry],
+    recall: dict[str, Any] | None,
+    *,
+    unknown_recall: bool,
+    origin: Origin | None = None,
 ) -> Verdict:
+    """Recalled, else tampered, else unknown, else unconfirmed origin, else pending, else
+    verified (``origin`` None: not judged, as for a trail built elsewhere)."""
     statuses = {entry.verification.status for entry in entries}
+    origin_status = origin.status if origin is not None else "confirmed"
     if recall is not None:
         return "recalled"
-    if "tampered" in statuses:
+    if "tampered" in statuses or origin_status == "tampered":
         return "tampered"
-    if not entries or "unknown" in statuses or unknown_recall:
+    if not entries or "unknown" in statuses or unknown_recall or origin_status == "unknown":
         return "unknown"
-    if "pending" in statuses:
+    if origin_status in ("unconfirmed", "no_owner"):
+        return "unconfirmed_origin"
+    if "pending" in statuses or origin_status == "pending":
         return "pending"
     return "verified"

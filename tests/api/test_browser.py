@@ -50,12 +50,16 @@ VERDICTS = {
     ("recalled", "zh"): "已召回：请勿使用该产品。",
     ("tampered", "en"): "Warning: this product's record was altered",
     ("tampered", "zh"): "警告：该产品的记录在锚定后被篡改。",
+    ("unconfirmed_origin", "en"): "Origin not confirmed: the brand owner has not recorded",
+    ("unconfirmed_origin", "zh"): "来源未确认：品牌所有者没有该产品的生产记录。",
 }
 
 
 @pytest.fixture(scope="module")
 def products(api: Api, supplier: Member, distributor: Member) -> dict[str, str]:
-    """Resolver paths of three lots: verified, recalled, and tampered in the database."""
+    """Resolver paths of three lots: verified, recalled, and tampered in the database; and of
+    an item under the supplier's prefix that only the distributor recorded (aggregated into
+    its case), which the supplier never commissioned: unconfirmed origin."""
     paths: dict[str, str] = {}
     lots: dict[str, str] = {}
     for kind in ("verified", "recalled", "tampered"):
@@ -66,6 +70,15 @@ def products(api: Api, supplier: Member, distributor: Member) -> dict[str, str]:
             assert capture(api, distributor.key, doc).status_code == 202
         paths[kind] = batch["digital_link"].removeprefix("http://tracechain.test")
         lots[kind] = lot
+    gtin = batch["digital_link"].split("/01/", 1)[1].split("/", 1)[0]
+    stray = f"https://id.gs1.org/01/{gtin}/21/NEVER-MADE-1"
+    packing = {
+        "type": "AggregationEvent", "eventTime": "2026-01-06T08:00:00.000+08:00",
+        "eventTimeZoneOffset": "+08:00", "action": "ADD", "bizStep": "packing",
+        "parentID": f"urn:epc:id:sscc:{distributor.prefix}.0000000001", "childEPCs": [stray],
+    }  # fmt: skip
+    assert capture(api, distributor.key, document(packing)).status_code == 202
+    paths["unconfirmed_origin"] = stray.removeprefix("https://id.gs1.org")
     api.drain()
     recalled = api.post(
         f"/identifiers/{quote(lots['recalled'], safe='')}/recall",
@@ -178,6 +191,9 @@ def test_verification_pages_in_chromium(
             assert 'id="tampered-banner"' in dom
         if kind == "verified":
             assert "banner" not in dom.split("<main>", 1)[1].split("<section", 1)[0]
+        if kind == "unconfirmed_origin":
+            assert 'id="origin-banner"' in dom
+            assert 'id="tampered-banner"' not in dom
         with Image.open(TEST_OUTPUT / f"verify-{kind}-{lang}.png") as image:
             assert image.size == (360, 800)
 
@@ -222,7 +238,13 @@ def test_tampered_card_fits_and_speaks_chinese(
     is Chinese; the recall reason, the member's own words, is shown as written."""
     TEST_OUTPUT.mkdir(exist_ok=True)
     with browser(CHROMIUM, tmp_path / "profile") as chrome:
-        for kind, lang in (("tampered", "zh"), ("tampered", "en"), ("recalled", "zh")):
+        for kind, lang in (
+            ("tampered", "zh"),
+            ("tampered", "en"),
+            ("recalled", "zh"),
+            ("unconfirmed_origin", "zh"),
+            ("unconfirmed_origin", "en"),
+        ):
             chrome.open(f"{server}{products[kind]}?lang={lang}")
             shot = TEST_OUTPUT / f"verify-{kind}-{lang}-full.png"
             chrome.screenshot(shot)

@@ -313,21 +313,23 @@ def test_trail_of_an_identifier_and_recall(
     make_worker: MakeWorker,
     verifier: Verifier,
 ) -> None:
-    member = make_member()
+    gcp = unique_company_prefix()  # the member owns it: its commissioning confirms the origin
+    member = make_member(prefixes=(gcp,))
     serial = "TRAIL-1"
     capture(
         member,
         [
-            object_event(serial, biz_step="commissioning", offset_minutes=0),
-            object_event(serial, biz_step="packing", offset_minutes=5),
-            object_event(serial, biz_step="shipping", offset_minutes=10),
+            object_event(serial, company_prefix=gcp, biz_step="commissioning", offset_minutes=0),
+            object_event(serial, company_prefix=gcp, biz_step="packing", offset_minutes=5),
+            object_event(serial, company_prefix=gcp, biz_step="shipping", offset_minutes=10),
         ],
     )
-    epc = "urn:epc:id:sgtin:0614141.812345.TRAIL-1"
+    epc = f"urn:epc:id:sgtin:{gcp}.812345.TRAIL-1"
     pending = verifier.verify_identifier(epc)
     assert pending.verdict == "pending"
     make_worker().drain()
-    trail = verifier.verify_identifier("https://example.com/01/80614141123458/21/TRAIL-1")
+    link = parse(epc).digital_link().replace("https://id.gs1.org/", "https://example.com/")
+    trail = verifier.verify_identifier(link)
     assert trail.verdict == "verified"
     assert [e.biz_step for e in trail.events] == [
         "https://ref.gs1.org/cbv/BizStep-commissioning",
