@@ -1290,18 +1290,20 @@ class Auditor:
         """Single-event anchors must be events of the database, by the same member."""
         for start in range(0, len(anchors), _RPC_CHUNK):
             chunk = anchors[start : start + _RPC_CHUNK]
+            # An event and its error declaration share an event hash: either may be anchored.
+            known: dict[str, list[Any]] = {}
             with self.engine.connect() as conn:
-                known = {
-                    row.event_hash: row
-                    for row in conn.execute(
-                        sa.select(
-                            _event.c.id,
-                            _event.c.event_hash,
-                            _event.c.primary_id_key,
-                            _event.c.organisation_id,
-                        ).where(_event.c.event_hash.in_([a.event_hash for a in chunk]))
+                for stored in conn.execute(
+                    sa.select(
+                        _event.c.id,
+                        _event.c.event_hash,
+                        _event.c.primary_id_key,
+                        _event.c.organisation_id,
                     )
-                }
+                    .where(_event.c.event_hash.in_([a.event_hash for a in chunk]))
+                    .order_by(_event.c.id)
+                ):
+                    known.setdefault(stored.event_hash, []).append(stored)
             for anchor in chunk:
                 evidence = {
                     "event_hash": anchor.event_hash,
@@ -1310,7 +1312,16 @@ class Auditor:
                     "tx_hash": anchor.tx_hash,
                     "block": anchor.block,
                 }
-                row = known.get(anchor.event_hash)
+                rows = known.get(anchor.event_hash, [])
+                row = next(
+                    (
+                        r
+                        for r in rows
+                        if r.primary_id_key == anchor.id_key
+                        and orgs.get(r.organisation_id) == evidence["member_org_id"]
+                    ),
+                    rows[0] if rows else None,
+                )
                 if row is None:
                     report.findings.append(
                         Finding(

@@ -350,7 +350,9 @@ def _event_anchors(
         for start in range(0, len(hashes), _CHUNK):
             chunk = hashes[start : start + _CHUNK]
             known += (
-                conn.execute(sa.select(_event.c.event_hash).where(_event.c.event_hash.in_(chunk)))
+                conn.execute(
+                    sa.select(_event.c.event_hash).distinct().where(_event.c.event_hash.in_(chunk))
+                )
                 .scalars()
                 .all()
             )

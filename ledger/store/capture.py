@@ -1,10 +1,19 @@
 """Atomic, idempotent capture: a document's events, their identifier index rows, their outbox
 rows and the capture row, in ONE database transaction.
 
-Idempotency rests on ``event.event_hash`` (unique): events are inserted with ``INSERT … ON
-CONFLICT DO NOTHING … RETURNING id``, so an event captured twice (in two documents, twice in
-one document, or by two processes at the same moment) is stored once and every capture of it
-gets the same event pk back.
+Idempotency rests on the record key ``(event.event_hash, event.error_declaration)`` (unique):
+events are inserted with ``INSERT … ON CONFLICT DO NOTHING … RETURNING id``, so an event
+captured twice (in two documents, twice in one document, or by two processes at the same
+moment) is stored once and every capture of it gets the same event pk back.
+
+An error declaration (EPCIS 2.0 section 7.4.1.2: a copy of the event with an
+``errorDeclaration`` member) has the event hash of the event it declares in error (CBV 2.0
+leaves ``errorDeclaration`` out of the hash), so it is stored as its own record beside the
+event, under the key ``(event_hash, True)``. One event is declared in error once: capturing the
+same declaration again (the same ``errorDeclaration`` member) is idempotent, a different one is
+refused (:class:`DuplicateDeclarationError`, nothing of the document is stored). A declaration
+of an event this ledger does not hold is stored too (EPCIS allows declaring an event captured
+elsewhere, or before the event itself arrives).
 
 An ``eventID`` names one event: a different event (another hash) with the ``eventID`` of a
 stored event, or of an earlier event of the same document, is refused
@@ -54,8 +63,10 @@ __all__ = [
     "DOCUMENT_EVENTS",
     "CaptureResult",
     "CapturedRecord",
+    "DuplicateDeclarationError",
     "DuplicateEventIDError",
     "PreparedCapture",
+    "RecordKey",
     "capture_event_ids",
     "capture_events",
     "capture_events_in",
@@ -111,9 +122,38 @@ class DuplicateEventIDError(ConflictError):
         super().__init__(summary, field=first.field)
 
 
+class DuplicateDeclarationError(ConflictError):
+    """Error declarations of events already declared in error by another declaration;
+    nothing was stored.
+
+    ``errors`` holds one :class:`~ledger.errors.ConflictError` per refused declaration, its
+    ``field`` the path of that declaration's ``errorDeclaration``.
+    """
+
+    problem = "already-declared-in-error"
+
+    def __init__(self, errors: Sequence[ConflictError]) -> None:
+        if not errors:
+            raise ValueError("a DuplicateDeclarationError needs at least one conflict")
+        self.errors: tuple[ConflictError, ...] = tuple(errors)
+        first, more = self.errors[0], len(self.errors) - 1
+        summary = first.reason if not more else f"{first.reason} (and {more} more)"
+        super().__init__(summary, field=first.field)
+
+
+#: What identifies a stored record: its event hash and whether it is an error declaration
+#: (the unique constraint ``uq_event_event_hash_error_declaration``).
+RecordKey = tuple[str, bool]
+
+
 def is_error_declaration(event: CapturedEvent) -> bool:
     """Whether ``event`` declares an earlier event in error (it has ``errorDeclaration``)."""
     return "errorDeclaration" in event.raw
+
+
+def _declaration_of(captured_json: str) -> Any:
+    """The ``errorDeclaration`` member of a stored record's captured JSON."""
+    return json.loads(captured_json).get("errorDeclaration")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +170,8 @@ class CapturedRecord:
     new: bool
     #: The stored event's ``eventID`` (that of the first capture when it was captured before).
     event_id: str | None = None
+    #: Whether the record is an error declaration (stored beside the event it declares).
+    error_declaration: bool = False
 
     @property
     def listed_id(self) -> str:
@@ -163,20 +205,25 @@ class PreparedCapture:
 
     capture_id: str
     organisation_id: int
-    #: Event hash of each input event, in input order.
-    hashes: tuple[str, ...]
+    #: Record key (event hash, error declaration) of each input event, in input order.
+    keys: tuple[RecordKey, ...]
     hash_ids: tuple[str, ...]
-    #: One row per distinct event, sorted by ``event_hash`` (the lock order); their
+    #: One row per distinct record, sorted by record key (the lock order); their
     #: ``record_time`` is filled in when stored.
     event_rows: tuple[dict[str, Any], ...]
-    #: Identifier index rows per event hash; their ``event_pk`` is filled in when stored.
-    identifier_rows: dict[str, tuple[dict[str, Any], ...]]
+    #: Identifier index rows per record key; their ``event_pk`` is filled in when stored.
+    identifier_rows: dict[RecordKey, tuple[dict[str, Any], ...]]
     #: The input's JSON path of its events (:data:`DOCUMENT_EVENTS`, or ``"$"`` for one event).
     events_path: str = DOCUMENT_EVENTS
 
-    def field_of(self, digest: str, name: str) -> str:
-        """The path of member ``name`` of the first input event with hash ``digest``."""
-        return join_path(item_path(self.events_path, self.hashes.index(digest)), name)
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        """Event hash of each input event, in input order."""
+        return tuple(digest for digest, _ in self.keys)
+
+    def field_of(self, key: RecordKey, name: str) -> str:
+        """The path of member ``name`` of the first input event with record key ``key``."""
+        return join_path(item_path(self.events_path, self.keys.index(key)), name)
 
 
 def prepare_capture(
@@ -194,14 +241,19 @@ def prepare_capture(
     Raises:
         DuplicateEventIDError: two different events (not error declarations) of the input
             carry one ``eventID``.
+        DuplicateDeclarationError: two different error declarations of one event.
         InvalidInputError: a ``signature`` for a capture of more than one distinct event, or
             an event whose ``hash_id`` is not a CBV 2.0 Event Hash ID.
     """
     hashes = tuple(event_hash_of(event.hash_id) for event in events)
-    distinct: dict[str, CapturedEvent] = {}
-    for digest, event in zip(hashes, events, strict=True):
-        distinct.setdefault(digest, event)
+    keys = tuple(
+        (digest, is_error_declaration(event)) for digest, event in zip(hashes, events, strict=True)
+    )
+    distinct: dict[RecordKey, CapturedEvent] = {}
+    for key, event in zip(keys, events, strict=True):
+        distinct.setdefault(key, event)
     _check_event_ids(events, hashes, events_path)
+    _check_declarations(events, keys, distinct, events_path)
     if signature is not None and len(distinct) > 1:
         raise InvalidInputError(
             "an EIP-712 event signature signs one event; this capture holds "
@@ -209,14 +261,14 @@ def prepare_capture(
             field="signature",
         )
     event_rows: list[dict[str, Any]] = []
-    index: dict[str, tuple[dict[str, Any], ...]] = {}
-    for digest in sorted(distinct):
-        event = distinct[digest]
+    index: dict[RecordKey, tuple[dict[str, Any], ...]] = {}
+    for key in sorted(distinct):
+        event = distinct[key]
         rows = index_rows(event)
-        index[digest] = rows
+        index[key] = rows
         event_rows.append(
             {
-                "event_hash": digest,
+                "event_hash": key[0],
                 **derived_columns(event, rows),
                 "record_time": None,  # set inside the transaction
                 "captured_json": json.dumps(
@@ -231,7 +283,7 @@ def prepare_capture(
     return PreparedCapture(
         capture_id=capture_id,
         organisation_id=organisation_id,
-        hashes=hashes,
+        keys=keys,
         hash_ids=tuple(event.hash_id for event in events),
         event_rows=tuple(event_rows),
         identifier_rows=index,
@@ -302,13 +354,69 @@ def _check_event_ids(
         raise DuplicateEventIDError(conflicts)
 
 
+def _declared_in_error(event_id: str | None, hash_id: str, where: str) -> str:
+    """The reason a second, different error declaration of an event is refused."""
+    named = f"the event {event_id!r} ({hash_id})" if event_id else f"the event {hash_id}"
+    return (
+        f"{named} is already declared in error by another error declaration ({where}); an "
+        "event is declared in error once (re-capturing the same declaration is idempotent)"
+    )
+
+
+def _check_declarations(
+    events: Sequence[CapturedEvent],
+    keys: Sequence[RecordKey],
+    distinct: Mapping[RecordKey, CapturedEvent],
+    events_path: str,
+) -> None:
+    """Refuse an input holding two different error declarations of one event (another
+    ``errorDeclaration`` member); the later one is named."""
+    conflicts: list[ConflictError] = []
+    for index, (key, event) in enumerate(zip(keys, events, strict=True)):
+        first = distinct[key]
+        if not key[1] or first is event:
+            continue
+        if first.raw["errorDeclaration"] != event.raw["errorDeclaration"]:
+            earlier = item_path(events_path, keys.index(key)) or "$"
+            conflicts.append(
+                ConflictError(
+                    _declared_in_error(event.event_id, event.hash_id, f"{earlier} of this capture"),
+                    field=join_path(item_path(events_path, index), "errorDeclaration"),
+                )
+            )
+    if conflicts:
+        raise DuplicateDeclarationError(conflicts)
+
+
+def _stored_declaration_conflicts(
+    prepared: PreparedCapture, stored: Mapping[RecordKey, _Stored]
+) -> None:
+    """Refuse error declarations whose event is declared in error already by a different
+    stored declaration."""
+    rows = {(row["event_hash"], row["error_declaration"]): row for row in prepared.event_rows}
+    conflicts = []
+    for key, found in sorted(stored.items(), key=lambda item: prepared.keys.index(item[0])):
+        if not key[1] or found.declaration is None:
+            continue
+        mine = _declaration_of(rows[key]["captured_json"])
+        if mine != _declaration_of(found.declaration):
+            conflicts.append(
+                ConflictError(
+                    _declared_in_error(rows[key]["event_id"], rows[key]["hash_id"], "stored"),
+                    field=prepared.field_of(key, "errorDeclaration"),
+                )
+            )
+    if conflicts:
+        raise DuplicateDeclarationError(conflicts)
+
+
 def _stored_conflicts(
-    connection: Connection, prepared: PreparedCapture, unseen: Sequence[str]
+    connection: Connection, prepared: PreparedCapture, unseen: Sequence[RecordKey]
 ) -> DuplicateEventIDError:
-    """Why events were neither inserted nor found under their hash: their eventID names
-    another stored event (the unique index skipped them)."""
-    rows = {row["event_hash"]: row for row in prepared.event_rows}
-    wanted = sorted({rows[digest]["event_id"] for digest in unseen if rows[digest]["event_id"]})
+    """Why events were neither inserted nor found under their record key: their eventID
+    names another stored event (the unique index skipped them)."""
+    rows = {(row["event_hash"], row["error_declaration"]): row for row in prepared.event_rows}
+    wanted = sorted({rows[key]["event_id"] for key in unseen if rows[key]["event_id"]})
     holders: dict[str, str] = {}
     for start in range(0, len(wanted), _READ_BACK_CHUNK):
         chunk = wanted[start : start + _READ_BACK_CHUNK]
@@ -319,8 +427,8 @@ def _stored_conflicts(
         )
         holders.update((event_id, hash_id) for event_id, hash_id in rows_held)
     conflicts = []
-    for digest in sorted(unseen, key=prepared.hashes.index):
-        event_id = rows[digest]["event_id"]
+    for key in sorted(unseen, key=prepared.keys.index):
+        event_id = rows[key]["event_id"]
         if event_id not in holders:
             # Cannot happen under READ COMMITTED: ON CONFLICT waits for a concurrent inserter
             # to commit (then its row is visible to the next statement) or roll back (then
@@ -330,7 +438,7 @@ def _stored_conflicts(
             ConflictError(
                 f"the eventID {event_id!r} already names another event ({holders[event_id]}); "
                 "an eventID names one event (only an error declaration may repeat it)",
-                field=prepared.field_of(digest, "eventID"),
+                field=prepared.field_of(key, "eventID"),
             )
         )
     return DuplicateEventIDError(conflicts)
@@ -352,17 +460,34 @@ def _created_at_param(connection: Connection, when: datetime) -> Any:
     return when if process is None else process(when)
 
 
-def _read_back(connection: Connection, hashes: Sequence[str]) -> dict[str, tuple[int, str | None]]:
-    """``event_hash -> (id, event_id)`` of the stored events among ``hashes``."""
-    found: dict[str, tuple[int, str | None]] = {}
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A record found stored under a record key."""
+
+    pk: int
+    event_id: str | None
+    #: The captured JSON of an error declaration (None for an event).
+    declaration: str | None
+
+
+def _read_back(connection: Connection, keys: Sequence[RecordKey]) -> dict[RecordKey, _Stored]:
+    """The stored records among ``keys``."""
+    wanted = set(keys)
+    hashes = sorted({digest for digest, _ in keys})
+    found: dict[RecordKey, _Stored] = {}
+    c = _EVENT.c
+    declaration = sa.case((c.error_declaration, c.captured_json), else_=sa.null())
     for start in range(0, len(hashes), _READ_BACK_CHUNK):
         chunk = hashes[start : start + _READ_BACK_CHUNK]
         rows = connection.execute(
-            sa.select(_EVENT.c.id, _EVENT.c.event_hash, _EVENT.c.event_id).where(
-                _EVENT.c.event_hash.in_(chunk)
+            sa.select(c.id, c.event_hash, c.error_declaration, c.event_id, declaration).where(
+                c.event_hash.in_(chunk)
             )
         )
-        found.update((digest, (pk, event_id)) for pk, digest, event_id in rows)
+        for pk, digest, declared, event_id, captured in rows:
+            key = (digest, bool(declared))
+            if key in wanted:
+                found[key] = _Stored(pk, event_id, captured)
     return found
 
 
@@ -404,27 +529,29 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
             "errors": None,
         },
     )
-    new_ids: dict[str, int] = {}
+    new_ids: dict[RecordKey, int] = {}
     insert_events = (
-        # No conflict target: an event whose hash OR whose eventID (uq_event_event_id) is
-        # stored already is skipped; the read-back below tells which.
+        # No conflict target: a record whose key (event hash, error declaration) OR whose
+        # eventID (uq_event_event_id) is stored already is skipped; the read-back tells which.
         _insert(connection, _EVENT)
         .on_conflict_do_nothing()
-        .returning(_EVENT.c.id, _EVENT.c.event_hash)
+        .returning(_EVENT.c.id, _EVENT.c.event_hash, _EVENT.c.error_declaration)
     )
     if prepared.event_rows:
-        for pk, digest in connection.execute(insert_events, list(prepared.event_rows)):
-            new_ids[digest] = pk
-    missing = [digest for digest in sorted(set(prepared.hashes)) if digest not in new_ids]
+        rows = connection.execute(insert_events, list(prepared.event_rows))
+        for pk, digest, declared in rows:
+            new_ids[(digest, bool(declared))] = pk
+    missing = [key for key in sorted(set(prepared.keys)) if key not in new_ids]
     existing = _read_back(connection, missing)
     if len(existing) != len(missing):
-        unseen = [digest for digest in missing if digest not in existing]
+        unseen = [key for key in missing if key not in existing]
         raise _stored_conflicts(connection, prepared, unseen)
+    _stored_declaration_conflicts(prepared, existing)
     if new_ids:
         ordered = sorted(new_ids.items(), key=lambda item: item[1])
         identifier_params = []
-        for digest, pk in ordered:
-            for row in prepared.identifier_rows[digest]:
+        for key, pk in ordered:
+            for row in prepared.identifier_rows[key]:
                 row["event_pk"] = pk
                 identifier_params.append(row)
         if connection.dialect.paramstyle == "qmark":
@@ -457,16 +584,19 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
                 ],
             )
     records = []
-    seen: set[str] = set()
-    event_ids = {row["event_hash"]: row["event_id"] for row in prepared.event_rows}
-    for digest, hash_id in zip(prepared.hashes, prepared.hash_ids, strict=True):
-        is_new = digest in new_ids and digest not in seen
-        seen.add(digest)
-        if digest in new_ids:
-            pk, event_id = new_ids[digest], event_ids[digest]
+    seen: set[RecordKey] = set()
+    event_ids = {
+        (row["event_hash"], row["error_declaration"]): row["event_id"]
+        for row in prepared.event_rows
+    }
+    for key, hash_id in zip(prepared.keys, prepared.hash_ids, strict=True):
+        is_new = key in new_ids and key not in seen
+        seen.add(key)
+        if key in new_ids:
+            pk, event_id = new_ids[key], event_ids[key]
         else:
-            pk, event_id = existing[digest]
-        records.append(CapturedRecord(pk, hash_id, digest, is_new, event_id))
+            pk, event_id = existing[key].pk, existing[key].event_id
+        records.append(CapturedRecord(pk, hash_id, key[0], is_new, event_id, key[1]))
     # The capture job's list of events (kept when a capture id is reused: the first stays).
     connection.execute(
         sa.update(_CAPTURE)
@@ -513,6 +643,8 @@ def capture_events(
     Raises:
         DuplicateEventIDError: an event whose ``eventID`` names another event of the input or
             of the store (error declarations excepted); nothing was stored.
+        DuplicateDeclarationError: an error declaration of an event that another (different)
+            declaration of the input or of the store declares in error; nothing was stored.
         InvalidInputError: see :func:`prepare_capture`; a bad ``capture_id``.
         sqlalchemy.exc.SQLAlchemyError: the database failed; nothing was stored.
     """

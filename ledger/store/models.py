@@ -5,9 +5,11 @@ Conventions: 32-byte values (organisation ids, hashes, identifier keys, Merkle r
 aware UTC datetime (:class:`~ledger.store.types.UTCDateTime`). Constraint and index names
 follow :data:`NAMING_CONVENTION`, so Alembic (batch mode on SQLite included) can address them.
 
-``event.event_hash`` is the idempotency key of capture: the SHA-256 digest inside the event's
-CBV 2.0 Event Hash ID. ``event_identifier`` indexes every identifier an event mentions (its
-canonical form, on-chain key and class), ``outbox`` is the durable queue of events waiting to
+``(event.event_hash, event.error_declaration)`` is the idempotency key of capture: the SHA-256
+digest inside the event's CBV 2.0 Event Hash ID, and whether the record is an error declaration
+(which has the hash of the event it declares in error, and is stored beside it).
+``event_identifier`` indexes every identifier an event mentions (its canonical form, on-chain
+key and class), ``outbox`` is the durable queue of events waiting to
 be anchored, ``anchor_batch`` one Merkle root sent (or to be sent) to the chain.
 """
 
@@ -186,7 +188,8 @@ class AnchorBatch(StoreModel, table=True):
 
 
 class Event(StoreModel, table=True):
-    """One captured EPCIS event, stored once however often it is captured."""
+    """One captured EPCIS event, stored once however often it is captured (an error
+    declaration of it is a record of its own)."""
 
     __tablename__ = "event"
     __table_args__ = (
@@ -194,6 +197,9 @@ class Event(StoreModel, table=True):
         # Keyset pagination and time-range filters.
         sa.Index("ix_event_event_time_id", "event_time", "id"),
         sa.Index("ix_event_record_time_id", "record_time", "id"),
+        # One record per event hash, and one error declaration of it (EPCIS 2.0 section
+        # 7.4.1.2: the declaration has the hash of the event it declares in error).
+        sa.UniqueConstraint("event_hash", "error_declaration"),
         # One eventID names one event; an error declaration repeats the eventID of the event
         # it declares in error (EPCIS 2.0 section 7.4.1.2), so declarations are left out.
         sa.Index(
@@ -208,8 +214,9 @@ class Event(StoreModel, table=True):
     id: int | None = Field(
         default=None, sa_column=sa.Column(BIG_ID, primary_key=True, autoincrement=True)
     )
-    #: 0x-hex SHA-256 digest of the CBV 2.0 pre-hash string: the idempotency key.
-    event_hash: str = Field(sa_type=sa.String(66), unique=True)
+    #: 0x-hex SHA-256 digest of the CBV 2.0 pre-hash string: with ``error_declaration``, the
+    #: idempotency key (``uq_event_event_hash_error_declaration``).
+    event_hash: str = Field(sa_type=sa.String(66))
     #: ``ni:///sha-256;{hex}?ver=CBV2.0``.
     hash_id: str = Field(sa_type=sa.Text)
     event_id: str | None = Field(default=None, sa_type=sa.Text, index=True)

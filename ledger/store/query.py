@@ -4,7 +4,8 @@ Supported parameters: ``eventType``, ``GE_eventTime`` / ``LT_eventTime``, ``GE_r
 ``LT_recordTime``, ``EQ_action``, ``EQ_bizStep``, ``EQ_disposition``, ``EQ_readPoint``,
 ``EQ_bizLocation``, ``EQ_eventID``, ``MATCH_epc``, ``MATCH_anyEPC``, ``MATCH_parentID``,
 ``MATCH_inputEPC``, ``MATCH_outputEPC``, ``MATCH_epcClass``, ``MATCH_inputEPCClass``,
-``MATCH_outputEPCClass``, ``MATCH_anyEPCClass``, ``orderBy`` (``eventTime`` | ``recordTime``),
+``MATCH_outputEPCClass``, ``MATCH_anyEPCClass``, ``EXISTS_errorDeclaration`` (only error
+declarations; it takes no value, or ``true``), ``orderBy`` (``eventTime`` | ``recordTime``),
 ``orderDirection`` (``ASC`` | ``DESC``, default ``DESC``), ``perPage`` and ``nextPageToken``.
 Any other parameter raises :class:`QueryError` naming it (the standard's
 ``QueryParameterException``).
@@ -117,6 +118,9 @@ _SINGLE_VALUED: Final = frozenset(
         "nextPageToken",
     }
 )
+#: Parameters that take no value (EPCIS ``Void``); the REST binding may still send one.
+_FLAGS: Final = frozenset({"EXISTS_errorDeclaration"})
+_FLAG_VALUES: Final = frozenset({"", "true"})
 _SPLIT: Final = re.compile(r"[|,]")
 _CANONICAL_GS1: Final = "https://id.gs1.org/"
 _CP: Final = re.compile(r"[0-9]{6,12}")
@@ -272,6 +276,8 @@ class EventQuery:
     read_points: frozenset[str] = frozenset()
     biz_locations: frozenset[str] = frozenset()
     event_ids: frozenset[str] = frozenset()
+    #: ``EXISTS_errorDeclaration``: only error declarations.
+    error_declarations: bool = False
     #: (roles, match) per MATCH_ parameter; all must hold.
     matches: tuple[tuple[tuple[str, ...], IdentifierMatch], ...] = ()
     #: ``event_time`` / ``record_time``, or None for capture (``id``) order.
@@ -296,6 +302,7 @@ class EventQuery:
             sorted(self.read_points),
             sorted(self.biz_locations),
             sorted(self.event_ids),
+            self.error_declarations,
             [[list(roles), match.fingerprint()] for roles, match in self.matches],
             self.order_by,
             self.descending,
@@ -399,7 +406,14 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> EventQuery:
         QueryError: naming the first parameter that is unknown, unsupported or invalid.
     """
     values: dict[str, list[str]] = {}
+    flags: set[str] = set()
     for name, raw in params.items():
+        if name in _FLAGS:
+            items = [raw] if isinstance(raw, str) else list(raw)
+            if len(items) != 1 or items[0].strip() not in _FLAG_VALUES:
+                raise QueryError("takes no value (or true)", field=name)
+            flags.add(name)
+            continue
         if name not in _MULTI_VALUED and name not in _SINGLE_VALUED:
             raise QueryError("unknown or unsupported query parameter", field=name)
         values[name] = _values(name, raw)
@@ -440,6 +454,7 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> EventQuery:
         read_points=frozenset(map(canonical_of, values.get("EQ_readPoint", ()))),
         biz_locations=frozenset(map(canonical_of, values.get("EQ_bizLocation", ()))),
         event_ids=frozenset(values.get("EQ_eventID", ())),
+        error_declarations="EXISTS_errorDeclaration" in flags,
         matches=tuple(matches),
         order_by=None if order_by is None else _ORDER_COLUMNS[order_by],
         descending=order_by is not None and direction != "ASC",
@@ -466,6 +481,8 @@ def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
     ):
         if wanted:
             conditions.append(column.in_(sorted(wanted)))
+    if query.error_declarations:
+        conditions.append(c.error_declaration)
     for column, low, high in (
         (c.event_time, query.ge_event_time, query.lt_event_time),
         (c.record_time, query.ge_record_time, query.lt_record_time),

@@ -10,11 +10,38 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from ledger.events.vocabulary import term_of
 from ledger.store.models import Event
 
-__all__ = ["EVENT_COLUMNS", "StoredEvent"]
+__all__ = ["EVENT_COLUMNS", "ErrorDeclaration", "StoredEvent"]
 
 _EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDeclaration:
+    """The ``errorDeclaration`` of an event (EPCIS 2.0 section 7.4.1.2), as readers show it."""
+
+    declaration_time: str | None
+    #: The CBV error reason as its bare term (``incorrect_data``), or the URI as captured.
+    reason: str | None
+    corrective_event_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, captured: Mapping[str, Any]) -> ErrorDeclaration | None:
+        """The declaration a captured event carries, or None if it declares nothing."""
+        member = captured.get("errorDeclaration")
+        if not isinstance(member, Mapping):
+            return None
+        time, reason = member.get("declarationTime"), member.get("reason")
+        ids = member.get("correctiveEventIDs")
+        return cls(
+            declaration_time=time if isinstance(time, str) else None,
+            reason=(term_of("errorReason", reason) or reason) if isinstance(reason, str) else None,
+            corrective_event_ids=tuple(
+                str(i) for i in (ids if isinstance(ids, list) else []) if isinstance(i, str)
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +52,8 @@ class StoredEvent:
     event_hash: str
     hash_id: str
     event_id: str | None
+    #: Whether the record is an error declaration (it has ``errorDeclaration``).
+    error_declaration: bool
     event_type: str
     event_time: datetime
     record_time: datetime

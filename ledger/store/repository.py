@@ -232,14 +232,22 @@ def display_epc_uri(engine: Engine, identifier: Identifier) -> str | None:
 
 
 def _one_event(engine: Engine, condition: sa.ColumnElement[bool]) -> StoredEvent | None:
-    statement = sa.select(*EVENT_COLUMNS).where(condition).order_by(_EVENT.c.id).limit(1)
+    """The first record meeting ``condition``: an error declaration first (it supersedes the
+    event it declares in error, whose eventID and hash it shares), then in capture order."""
+    statement = (
+        sa.select(*EVENT_COLUMNS)
+        .where(condition)
+        .order_by(_EVENT.c.error_declaration.desc(), _EVENT.c.id)
+        .limit(1)
+    )
     with engine.connect() as connection:
         row = connection.execute(statement).mappings().first()
     return None if row is None else StoredEvent.from_row(row)
 
 
 def get_event_by_hash(engine: Engine, hash_or_hash_id: str) -> StoredEvent | None:
-    """The event with this CBV 2.0 Event Hash ID (``ni:///…``) or 0x-hex event hash.
+    """The event with this CBV 2.0 Event Hash ID (``ni:///…``) or 0x-hex event hash (its error
+    declaration, when it was declared in error: :func:`_one_event`).
 
     Raises:
         InvalidInputError: neither form.
@@ -252,7 +260,8 @@ def get_event_by_hash(engine: Engine, hash_or_hash_id: str) -> StoredEvent | Non
 
 
 def get_event_by_event_id(engine: Engine, event_id: str) -> StoredEvent | None:
-    """The first stored event carrying this EPCIS ``eventID`` (None if there is none)."""
+    """The stored event carrying this EPCIS ``eventID`` (None if there is none); when an
+    error declaration repeats the eventID, the declaration (:func:`_one_event`)."""
     return _one_event(engine, _EVENT.c.event_id == event_id)
 
 

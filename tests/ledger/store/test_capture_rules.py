@@ -131,14 +131,14 @@ def test_an_error_declaration_may_repeat_the_event_id(engine: Engine, org: int) 
     original = object_event([1], eventID=EVENT_ID)
     capture_events(engine, parse([original]), organisation_id=org)
     # A copy of the original with errorDeclaration: the same CBV 2.0 hash (errorDeclaration
-    # and eventID are not hashed), so the same event as far as the store's key goes.
+    # and eventID are not hashed), stored as a record of its own beside the event.
     same = capture_events(engine, parse([declaration(original)]), organisation_id=org)
-    assert not same.events[0].new
+    assert same.events[0].new
     # A declaration that differs from the original is another event, and is stored.
     differing = declaration(original, disposition="damaged")
     stored = capture_events(engine, parse([differing]), organisation_id=org)
     assert stored.events[0].new
-    assert event_ids_stored(engine) == [(EVENT_ID, False), (EVENT_ID, True)]
+    assert event_ids_stored(engine) == [(EVENT_ID, False), (EVENT_ID, True), (EVENT_ID, True)]
     # ...and in one document with its original.
     other = object_event([2], eventID=OTHER_ID)
     both = capture_events(
@@ -146,7 +146,7 @@ def test_an_error_declaration_may_repeat_the_event_id(engine: Engine, org: int) 
     )
     assert [r.new for r in both.events] == [True, True]
     # A declaration does not take the eventID from a later plain event either.
-    assert len(event_ids_stored(engine)) == 4
+    assert len(event_ids_stored(engine)) == 5
 
 
 def test_concurrent_captures_of_one_event_id_store_one(engine: Engine, org: int) -> None:
