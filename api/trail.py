@@ -27,7 +27,8 @@ from api.cache import CachedTrail
 from api.identity import describe, resolver_url, trail_url
 from api.services import Services
 from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, epc_uri_at, parse
-from ledger.store.models import Event, Organisation
+from ledger.store.models import Organisation
+from ledger.store.records import ErrorDeclaration
 from ledger.store.repository import display_epc_uri, events_by_identifier
 from ledger.verify import TrailEntry, TrailVerification
 
@@ -37,6 +38,8 @@ TEMPLATE_ENV = Environment(
     autoescape=select_autoescape(["html", "xml"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the package: no stat() of the file on every page.
+    auto_reload=False,
 )
 TEMPLATE_ENV.globals["t"] = i18n.t
 
@@ -80,6 +83,14 @@ class VerificationOut(BaseModel):
     signed: bool
 
 
+class DeclaredInErrorOut(BaseModel):
+    """The error declaration of an event (EPCIS 2.0 section 7.4.1.2) stored in the ledger."""
+
+    declaration_time: str | None
+    reason: str | None
+    corrective_event_ids: list[str]
+
+
 class TrailEventOut(BaseModel):
     """One event of a trail."""
 
@@ -94,6 +105,9 @@ class TrailEventOut(BaseModel):
     biz_location: str | None
     verification: VerificationOut
     event: dict[str, Any]
+    #: Set on an event (and on its declaration) when the trail holds an error declaration of
+    #: it (same hash ID); the verdict does not change.
+    declared_in_error: DeclaredInErrorOut | None = None
 
 
 class ProductOut(BaseModel):
@@ -247,19 +261,6 @@ def _member_names(services: Services, org_ids: set[str]) -> dict[str, str]:
     return {str(org): str(name) for org, name in rows}
 
 
-def _proofs(services: Services, trail: TrailVerification) -> dict[int, tuple[list[str], str]]:
-    """Merkle proof and identifier key of each event of the trail, by event pk."""
-    pks = [entry.verification.event_pk for entry in trail.events]
-    if not pks:
-        return {}
-    table = Event.__table__  # type: ignore[attr-defined]
-    with services.engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(table.c.id, table.c.proof, table.c.primary_id_key).where(table.c.id.in_(pks))
-        ).all()
-    return {int(pk): (list(proof or []), str(id_key)) for pk, proof, id_key in rows}
-
-
 def trail_json(
     services: Services, identifier: Identifier, trail: TrailVerification
 ) -> dict[str, Any]:
@@ -286,11 +287,11 @@ def trail_json(
                  if e.biz_location or e.read_point), None)  # fmt: skip
     deployment = services.deployment()
     encoded = _quote_all(link)
-    proofs = _proofs(services, trail)
+    declared = _declared_in_error(trail)
     events = []
     for entry in trail.events:
         v = entry.verification
-        proof, id_key = proofs.get(v.event_pk, ([], None))
+        proof, id_key = list(entry.proof), entry.id_key
         events.append(
             {
                 "event_id": entry.captured.get("eventID"),
@@ -320,6 +321,7 @@ def trail_json(
                     "signed": v.signed,
                 },
                 "event": entry.captured,
+                "declared_in_error": declared.get(v.hash_id),
             }
         )
     return {
@@ -369,6 +371,37 @@ def trail_json(
         "events": events,
         "chain": {"chain_id": deployment.chain_id, "anchor_contract": deployment.anchor_address},
     }
+
+
+def _declared_in_error(trail: TrailVerification) -> dict[str, dict[str, Any]]:
+    """Hash ID -> the error declaration of that event among the trail's records."""
+    declared: dict[str, dict[str, Any]] = {}
+    for entry in trail.events:
+        declaration = ErrorDeclaration.of(entry.captured)
+        if declaration is not None:
+            declared.setdefault(
+                entry.verification.hash_id,
+                {
+                    "declaration_time": declaration.declaration_time,
+                    "reason": declaration.reason,
+                    "corrective_event_ids": list(declaration.corrective_event_ids),
+                },
+            )
+    return declared
+
+
+def _declared_text(declared: Mapping[str, Any] | None, lang: str) -> str | None:
+    """The page's line about an event declared in error (time, reason, corrective events)."""
+    if declared is None:
+        return None
+    parts = [_when(declared["declaration_time"])] if declared["declaration_time"] else []
+    if declared["reason"]:
+        key = f"error_reason_{declared['reason']}"
+        parts.append(i18n.t(key, lang) if key in i18n.MESSAGES else declared["reason"])
+    if declared["corrective_event_ids"]:
+        ids = ", ".join(declared["corrective_event_ids"])
+        parts.append(f"{i18n.t('corrective_events', lang)}: {ids}")
+    return " · ".join(parts)
 
 
 def _origin_json(trail: TrailVerification, names: Mapping[str, str]) -> dict[str, Any]:
@@ -444,6 +477,7 @@ def render_html(data: dict[str, Any], lang: str) -> str:
                 "produced": _production_date(event["event"]),
                 "note": event["event"].get(RECALL_REASON_KEY)
                 or event["event"].get(LIFT_REASON_KEY),
+                "declared": _declared_text(event.get("declared_in_error"), lang),
             }
         )
     template = TEMPLATE_ENV.get_template("verify.html")

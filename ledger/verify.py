@@ -155,6 +155,10 @@ class TrailEntry:
     biz_location: str | None
     captured: dict[str, Any]
     verification: EventVerification
+    #: The stored Merkle proof (0x-hex siblings) and identifier key, as the trail shows them
+    #: for checking on chain with ``TraceAnchor.verifyEvent``.
+    proof: tuple[str, ...] = ()
+    id_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,6 +584,8 @@ class Verifier:
                 biz_location=row.biz_location,
                 captured=_loads(row.captured_json),
                 verification=verified[row.id],
+                proof=tuple(row.proof or ()),
+                id_key=row.primary_id_key,
             )
             for row in rows
         )
