@@ -28,6 +28,7 @@ from tests.conftest import devnet_settings
 from tests.ledger.conftest import Capture, MakeMember, object_event
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
+from wallets.signer import as_signer
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
@@ -185,7 +186,9 @@ def test_a_lost_block_drops_the_cached_record(
     read again and the event is no longer verified."""
     chain = ChainClient(own_devnet.rpc_url)
     deployment = Deployment.load(own_devnet.paths.deployment)
-    membership = Membership(engine, chain, deployment, keyring, own_devnet.admin_account())
+    membership = Membership(
+        engine, chain, deployment, keyring, as_signer(own_devnet.admin_account())
+    )
     gcp = company_prefix()
     member = membership.admit(f"Lost Blocks {gcp}", OrgRole.RECORDER, prefixes=(gcp,))
     capture(member, [object_event("L1", company_prefix=gcp)])
