@@ -27,11 +27,13 @@ from api import background
 from api.auth import announce_admin_key, bootstrap_admin_key
 from api.fastpath import TrailReplay
 from api.limits import BodyLimit
+from api.openapi import document_common_answers
 from api.overload import Admission, install_overload_handlers
 from api.problems import PROBLEM_SCHEMA, install_problem_handlers
 from api.routers import (
     batches,
     capture,
+    discovery,
     events,
     export,
     handles,
@@ -127,7 +129,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             trail = TrailOut.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(trail.pop("$defs", {}))
             components["TrailOut"] = trail
-            app.openapi_schema = schema
+            app.openapi_schema = document_common_answers(schema)
         return app.openapi_schema
 
     return build
@@ -178,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         members,
         capture,
         events,
+        discovery,
         batches,
         identifiers,
         qr,

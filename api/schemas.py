@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 RoleName = Literal["recorder", "auditor"]
+
+# ---------------------------------------------------------------- ISO 8601 inputs
+
+#: An ISO 8601 / RFC 3339 date-time: date, ``T`` (or a space), hours and minutes, optional
+#: seconds and fraction, optional offset (``Z`` or ``±hh:mm``).
+_DATE_TIME_RE: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?"
+)
+_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: object, pattern: re.Pattern[str], what: str) -> object:
+    """``value`` when it is an ISO 8601 string (or already parsed), else a ValueError: pydantic's
+    lax mode would otherwise read a number (``0``, ``"0.5"``) as Unix time."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return value
+    shown = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
+    raise ValueError(f"an ISO 8601 {what} string is needed, not {shown}")
+
+
+def iso_date_time(value: object) -> object:
+    """Accept ISO 8601 date-time strings only (``2026-01-05T08:00:00Z``)."""
+    return _iso_text(value, _DATE_TIME_RE, "date-time (such as 2026-01-05T08:00:00+08:00)")
+
+
+def iso_date(value: object) -> object:
+    """Accept ISO 8601 calendar dates only (``2026-01-05``)."""
+    return _iso_text(value, _DATE_RE, "date (YYYY-MM-DD)")
+
+
+#: A date-time given as an ISO 8601 string, never as a number (request bodies and queries).
+IsoDateTime = Annotated[datetime, BeforeValidator(iso_date_time)]
+#: A calendar date given as ``YYYY-MM-DD``, never as a number.
+IsoDate = Annotated[date, BeforeValidator(iso_date)]
 
 
 class Strict(BaseModel):
@@ -151,13 +188,15 @@ class BatchIn(Strict):
         pattern=r"^[A-Z0-9]{2,3}$",
         description="UN/ECE Rec 20 unit (KGM, LTR...); none for a count of items.",
     )
-    production_date: date | None = Field(default=None, examples=["2025-11-20"])
-    expiry_date: date | None = Field(default=None, examples=["2027-11-20"])
+    production_date: IsoDate | None = Field(default=None, examples=["2025-11-20"])
+    expiry_date: IsoDate | None = Field(default=None, examples=["2027-11-20"])
     site_gln: str = Field(
         min_length=13, max_length=13, pattern=r"^\d{13}$", examples=["0614141000012"]
     )
-    event_time: datetime | None = Field(
-        default=None, description="When the lot was produced; default now (UTC)."
+    event_time: IsoDateTime | None = Field(
+        default=None,
+        description="When the lot was produced (ISO 8601, with an offset); default now (UTC).",
+        examples=["2025-11-20T08:00:00+08:00"],
     )
 
     @field_validator("lot")

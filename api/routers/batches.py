@@ -89,7 +89,19 @@ def _commission(services: Services, who: Principal, event: dict[str, Any]) -> Ca
     response_model=BatchOut,
     status_code=201,
     summary="Commission a production lot (supplier shortcut)",
-    responses=problem_responses(400, 401, 403, 422),
+    responses={
+        201: {
+            "description": "The lot was commissioned; its Digital Link is in Location.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        200: {
+            "description": "The same commissioning was recorded before (idempotent): the lot "
+            "as recorded then.",
+            "model": BatchOut,
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(400, 401, 403, 422),
+    },
 )
 async def create_batch(
     body: BatchIn, services: ServicesDep, who: RecorderDep, response: Response

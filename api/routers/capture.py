@@ -26,6 +26,7 @@ from api.capture_service import (
 )
 from api.deps import ReaderDep, RecorderDep, ServicesDep, SessionDep
 from api.problems import TITLES, ProblemError, problem_responses, title_of
+from api.routers.discovery import discovery_headers, discovery_responses
 from api.schemas import CaptureErrorOut, CaptureJobOut
 from ledger.store.capture import capture_event_ids
 from ledger.store.models import Capture
@@ -73,12 +74,31 @@ def _job(session: Session, capture: Capture, public_url: str) -> CaptureJobOut:
     )
 
 
-@router.options("/capture", status_code=204, summary="Capture interface settings")
-def capture_options(services: ServicesDep) -> Response:
+_CAPTURE_ALLOW: Final = ("OPTIONS", "GET", "POST")
+_LIMIT_SCHEMA: Final = {"type": "integer", "minimum": 1}
+
+
+@router.options(
+    "/capture",
+    status_code=204,
+    response_class=Response,
+    summary="Capture interface settings",
+    responses=discovery_responses(
+        {
+            "GS1-EPCIS-Capture-Limit": ("Most events in one capture.", _LIMIT_SCHEMA),
+            "GS1-EPCIS-Capture-File-Size-Limit": ("Largest body in bytes.", _LIMIT_SCHEMA),
+            "GS1-Capture-Error-Behaviour": (
+                "Only rollback: all events or none.",
+                {"type": "string", "enum": ["rollback"]},
+            ),
+            "Accept-Post": ("The media types POST takes.", {"type": "string"}),
+        }
+    ),
+)
+def capture_options(request: Request, services: ServicesDep) -> Response:
     """Limits and behaviour of ``POST /capture`` in the REST binding's discovery headers."""
     headers = {
-        **EPCIS_HEADERS,
-        "Allow": "OPTIONS, GET, POST",
+        **discovery_headers(request, _CAPTURE_ALLOW),
         "GS1-EPCIS-Capture-Limit": str(services.settings.max_capture_events),
         "GS1-EPCIS-Capture-File-Size-Limit": str(services.settings.max_body_bytes),
         "GS1-Capture-Error-Behaviour": "rollback",

@@ -19,11 +19,56 @@ from ledger.store.repository import get_event_by_event_id, get_event_by_hash
 
 router = APIRouter(tags=["Events"])
 
+LD_JSON: Final = "application/ld+json"
+
+
+class LdJSONResponse(JSONResponse):
+    """A JSON-LD answer (EPCIS 2.0 query documents)."""
+
+    media_type = LD_JSON
+
+
+#: The shape of the EPCISQueryDocument answered (GS1's JSON Schema has the whole of it).
+QUERY_DOCUMENT_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["@context", "type", "schemaVersion", "creationDate", "epcisBody"],
+    "properties": {
+        "@context": {"type": "array", "items": {}},
+        "type": {"type": "string", "enum": ["EPCISQueryDocument"]},
+        "schemaVersion": {"type": "string"},
+        "creationDate": {"type": "string", "format": "date-time"},
+        "nextPageToken": {"type": "string"},
+        "epcisBody": {
+            "type": "object",
+            "required": ["queryResults"],
+            "properties": {
+                "queryResults": {
+                    "type": "object",
+                    "required": ["queryName", "resultsBody"],
+                    "properties": {
+                        "queryName": {"type": "string"},
+                        "resultsBody": {
+                            "type": "object",
+                            "required": ["eventList"],
+                            "properties": {
+                                "eventList": {"type": "array", "items": {"type": "object"}}
+                            },
+                        },
+                    },
+                }
+            },
+        },
+    },
+}
+_GS1_HEADERS: Final = {
+    name: {"schema": {"type": "string"}} for name in ("GS1-EPCIS-Version", "GS1-CBV-Version")
+}
 _QUERY_DOC: Final[dict[int | str, dict[str, Any]]] = {
     200: {
-        "description": 'An EPCISQueryDocument; `Link: <...>; rel="next"` when more pages exist.',
-        "content": {"application/json": {"schema": {"type": "object"}}},
-        "headers": {"Link": {"schema": {"type": "string"}}},
+        "description": 'An EPCISQueryDocument (JSON-LD); `Link: <...>; rel="next"` when more '
+        "pages exist.",
+        "content": {LD_JSON: {"schema": QUERY_DOCUMENT_SCHEMA}},
+        "headers": {"Link": {"schema": {"type": "string"}}, **_GS1_HEADERS},
     }
 }
 _PARAMETERS: Final = [
@@ -31,7 +76,8 @@ _PARAMETERS: Final = [
     "EQ_action", "EQ_bizStep", "EQ_disposition", "EQ_readPoint", "EQ_bizLocation",
     "EQ_eventID", "MATCH_epc", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC",
     "MATCH_anyEPC", "MATCH_epcClass", "MATCH_inputEPCClass", "MATCH_outputEPCClass",
-    "MATCH_anyEPCClass", "orderBy", "orderDirection", "perPage", "nextPageToken",
+    "MATCH_anyEPCClass", "EXISTS_errorDeclaration", "orderBy", "orderDirection", "perPage",
+    "nextPageToken",
 ]  # fmt: skip
 
 
@@ -82,7 +128,7 @@ def _query_openapi() -> dict[str, Any]:
 @router.get(
     "/events",
     summary="Query EPCIS events",
-    response_class=JSONResponse,
+    response_class=LdJSONResponse,
     responses={**_QUERY_DOC, **problem_responses(400, 401, 403)},
     openapi_extra=_query_openapi(),
 )
@@ -102,7 +148,7 @@ async def get_events(request: Request, services: ServicesDep, _: ReaderDep) -> R
     body = query_document([_event_json(e) for e in page.events])
     if page.next_page_token is not None:
         body["nextPageToken"] = page.next_page_token
-    return JSONResponse(body, headers=headers, media_type="application/ld+json")
+    return LdJSONResponse(body, headers=headers)
 
 
 def _find(services: Any, event_id: str) -> StoredEvent | None:
@@ -118,17 +164,15 @@ def _find(services: Any, event_id: str) -> StoredEvent | None:
 @router.get(
     "/events/{event_id:path}",
     summary="One EPCIS event by eventID (or CBV 2.0 hash ID)",
-    response_class=JSONResponse,
+    response_class=LdJSONResponse,
     responses={**_QUERY_DOC, **problem_responses(401, 403, 404)},
 )
 async def get_event(event_id: str, services: ServicesDep, _: ReaderDep) -> Response:
     """An EPCISQueryDocument holding the event whose ``eventID`` (or Event Hash ID
-    ``ni:///sha-256;...?ver=CBV2.0``) is given; percent-encode it in the path."""
+    ``ni:///sha-256;...?ver=CBV2.0``) is given; percent-encode it in the path. An event declared
+    in error shares both with its error declaration: the declaration is answered (it
+    supersedes the event; ``GET /events?EQ_eventID=...`` lists both)."""
     stored = await run_in_threadpool(_find, services, event_id)
     if stored is None:
         raise ProblemError(404, "not-found", f"no event {event_id!r}", field="eventID")
-    return JSONResponse(
-        query_document([_event_json(stored)]),
-        headers=dict(EPCIS_HEADERS),
-        media_type="application/ld+json",
-    )
+    return LdJSONResponse(query_document([_event_json(stored)]), headers=dict(EPCIS_HEADERS))

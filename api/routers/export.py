@@ -14,7 +14,6 @@ whatever the number of events (at most :data:`ledger.bundle.MAX_BUNDLE_EVENTS`, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -23,6 +22,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import ReaderDep, ServicesDep
 from api.problems import problem_responses
+from api.schemas import IsoDateTime
 from ledger.bundle import BUNDLE_FORMAT
 from ledger.bundle_stream import BundlePlan, plan_bundle
 
@@ -58,10 +58,12 @@ async def export(
     ] = None,
     lot: Annotated[str | None, Query(description="Events of this lot (any LGTIN form).")] = None,
     from_time: Annotated[
-        datetime | None, Query(alias="from", description="Event time at or after (RFC 3339).")
+        IsoDateTime | None,
+        Query(alias="from", description="Event time at or after (ISO 8601 / RFC 3339)."),
     ] = None,
     to_time: Annotated[
-        datetime | None, Query(alias="to", description="Event time before (RFC 3339).")
+        IsoDateTime | None,
+        Query(alias="to", description="Event time before (ISO 8601 / RFC 3339)."),
     ] = None,
     trace: Annotated[
         Literal["backward", "forward"] | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.problems import TITLES, ProblemError, title_of
+from api.problems import TITLES, ProblemError, problem_responses, title_of
 from ledger.errors import LedgerError
 
 router = APIRouter(tags=["Operations"])
@@ -30,7 +30,12 @@ def _ledger_problem_types() -> dict[str, str]:
     return found
 
 
-@router.get("/problems/{slug}", response_model=ProblemType, summary="Describe a problem type")
+@router.get(
+    "/problems/{slug}",
+    response_model=ProblemType,
+    summary="Describe a problem type",
+    responses=problem_responses(404),
+)
 def problem_type(slug: str) -> ProblemType:
     """The title and meaning of the problem type ``slug``."""
     ledger_types = _ledger_problem_types()

@@ -9,10 +9,12 @@ linkset (RFC 9264), and every answer carries a ``Link`` header pointing at the l
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Annotated, Any, Final, NoReturn
 from urllib.parse import quote, unquote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 
@@ -156,15 +158,72 @@ async def resolve(
     return await serve_trail(request, services, identifier, text, fmt, lang, extra_headers=headers)
 
 
+#: The path parameters of the Digital Link routes: what each is, and a valid example.
+PATH_PARAMETERS: Final[dict[str, tuple[str, str]]] = {
+    "gtin": ("GTIN-14 (AI 01; GTIN-8/12/13 padded with zeros).", "09506000134352"),
+    "lot": ("Batch/lot (AI 10), percent-encoded.", "LOT-2026-11"),
+    "serial": ("Serial number (AI 21), percent-encoded.", "1234"),
+    "sscc": ("SSCC (AI 00), 18 digits.", "095060001234567893"),
+    "gln": ("GLN (AI 414), 13 digits.", "9506000000008"),
+    "extension": ("GLN extension (AI 254).", "DOCK-1"),
+    "grai": ("GRAI (AI 8003): 14 digits and an optional serial.", "09506000123455SN1"),
+    "giai": ("GIAI (AI 8004): company prefix and asset reference.", "9506000ASSET1"),
+}
+_PATH_PARAM_RE: Final = re.compile(r"{(\w+)}")
+#: What a resolver path answers with 200 (negotiated, or chosen by ``linkType``).
+_RESOLVED: Final[dict[str, Any]] = {
+    "description": "The verification page, the JSON trail, the recall state "
+    "(linkType=gs1:recallStatus) or the linkset (linkType=all, Accept: application/linkset+json).",
+    "content": {
+        HTML: {"schema": {"type": "string"}},
+        JSON: {
+            "schema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/TrailOut"},
+                    {"$ref": "#/components/schemas/RecallOut"},
+                ]
+            }
+        },
+        LINKSET: {"schema": {"type": "object", "required": ["linkset"]}},
+    },
+    "headers": {"Link": {"description": "The linkset's URL.", "schema": {"type": "string"}}},
+}
+RESOLVER_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: _RESOLVED,
+    304: {"description": "Not modified (If-None-Match names the current ETag)."},
+    307: {
+        "description": "Redirect to the EPCIS query (linkType=gs1:epcis).",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    },
+    **problem_responses(400, 404, 406, 422, 503),
+}
+
+
+def path_parameters(path: str) -> list[inspect.Parameter]:
+    """The declared path parameters of a Digital Link route template (``/01/{gtin}/10/{lot}``)."""
+    out = []
+    for name in _PATH_PARAM_RE.findall(path):
+        description, example = PATH_PARAMETERS[name]
+        annotation = Annotated[str, Path(description=description, examples=[example])]
+        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation))
+    return out
+
+
 def _documented(path: str, summary: str) -> None:
     async def endpoint(
         request: Request,
         services: ServicesDep,
         link_type: LinkTypeParam = None,
         lang: LangParam = None,
+        **_values: str,
     ) -> Response:
+        # The path is parsed whole (as any Digital Link); the parameters are for the docs.
         return await resolve(request, services, link_type, lang)
 
+    base = [p for p in inspect.signature(endpoint).parameters.values() if p.kind != p.VAR_KEYWORD]
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*base, *path_parameters(path)]
+    )
     router.add_api_route(
         path,
         endpoint,
@@ -172,14 +231,7 @@ def _documented(path: str, summary: str) -> None:
         summary=f"Resolve a GS1 Digital Link — {summary}",
         description=(__doc__ or "").strip(),
         response_model=None,
-        responses={
-            200: {
-                "description": "The page, the trail, the recall state or the linkset.",
-                "content": {HTML: {}, JSON: {}, LINKSET: {}},
-            },
-            307: {"description": "Redirect to the EPCIS query (linkType=gs1:epcis)."},
-            **problem_responses(400, 404, 406),
-        },
+        responses=RESOLVER_RESPONSES,
         name=f"resolve {path}",
     )
 
@@ -206,10 +258,7 @@ def resolver_description(services: ServicesDep) -> dict[str, Any]:
     "/{first}/{rest:path}",
     summary="Resolve any Digital Link primary key, or a handle /{prefix}/{suffix}",
     response_model=None,
-    responses={
-        200: {"description": "As for the Digital Link paths.", "content": {HTML: {}, JSON: {}}},
-        **problem_responses(400, 404, 406),
-    },
+    responses=RESOLVER_RESPONSES,
 )
 async def resolve_any(
     first: str,
