@@ -180,6 +180,8 @@ class AnchorWorker:
         self._chain_was_down = False
         #: (number, hash) of the newest block seen, to notice a chain that went back.
         self._marker: tuple[int, str] | None = None
+        #: Set when anchoring itself noticed that the chain went back (see _follow).
+        self._rewound = False
         self._postgres = engine.dialect.name == "postgresql"
 
     # ------------------------------------------------------------------ loop
@@ -193,8 +195,9 @@ class AnchorWorker:
             try:
                 now = time.monotonic()
                 rewound = False
-                if now - last_check >= self.config.rewind_check_s:
-                    rewound = self.chain_went_back()
+                if now - last_check >= self.config.rewind_check_s or self._rewound:
+                    rewound = self.chain_went_back() or self._rewound
+                    self._rewound = False
                     last_check = now
                 if now - last_reconcile > RECONCILE_INTERVAL_S or self._chain_was_down or rewound:
                     self.reconcile()
@@ -602,6 +605,7 @@ class AnchorWorker:
                     )
                 )
             )
+        self._follow(int(receipt["blockNumber"]), HexBytes(receipt["blockHash"]).to_0x_hex())
         log.info(
             "anchored batch %s (%d events) in block %s, tx %s",
             batch.id,
@@ -610,6 +614,20 @@ class AnchorWorker:
             tx_hash,
         )
         return batch.event_count
+
+    def _follow(self, number: int, block_hash: str) -> None:
+        """Move the marker to a block this worker relies on (one it anchored in), so that
+        losing that block is noticed at the next check even when the head it polled before
+        survived the loss unchanged. The marked block is checked first: a new anchor may land
+        in a block that replaced the marked one (same number, another hash)."""
+        if self._marker is not None:
+            try:
+                if self.chain.block_hash(self._marker[0]) != self._marker[1]:
+                    self._rewound = True
+            except ChainError:
+                self._rewound = True
+        if self._marker is None or number >= self._marker[0] or self._rewound:
+            self._marker = (number, block_hash)
 
     def _batch_select(self) -> sa.Select[Any]:
         return sa.select(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from api.app import create_app
 from bench.crashrun import run_crash, wait_until
 from devnet.launcher import Devnet
+from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.audit import Auditor
 from ledger.chain import ChainClient
 from ledger.store.models import AnchorBatch, Outbox, metadata
@@ -118,6 +120,8 @@ def test_a_stall_is_reported_by_readyz_and_the_audit(devnet: Devnet, tmp_path: P
             )
         )
     )
+    # The session devnet carries other tests' anchors: audit only what this test adds.
+    first_block = api.services.chain.block_number()
     try:
         member = admit(api, "Stalled Foods")
         assert member.recorder_key is not None
@@ -136,7 +140,7 @@ def test_a_stall_is_reported_by_readyz_and_the_audit(devnet: Devnet, tmp_path: P
         chain, deployment = services.chain, services.deployment()
         report = Auditor(
             services.engine, chain, deployment, workers=1, anchor_lag_bound_s=bound
-        ).run()
+        ).run(from_block=first_block)
         assert not report.ok
         assert [f.kind for f in report.findings] == ["anchoring_stalled"]
         assert report.findings[0].evidence["waiting_events"] == 3
@@ -145,7 +149,81 @@ def test_a_stall_is_reported_by_readyz_and_the_audit(devnet: Devnet, tmp_path: P
         assert api.get("/readyz").status_code == 200
         after = Auditor(
             services.engine, chain, deployment, workers=1, anchor_lag_bound_s=bound
-        ).run()
+        ).run(from_block=first_block)
         assert after.findings == [], after.summary()
     finally:
         api.close()
+
+
+@pytest.mark.slow
+def test_a_lost_anchoring_block_is_noticed_at_the_next_check(tmp_path: Path) -> None:
+    """The worker's marker follows the blocks it anchored in, not only the head it last polled:
+    when anvil is killed before its dump and restarts with a block the worker polled earlier
+    (unchanged), the lost anchoring block still tells it that the chain went back."""
+    settings = devnet_settings(tmp_path / "chain").model_copy(
+        update={"devnet_state_interval": 3600}  # a dump only on a clean stop
+    )
+    net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
+    net.up()
+    api = Api(create_app(app_settings(net, f"sqlite:///{tmp_path / 'api.sqlite3'}")))
+    try:
+        member = admit(api, "Marker Foods")
+        assert member.recorder_key is not None
+        net.down()  # a clean stop: the admission is in the dump
+        net.up()
+        s = api.services
+        chain = ChainClient(net.rpc_url, timeout=2.0)
+        worker = AnchorWorker(s.engine, chain, s.deployment(), s.keyring, AnchorConfig())
+        assert not worker.chain_went_back()  # the marker: the head before anchoring
+        answer = capture(api, member.recorder_key, document(*_prefix_events(member.prefix, 3)))
+        assert answer.status_code == 202, answer.text
+        assert worker.drain(timeout=60) == 3
+        net.kill()  # before any dump: the anchoring block is lost, the polled head is not
+        net.up()
+        assert worker.chain_went_back()
+    finally:
+        api.close()
+        net.down()
+
+
+@pytest.mark.slow
+def test_an_anchor_in_a_block_that_replaced_a_lost_one_starts_reconciliation(
+    tmp_path: Path,
+) -> None:
+    """After a loss, the next batch can land in a block of the same height as the lost one:
+    the worker notices the marked block changed while anchoring and reconciles at once, with
+    no periodic check (``rewind_check_s`` is an hour here) and long before the periodic
+    reconciliation."""
+    settings = devnet_settings(tmp_path / "chain").model_copy(
+        update={"devnet_state_interval": 3600}
+    )
+    net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
+    net.up()
+    api = Api(create_app(app_settings(net, f"sqlite:///{tmp_path / 'api.sqlite3'}")))
+    stop = threading.Event()
+    try:
+        member = admit(api, "Same Height Foods")
+        assert member.recorder_key is not None
+        net.down()
+        net.up()
+        s = api.services
+        chain = ChainClient(net.rpc_url, timeout=2.0)
+        config = AnchorConfig(max_wait_s=0.01, rewind_check_s=3600.0)
+        worker = AnchorWorker(s.engine, chain, s.deployment(), s.keyring, config)
+        # The loop's own start-up reconciliation happens now, before anything is lost.
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        first = capture(api, member.recorder_key, document(*_prefix_events(member.prefix, 3)))
+        assert first.status_code == 202, first.text
+        assert wait_until(lambda: _anchored(api, chain), time.monotonic() + DEADLINE_S)
+        lost_height = chain.block_number()
+        net.kill()  # before any dump: the first batch's block is lost
+        net.up()
+        assert chain.block_number() < lost_height
+        second = capture(api, member.recorder_key, document(*_prefix_events(member.prefix, 3)))
+        assert second.status_code == 202, second.text
+        assert wait_until(lambda: _anchored(api, chain), time.monotonic() + DEADLINE_S)
+    finally:
+        stop.set()
+        api.close()
+        net.down()
