@@ -25,8 +25,17 @@ _FASTAPI_VALIDATION: Final = ("HTTPValidationError", "ValidationError")
 _PAGE: Final = {"text/html": {"schema": {"type": "string"}}}
 
 
+#: Descriptions of the statuses ``problem_responses`` only calls "Problem".
+_DESCRIPTIONS: Final = {
+    422: "Invalid input: a parameter or body field (named in errors) is not valid",
+}
+
+
 def _problem(status: int) -> dict[str, Any]:
-    return problem_responses(status)[status]
+    response = problem_responses(status)[status]
+    if status in _DESCRIPTIONS:
+        response["description"] = _DESCRIPTIONS[status]
+    return response
 
 
 def _add(responses: dict[str, Any], status: int) -> None:
