@@ -118,8 +118,9 @@ def test_recapture_is_idempotent_and_an_error_declaration_may_repeat_the_event_i
     correction = declared(original, disposition="damaged")
     assert capture(api, supplier.key, document(correction)).status_code == 202
     events = stored(api, supplier, item(supplier, "C1"))
-    assert [e.get("eventID") for e in events] == [event_id, event_id]
-    assert ["errorDeclaration" in e for e in events] == [False, True]
+    # The copy with errorDeclaration has the original's hash and is stored beside it.
+    assert [e.get("eventID") for e in events] == [event_id, event_id, event_id]
+    assert ["errorDeclaration" in e for e in events] == [False, True, True]
 
 
 # --- JSON nesting -----------------------------------------------------------------------------
