@@ -18,6 +18,8 @@ Then it times:
    product, case, pallet, site and member it reached (median of 7 runs).
 
 The last line is one JSON object: ``events``, ``events_per_s`` (audit), ``audit_s``,
+``audit_cpu_s`` (CPU seconds of the audit, its worker processes included: the figure to compare
+on a loaded machine),
 ``findings``, ``trace_ms`` and what the trace reached.
 """
 
@@ -28,6 +30,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import resource
 import socket
 import statistics
 import sys
@@ -371,6 +374,14 @@ def build(root: Path, net: Devnet, total: int) -> tuple[Any, ChainClient, Deploy
     return engine, chain, deployment, supply.first_lots[0], elapsed
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its ended children (the audit's pool
+    workers): what the audit costs, whatever else the machine runs."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events in the ledger")
@@ -384,11 +395,14 @@ def main() -> dict[str, Any]:
         try:
             engine, chain, deployment, lot, build_s = build(root, net, args.events)
             auditor = Auditor(engine, chain, deployment, workers=args.workers)
+            cpu_before = _cpu_s()
             report = auditor.run()
+            audit_cpu_s = _cpu_s() - cpu_before
             print(
                 f"audit: {report.events} events, {report.batches} batches, "
                 f"{len(report.findings)} findings in {report.elapsed_s:.2f} s = "
-                f"{report.events_per_s:,.0f} events/s",
+                f"{report.events_per_s:,.0f} events/s, {audit_cpu_s:.1f} CPU-s "
+                f"({audit_cpu_s / max(report.events, 1) * 1e6:.0f} us/event)",
                 file=sys.stderr,
             )
             scope = recall_scope(engine, lot)  # warm the caches once
@@ -411,6 +425,7 @@ def main() -> dict[str, Any]:
         "events": report.events,
         "events_per_s": round(report.events_per_s),
         "audit_s": round(report.elapsed_s, 2),
+        "audit_cpu_s": round(audit_cpu_s, 2),
         "batches": report.batches,
         "findings": len(report.findings),
         "workers": args.workers,

@@ -97,7 +97,8 @@ from ledger.store.integrity import (
     IndexRow,
     anchor_state_problems,
     capture_problems,
-    derived_problems,
+    expected_record,
+    record_problems,
 )
 from ledger.store.models import (
     AnchorBatch,
@@ -402,6 +403,10 @@ _EVENT_COLUMNS: Final = (
 )
 
 
+#: Where :data:`DERIVED_COLUMNS` are in a row of :func:`_events` (after id and batch_id).
+_DERIVED: Final = slice(2, 2 + len(DERIVED_COLUMNS))
+
+
 def _events(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
     """The audited columns of the events matching ``conditions`` (with their capture job)."""
     return (
@@ -531,7 +536,8 @@ def _check_event(
         elif "0x" + row.hash_id[14:78] != row.event_hash:
             problems.append("the recorded event hash is not the digest of the recorded hash ID")
         else:
-            for problem in derived_problems(event, row._mapping, index):
+            columns, rows = expected_record(event)
+            for problem in record_problems(columns, rows, row[_DERIVED], index):
                 target = index_problems if "identifier index" in problem else problems
                 target.append(problem)
     except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:

@@ -18,7 +18,7 @@ either derived from the captured JSON by capture (``event_id``, ``event_type``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
@@ -33,6 +33,8 @@ __all__ = [
     "capture_problems",
     "derived_problems",
     "expected_index",
+    "expected_record",
+    "record_problems",
 ]
 
 #: Event columns capture derives from the captured event alone.
@@ -68,7 +70,9 @@ class IndexRow(NamedTuple):
     class_canonical: str | None
 
 
-def _expected(event: CapturedEvent) -> tuple[dict[str, Any], frozenset[IndexRow]]:
+def expected_record(event: CapturedEvent) -> tuple[tuple[Any, ...], frozenset[IndexRow]]:
+    """What capture derives from ``event``: the values of :data:`DERIVED_COLUMNS` (in that
+    order) and the identifier index rows."""
     rows = index_rows(event)
     columns = derived_columns(event, rows)
     columns["event_hash"] = event_hash_of(event.hash_id)
@@ -76,12 +80,12 @@ def _expected(event: CapturedEvent) -> tuple[dict[str, Any], frozenset[IndexRow]
         IndexRow(r["role"], r["value"], r["canonical"], r["id_key"], r["class_canonical"])
         for r in rows
     )
-    return columns, index
+    return tuple(columns[name] for name in DERIVED_COLUMNS), index
 
 
 def expected_index(event: CapturedEvent) -> frozenset[IndexRow]:
     """The identifier index rows capture writes for ``event``."""
-    return _expected(event)[1]
+    return expected_record(event)[1]
 
 
 def derived_problems(
@@ -92,18 +96,32 @@ def derived_problems(
     ``row`` holds every one of :data:`DERIVED_COLUMNS` as stored; ``index`` the event's stored
     identifier index rows (``None``: not checked).
     """
-    columns, expected_rows = _expected(event)
-    problems = [
-        f"the stored {_LABELS.get(name, name)} {row[name]!r} is not what the captured event "
-        f"gives ({columns[name]!r})"
-        for name in DERIVED_COLUMNS
-        if columns[name] != row[name]
-    ]
+    columns, rows = expected_record(event)
+    return record_problems(columns, rows, tuple(row[name] for name in DERIVED_COLUMNS), index)
+
+
+def record_problems(
+    columns: Sequence[Any],
+    rows: frozenset[IndexRow],
+    stored_columns: Sequence[Any],
+    index: Iterable[IndexRow] | None,
+) -> list[str]:
+    """:func:`derived_problems` given :func:`expected_record`'s ``columns`` and ``rows`` and the
+    stored values of :data:`DERIVED_COLUMNS` (in that order): one tuple comparison when
+    nothing differs, the messages only when something does."""
+    problems: list[str] = []
+    if tuple(stored_columns) != tuple(columns):
+        problems = [
+            f"the stored {_LABELS.get(name, name)} {stored!r} is not what the captured event "
+            f"gives ({expected!r})"
+            for name, expected, stored in zip(DERIVED_COLUMNS, columns, stored_columns, strict=True)
+            if expected != stored
+        ]
     if index is not None:
-        stored = list(index)
-        missing = expected_rows - set(stored)
-        extra = [r for r in stored if r not in expected_rows]
-        if missing or extra or len(stored) != len(expected_rows):
+        stored_rows = index if isinstance(index, list | tuple) else list(index)
+        if len(stored_rows) != len(rows) or set(stored_rows) != rows:
+            missing = rows - set(stored_rows)
+            extra = [r for r in stored_rows if r not in rows]
             problems.append(
                 "the identifier index rows are not those of the captured event: "
                 f"missing {sorted(missing, key=repr)}, unexpected {sorted(extra, key=repr)}"
