@@ -64,6 +64,11 @@ from urllib.parse import quote
 import httpx
 import sqlalchemy as sa
 
+if __package__ in (None, ""):  # run as `python bench/apicrashrun.py`: the root holds `bench`
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from bench.capture import postgresql_database
 from bench.crashrun import anchoring_figures, wait_until
 from bench.loadrun import Server, free_port, serve

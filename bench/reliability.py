@@ -11,8 +11,11 @@ Runs, each on a throwaway devnet and database of its own:
 * ``tamper`` (:func:`bench.tamperrun.run_tamper`): seeded single-field mutations of the
   database, each of which verify and the audit must see.
 
-    .venv/bin/python -m bench.reliability            # small: about a minute on 2 quiet cores
-    .venv/bin/python -m bench.reliability --scale 10 # ten times the events, kills and load
+    .venv/bin/python bench/reliability.py             # small: about a minute on 2 quiet cores
+    .venv/bin/python bench/reliability.py --scale 10  # ten times the events, kills and load
+
+The crash and tamper runs (each mostly waiting on its own devnet) run side by side in child
+processes; the load run comes after them, alone, so that its latencies are its own.
 
 Progress goes to stderr line by line; the last line on stdout is one JSON object: ``lost``,
 ``duplicated``, ``stalled`` (both crash runs together), ``cold_trail_p99_ms``,
@@ -23,39 +26,39 @@ and each run's own figures under its name.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as `python bench/reliability.py`: the root holds `bench`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.apicrashrun import run_api_crash
 from bench.crashrun import run_crash
 from bench.loadrun import run_load
+from bench.tamperrun import run_tamper
 
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _shown(figures: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in figures.items() if not isinstance(v, (dict, list))})
+
+
 def _timed(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     _progress(f"{name}: running")
     started = time.monotonic()
     figures = run()
-    shown = {k: v for k, v in figures.items() if not isinstance(v, (dict, list))}
-    _progress(f"{name}: done in {time.monotonic() - started:.1f} s {json.dumps(shown)}")
+    _progress(f"{name}: done in {time.monotonic() - started:.1f} s {_shown(figures)}")
     return figures
-
-
-def _tamper() -> Callable[..., dict[str, Any]] | None:
-    """``bench.tamperrun.run_tamper`` where it exists."""
-    try:
-        module = importlib.import_module("bench.tamperrun")
-    except ImportError:
-        return None
-    run: Callable[..., dict[str, Any]] | None = getattr(module, "run_tamper", None)
-    return run
 
 
 def run_all(
@@ -65,18 +68,34 @@ def run_all(
     database_url: str | None = None,
     tamper: bool = True,
     load_s: float = 5.0,
-    clients: int = 20,
+    clients: int = 50,
 ) -> dict[str, Any]:
     """Every run at ``scale`` (1: the small default); the combined figures."""
 
     def n(base: int) -> int:
         return max(1, round(base * scale))
 
-    crash = _timed("chain crash", lambda: run_crash(events=n(30), kills=n(2)))
-    api = _timed(
-        "API crash",
-        lambda: run_api_crash(events=n(60), kills=n(2), seed=seed, database_url=database_url),
-    )
+    runs: dict[str, Callable[[], dict[str, Any]]] = {
+        "chain crash": partial(run_crash, events=n(30), kills=n(2)),
+        "API crash": partial(
+            run_api_crash, events=n(60), kills=n(2), seed=seed, database_url=database_url
+        ),
+    }
+    if tamper:
+        runs["tamper"] = partial(run_tamper, seed=seed)
+    started = time.monotonic()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(runs), mp_context=spawn) as pool:
+        futures: dict[str, Future[dict[str, Any]]] = {}
+        for name, run in runs.items():
+            _progress(f"{name}: running")
+            futures[name] = pool.submit(run)
+        done: dict[str, dict[str, Any]] = {}
+        for name, future in futures.items():
+            done[name] = future.result()
+            elapsed = time.monotonic() - started
+            _progress(f"{name}: done after {elapsed:.1f} s {_shown(done[name])}")
+    crash, api = done["chain crash"], done["API crash"]
     load = _timed(
         "load",
         lambda: run_load(
@@ -102,9 +121,8 @@ def run_all(
         "errors_5xx": load["errors_5xx"] + api["errors_5xx"],
         "missing_events": load["missing_events"],
     }
-    run_tamper = _tamper() if tamper else None
-    if run_tamper is not None:
-        tampered = _timed("tamper", lambda: run_tamper(seed=seed))
+    if "tamper" in done:
+        tampered = done["tamper"]
         out["mutations"] = tampered["mutations"]
         out["detected"] = min(tampered["detected_by_verify"], tampered["detected_by_audit"])
         out["tamper"] = tampered
@@ -116,7 +134,7 @@ def main() -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies events, kills, load")
     parser.add_argument("--seed", type=int, default=11, help="the crash and tamper runs' seed")
-    parser.add_argument("--clients", type=int, default=20, help="concurrent load clients")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent load clients")
     parser.add_argument("--load-seconds", type=float, default=5.0, help="load time (x scale)")
     parser.add_argument(
         "--database-url", default=None, help="a PostgreSQL server for the API crash run"
