@@ -35,13 +35,14 @@ mirror. The :class:`Origin` of a trail is:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 
 from ledger.identifiers import Identifier, prefix_candidates
+from ledger.store.integrity import IndexRow
 from ledger.store.models import Event, EventIdentifier, Organisation, Prefix, metadata
 
 OriginStatus = Literal["confirmed", "pending", "tampered", "unknown", "unconfirmed", "no_owner"]
@@ -121,6 +122,37 @@ def _step(biz_step: str | None) -> str:
     return (biz_step or "").rsplit("-", 1)[-1].rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
+def is_evidence(event_type: str, action: str | None, biz_step: str | None, role: str) -> bool:
+    """Whether an event naming an identifier in ``role`` commissions it (see the module
+    docstring)."""
+    if event_type == "ObjectEvent":
+        return (
+            action == "ADD" and role in _OBJECT_ROLES and _step(biz_step) in ("", "commissioning")
+        )
+    return event_type == "TransformationEvent" and role in _OUTPUT_ROLES
+
+
+def evidence_in(
+    rows: Sequence[Any], index: Mapping[int, Sequence[IndexRow]], owner: Owner, canonical: str
+) -> list[tuple[int, str]]:
+    """``(event pk, identifier)`` of the owner's commissioning events of ``canonical`` among
+    the trail's own ``rows`` (with their identifier ``index`` rows), at most
+    :data:`MAX_EVIDENCE`."""
+    out = []
+    for row in rows:
+        if row.organisation_id != owner.pk:
+            continue
+        if any(
+            i.canonical == canonical
+            and is_evidence(row.event_type, row.action, row.biz_step, i.role)
+            for i in index.get(row.id, ())
+        ):
+            out.append((int(row.id), canonical))
+            if len(out) == MAX_EVIDENCE:
+                break
+    return out
+
+
 def evidence_events(
     conn: sa.Connection, owner: Owner, canonicals: Sequence[str]
 ) -> list[tuple[int, str]]:
@@ -128,7 +160,14 @@ def evidence_events(
     ``canonicals`` (the identifier and its classes), earliest first, at most
     :data:`MAX_EVIDENCE`."""
     rows = conn.execute(
-        sa.select(_ident.c.event_pk, _ident.c.canonical, _event.c.event_type, _event.c.biz_step)
+        sa.select(
+            _ident.c.event_pk,
+            _ident.c.canonical,
+            _event.c.event_type,
+            _event.c.action,
+            _event.c.biz_step,
+            _ident.c.role,
+        )
         .join(_event, _event.c.id == _ident.c.event_pk)
         .where(
             _ident.c.canonical.in_(list(canonicals)),
@@ -149,8 +188,8 @@ def evidence_events(
         .limit(_CANDIDATES)
     ).all()
     out: dict[int, str] = {}
-    for pk, canonical, event_type, biz_step in rows:
-        if event_type == "ObjectEvent" and _step(biz_step) not in ("", "commissioning"):
+    for pk, canonical, event_type, action, biz_step, role in rows:
+        if not is_evidence(event_type, action, biz_step, role):
             continue
         out.setdefault(int(pk), str(canonical))
         if len(out) == MAX_EVIDENCE:

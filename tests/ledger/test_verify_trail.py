@@ -24,7 +24,7 @@ from ledger.deployment import Deployment
 from ledger.membership import Member, Membership
 from ledger.store.models import AnchorBatch, Event, OrgRole, metadata
 from ledger.verify import Verifier
-from tests.conftest import devnet_settings
+from tests.conftest import devnet_settings, free_port
 from tests.ledger.conftest import Capture, MakeMember, object_event
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
@@ -239,3 +239,44 @@ def test_the_cache_is_bounded_and_keeps_only_complete_records() -> None:
     cache.put(keys[1], record(1, tx_block=2))
     cache.put(keys[2], record(1, tx_found=False))
     assert len(cache) == 0
+
+
+def test_an_unreachable_chain_makes_the_trail_unknown(
+    engine: Engine,
+    chain: ChainClient,
+    deployment: Deployment,
+    keyring: Keyring,
+    make_member: MakeMember,
+    capture: Capture,
+) -> None:
+    """No node answers: every anchored event and the recall state are unknown (one failed
+    batch, no attempt per event), and nothing is cached; a node answering again verifies."""
+    _member, epc, _ = item_trail(make_member, capture, steps=["commissioning", "packing"])
+    anchor_all(engine, chain.rpc_url, deployment, keyring)
+    down = CountingChain(f"http://127.0.0.1:{free_port()}")
+    down._chain_id = chain.chain_id  # known from before the node went away
+    trail = Verifier(engine, down, deployment).verify_identifier(epc)
+    assert trail.verdict == "unknown"
+    assert {e.verification.status for e in trail.events} == {"unknown"}
+    assert all(e.verification.reasons[0].startswith("chain unreachable: ") for e in trail.events)
+    assert trail.reasons[0].startswith("recall status unknown: ")
+    assert len(down.batches) == 1
+    assert len(anchor_facts.RECORDS) == 0
+    assert Verifier(engine, chain, deployment).verify_identifier(epc).verdict == "verified"
+
+
+def test_a_batch_answers_each_request_or_says_why(chain: ChainClient, anchor: Any) -> None:
+    """Answers come back in request order; a request the node refuses carries its error and
+    leaves the others answered."""
+    batch_of = chain.view(anchor, "batchOf")
+    answers = chain.batch(
+        [
+            RpcRequest("eth_chainId", ()),
+            RpcRequest("eth_noSuchMethod", ()),
+            batch_of.request(b"\0" * 32),
+        ]
+    )
+    assert int(answers[0].result, 16) == chain.chain_id
+    assert answers[1].error is not None
+    assert batch_of.decode(answers[2]) == (b"\0" * 32, 0, 0)
+    assert chain.batch([]) == []
