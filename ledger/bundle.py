@@ -120,27 +120,29 @@ def _canonical_lot(text: str) -> str:
     return identifier.canonical
 
 
-def export_bundle(
-    engine: Engine,
-    chain: ChainClient,
-    deployment: Deployment,
-    *,
-    identifier: str | None = None,
-    lot: str | None = None,
-    from_time: datetime | str | None = None,
-    to_time: datetime | str | None = None,
-    trace: Direction | None = None,
-    max_events: int = MAX_BUNDLE_EVENTS,
-) -> dict[str, Any]:
-    """The bundle (a JSON-ready dict) of the selected events.
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a bundle holds: conditions on stored events and the bundle's ``scope`` member."""
 
-    Give an ``identifier`` or a ``lot`` (events mentioning it or items of the lot; with
-    ``trace``, every event of its backward or forward trace), and/or a time range
-    ``[from_time, to_time)`` of event times.
+    conditions: list[sa.ColumnElement[bool]]
+    scope: dict[str, Any]
+
+
+def event_selection(
+    engine: Engine,
+    *,
+    identifier: str | None,
+    lot: str | None,
+    from_time: datetime | str | None,
+    to_time: datetime | str | None,
+    trace: Direction | None,
+) -> Selection:
+    """The conditions on stored events of a bundle's selection (checked): events mentioning
+    ``identifier`` or items of ``lot`` (with ``trace``, every event of its trace), and/or event
+    times in ``[from_time, to_time)``.
 
     Raises:
-        InvalidInputError: no selection, a bad identifier, lot or time, or more than
-            ``max_events`` events.
+        InvalidInputError: no selection, both an identifier and a lot, or a bad one of them.
     """
     start, end = _time(from_time, "from"), _time(to_time, "to")
     if identifier is None and lot is None and start is None and end is None:
@@ -168,6 +170,42 @@ def export_bundle(
         conditions.append(_event.c.event_time >= start)
     if end is not None:
         conditions.append(_event.c.event_time < end)
+    scope = {
+        "identifier": target if lot is None else None,
+        "lot": target if lot is not None else None,
+        "from": None if start is None else start.isoformat(),
+        "to": None if end is None else end.isoformat(),
+        "trace": trace,
+    }
+    return Selection(conditions, scope)
+
+
+def export_bundle(
+    engine: Engine,
+    chain: ChainClient,
+    deployment: Deployment,
+    *,
+    identifier: str | None = None,
+    lot: str | None = None,
+    from_time: datetime | str | None = None,
+    to_time: datetime | str | None = None,
+    trace: Direction | None = None,
+    max_events: int = MAX_BUNDLE_EVENTS,
+) -> dict[str, Any]:
+    """The bundle (a JSON-ready dict) of the selected events.
+
+    Give an ``identifier`` or a ``lot`` (events mentioning it or items of the lot; with
+    ``trace``, every event of its backward or forward trace), and/or a time range
+    ``[from_time, to_time)`` of event times.
+
+    Raises:
+        InvalidInputError: no selection, a bad identifier, lot or time, or more than
+            ``max_events`` events.
+    """
+    selection = event_selection(
+        engine, identifier=identifier, lot=lot, from_time=from_time, to_time=to_time, trace=trace
+    )
+    conditions = selection.conditions
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(
@@ -223,13 +261,7 @@ def export_bundle(
     return {
         "format": BUNDLE_FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scope": {
-            "identifier": target if lot is None else None,
-            "lot": target if lot is not None else None,
-            "from": None if start is None else start.isoformat(),
-            "to": None if end is None else end.isoformat(),
-            "trace": trace,
-        },
+        "scope": selection.scope,
         "chain": {
             "chain_id": deployment.chain_id,
             "genesis_hash": deployment.genesis_hash,

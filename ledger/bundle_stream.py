@@ -28,18 +28,15 @@ from ledger.bundle import (
     MAX_BUNDLE_EVENTS,
     _batch,
     _batches,
-    _canonical_lot,
     _event,
     _event_anchors,
-    _ident,
     _org,
-    _time,
+    event_selection,
 )
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.errors import InvalidInputError
-from ledger.store.indexing import index_identifier
-from ledger.trace import Direction, Tracer
+from ledger.trace import Direction
 
 __all__ = ["EVENTS_PER_PAGE", "BundlePlan", "plan_bundle"]
 
@@ -243,26 +240,6 @@ class BundlePlan:
             after = (int(rows[-1].block_number), int(rows[-1].id))
 
 
-def _conditions(
-    engine: Engine, target: str | None, trace: Direction | None, start: Any, end: Any
-) -> list[sa.ColumnElement[bool]]:
-    conditions: list[sa.ColumnElement[bool]] = []
-    if target is not None:
-        mentions = sa.select(_ident.c.event_pk).where(
-            sa.or_(_ident.c.canonical == target, _ident.c.class_canonical == target)
-        )
-        if trace is not None:
-            pks = Tracer(engine).trace(target, trace, None).event_pks()
-            conditions.append(sa.or_(_event.c.id.in_(mentions), _event.c.id.in_(pks)))
-        else:
-            conditions.append(_event.c.id.in_(mentions))
-    if start is not None:
-        conditions.append(_event.c.event_time >= start)
-    if end is not None:
-        conditions.append(_event.c.event_time < end)
-    return conditions
-
-
 def plan_bundle(
     engine: Engine,
     chain: ChainClient,
@@ -282,19 +259,10 @@ def plan_bundle(
             ``max_events`` events.
         ChainError: the chain could not be read.
     """
-    start, end = _time(from_time, "from"), _time(to_time, "to")
-    if identifier is None and lot is None and start is None and end is None:
-        raise InvalidInputError(
-            "give an identifier, a lot or a time range (from/to)", field="identifier"
-        )
-    if identifier is not None and lot is not None:
-        raise InvalidInputError("give an identifier or a lot, not both", field="lot")
-    target = _canonical_lot(lot) if lot is not None else None
-    if identifier is not None:
-        if not identifier.strip():
-            raise InvalidInputError("an identifier is needed", field="identifier")
-        target = index_identifier(identifier.strip()).canonical
-    conditions = _conditions(engine, target, trace, start, end)
+    selection = event_selection(
+        engine, identifier=identifier, lot=lot, from_time=from_time, to_time=to_time, trace=trace
+    )
+    conditions = selection.conditions
     chain_id = deployment.chain_id
     plan = BundlePlan(engine, chain_id, conditions, {}, 0, (None, None), [])
     with engine.connect() as conn:
@@ -318,13 +286,7 @@ def plan_bundle(
     plan.head = {
         "format": BUNDLE_FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scope": {
-            "identifier": target if lot is None else None,
-            "lot": target if lot is not None else None,
-            "from": None if start is None else start.isoformat(),
-            "to": None if end is None else end.isoformat(),
-            "trace": trace,
-        },
+        "scope": selection.scope,
         "chain": {
             "chain_id": chain_id,
             "genesis_hash": deployment.genesis_hash,
