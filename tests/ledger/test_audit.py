@@ -35,6 +35,7 @@ from ledger.membership import Member, Membership, reason_hash
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.signing import event_keys
 from ledger.store.indexing import index_identifier
+from ledger.store.integrity import DERIVED_COLUMNS, expected_record, record_problems
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
 from tests.ledger.conftest import Capture, MakeMember, document, object_event
 from tests.ledger.test_trace import build_supply_chain, gtin, offline_members
@@ -561,3 +562,31 @@ def test_the_identifier_key_shortcut_agrees_with_the_full_parse(epc: str) -> Non
     if constrained is not None and constrained != index_identifier(epc).canonical:
         forged = "0x" + keccak(text=constrained).hex()
         assert not primary_key_matches(captured.raw, forged)
+
+
+def test_record_problems_compares_columns_and_index_rows_exactly() -> None:
+    """The audit's one-tuple comparison (integrity.record_problems) still names a changed column,
+    and index rows that hold the right set but one row twice instead of another are refused
+    (length and set, not the set alone)."""
+    event = parse_document(document([object_event(), object_event()]), "application/ld+json")[0]
+    columns, rows = expected_record(event)
+    assert rows, "the event mentions an identifier"
+    stored = list(columns)
+    assert record_problems(columns, rows, stored, list(rows)) == []
+    biz_step = DERIVED_COLUMNS.index("biz_step")
+    stored[biz_step] = "https://ref.gs1.org/cbv/BizStep-shipping"
+    problems = record_problems(columns, rows, stored, list(rows))
+    assert len(problems) == 1
+    assert "biz_step" in problems[0]
+    # An event with two identifier rows: both stored, one of them twice (the same set).
+    aggregation = {
+        **object_event(),
+        "epcList": ["urn:epc:id:sgtin:0614141.812345.A1", "urn:epc:id:sgtin:0614141.812345.A2"],
+    }
+    wide = parse_document(document([aggregation]), "application/ld+json")[0]
+    wide_columns, wide_rows = expected_record(wide)
+    first, second = sorted(wide_rows, key=repr)
+    problems = record_problems(wide_columns, wide_rows, wide_columns, [first, second, first])
+    assert len(problems) == 1
+    assert "identifier index rows" in problems[0]
+    assert record_problems(wide_columns, wide_rows, wide_columns, [first]) != []
