@@ -269,7 +269,9 @@ def test_operator_and_auditor_flow(cli: Cli, tmp_path: Path) -> None:
     )
     assert "tampered_event" in tampered.stdout
     findings = json.loads(report.read_text())["findings"]
-    assert [f["kind"] for f in findings] == ["tampered_event"]
+    # The content no longer hashes to its record, and (leaf version 2 covers the captured JSON)
+    # its leaf no longer leads to the anchored root.
+    assert [f["kind"] for f in findings] == ["tampered_event", "tampered_proof", "root_mismatch"]
     assert findings[0]["evidence"]["event_pk"] == row.id
     assert cli.json("verify", items[0], code=1)["verdict"] == "tampered"
     data = json.loads(bundle.read_text())
