@@ -60,6 +60,7 @@ from hexbytes import HexBytes
 from sqlalchemy.engine import Connection, Engine
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
+from web3.types import Wei
 
 from ledger.chain import ChainClient, ContractRevertError, TxState
 from ledger.deployment import Deployment
@@ -212,6 +213,11 @@ class AnchorWorker:
                 continue
             except (LedgerError, WalletError, sa.exc.SQLAlchemyError) as exc:
                 log.exception("anchor round failed: %s", exc)
+                stop.wait(1.0)
+                continue
+            except Exception:  # the loop must outlive any bug or surprise of a dependency
+                log.exception("anchor round failed unexpectedly; retrying")
+                self._chain_was_down = True  # reconcile before anything else
                 stop.wait(1.0)
                 continue
             if anchored == 0:
@@ -483,10 +489,12 @@ class AnchorWorker:
                     {
                         "from": address,
                         "chainId": self.chain.chain_id,
-                        "gasPrice": self.chain.w3.eth.gas_price,
+                        "gasPrice": Wei(self.chain.gas_price()),
                     }
                 )
             )
+        except OSError as exc:  # the node went away while the transaction was being built
+            raise ChainError(f"cannot build the anchor transaction: {exc}") from None
         except (ValueError, Web3Exception) as exc:
             revert = self.chain.revert_of(self.anchor.abi, exc)
             if revert is None:

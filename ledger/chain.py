@@ -454,6 +454,10 @@ class ChainClient:
                 if not held:
                     self._in_flight.pop(address, None)
 
+    def gas_price(self) -> int:
+        """The node's gas price (0 on a zero-fee permissioned chain)."""
+        return int(self._rpc(lambda: self.w3.eth.gas_price))
+
     def broadcast(self, raw: bytes) -> str:
         """Send a signed transaction; its hash. Raises :class:`ChainError` when the node
         refuses it or does not answer."""
