@@ -278,17 +278,22 @@ def run_crash(
                 before = k % 2 == 0
                 net = run.devnet(before_dump=before)
                 net.up()  # the deployment must be recognised every time
+                round_start = run.chain.block_number() + 1
                 run.capture(per_phase)
                 if not wait_until(run.all_anchored, deadline):
                     log.warning("round %d: events still pending at the deadline", k)
                 head = run.chain.block_number()
+                # The blocks of this round, by hash: after the restart a block is lost when it
+                # is gone or another (the worker may refill the height at once, so the
+                # height alone would not tell).
+                seen = {n: run.chain.block_hash(n) for n in range(round_start, head + 1)}
                 if not before:
                     wait_until(lambda: dumped_head(net) >= head, deadline)  # noqa: B023
                 net.kill()
                 kills_before += before
                 run.capture(per_phase)  # the chain is down: capture goes on
                 net.up()
-                lost_blocks += max(0, head - run.chain.block_number())
+                lost_blocks += sum(run.chain.block_hash(n) != h for n, h in seen.items())
                 net.down()
             net = run.devnet(before_dump=False)
             net.up()
