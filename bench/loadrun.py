@@ -47,6 +47,7 @@ import httpx
 import sqlalchemy as sa
 
 from devnet.launcher import Devnet
+from ledger.identifiers.gs1 import check_digit
 from ledger.settings import Settings
 from wallets.keystore import SCRYPT_N_LIGHT
 
@@ -63,12 +64,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def check_digit(digits: str) -> str:
-    """The GS1 mod-10 check digit."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
 
 
 def gs1(prefix: str, reference: int, width: int) -> str:
