@@ -105,15 +105,19 @@ class Origin:
         return self.status == "confirmed"
 
 
+#: The member with the longest of the ``prefixes`` (built once, run on every trail page).
+_OWNER = (
+    sa.select(_org.c.id, _org.c.org_id, _org.c.name, _prefix.c.prefix, _prefix.c.prefix_key)
+    .join(_org, _org.c.id == _prefix.c.organisation_id)
+    .where(_prefix.c.prefix.in_(sa.bindparam("prefixes", expanding=True)))
+    .order_by(sa.func.length(_prefix.c.prefix).desc())
+    .limit(1)
+)
+
+
 def owner_of(conn: sa.Connection, identifier: Identifier) -> Owner | None:
     """The member owning the longest registered prefix of ``identifier``, if any."""
-    row = conn.execute(
-        sa.select(_org.c.id, _org.c.org_id, _org.c.name, _prefix.c.prefix, _prefix.c.prefix_key)
-        .join(_org, _org.c.id == _prefix.c.organisation_id)
-        .where(_prefix.c.prefix.in_(list(prefix_candidates(identifier))))
-        .order_by(sa.func.length(_prefix.c.prefix).desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_OWNER, {"prefixes": list(prefix_candidates(identifier))}).first()
     return None if row is None else Owner(int(row[0]), str(row[1]), str(row[2]), row[3], row[4])
 
 

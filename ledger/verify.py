@@ -57,18 +57,17 @@ from ledger.anchor_facts import AnchorRecord
 from ledger.chain import ChainClient, RpcAnswer, RpcRequest
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, InvalidInputError, LedgerError
-from ledger.events import parse_document
 from ledger.identifiers import parse
 from ledger.merkle import Coverage, MerkleError, coverage, leaf_hash, leaf_word, process_proof
 from ledger.origin import Evidence, Origin, evidence_events, evidence_in, judge, owner_of
-from ledger.signing import event_keys
 from ledger.store.indexing import event_hash_of
 from ledger.store.integrity import (
     DERIVED_COLUMNS,
     IndexRow,
     anchor_state_problems,
     capture_problems,
-    derived_problems,
+    derivation,
+    record_problems,
 )
 from ledger.store.models import (
     AnchorBatch,
@@ -236,20 +235,37 @@ def _verification_select(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
 _TRAIL_SELECT = _verification_select()
 
 
+#: The events of a trail: those naming the identifier ``canonical``, or naming it as their
+#: class (a lot or GTIN), in time order. Statements built once run without being rebuilt and
+#: re-keyed for SQLAlchemy's compiled cache on every page.
+_TRAIL_EVENTS = _TRAIL_SELECT.where(
+    _event.c.id.in_(
+        sa.select(_ident.c.event_pk)
+        .where(
+            sa.or_(
+                _ident.c.canonical == sa.bindparam("canonical"),
+                _ident.c.class_canonical == sa.bindparam("canonical"),
+            )
+        )
+        .distinct()
+    )
+).order_by(_event.c.event_time, _event.c.id)
+_EVENTS_BY_PK = _TRAIL_SELECT.where(_event.c.id.in_(sa.bindparam("pks", expanding=True)))
+_INDEX_ROWS = sa.select(
+    _ident.c.event_pk,
+    _ident.c.role,
+    _ident.c.value,
+    _ident.c.canonical,
+    _ident.c.id_key,
+    _ident.c.class_canonical,
+).where(_ident.c.event_pk.in_(sa.bindparam("pks", expanding=True)))
+
+
 def _index_rows(conn: sa.Connection, pks: Sequence[int]) -> dict[int, list[IndexRow]]:
     """The stored identifier index rows of events ``pks``."""
     out: dict[int, list[IndexRow]] = {pk: [] for pk in pks}
     for start in range(0, len(pks), _CHUNK):
-        for row in conn.execute(
-            sa.select(
-                _ident.c.event_pk,
-                _ident.c.role,
-                _ident.c.value,
-                _ident.c.canonical,
-                _ident.c.id_key,
-                _ident.c.class_canonical,
-            ).where(_ident.c.event_pk.in_(pks[start : start + _CHUNK]))
-        ):
+        for row in conn.execute(_INDEX_ROWS, {"pks": list(pks[start : start + _CHUNK])}):
             out.setdefault(row.event_pk, []).append(IndexRow(*row[1:]))
     return out
 
@@ -333,18 +349,21 @@ class Verifier:
 
     def _content_problems(self, row: Any, index: Sequence[IndexRow]) -> list[str]:
         try:
-            (captured,) = parse_document(row.captured_json.encode(), "application/json")
+            derived = derivation(row.captured_json)
         except (LedgerError, ValueError) as exc:
             return [f"the captured event no longer parses as an EPCIS event: {exc}"]
-        if captured.hash_id != row.hash_id:
+        if derived.hash_id != row.hash_id:
             return [
-                f"the captured event hashes to {captured.hash_id}, but {row.hash_id} was recorded"
+                f"the captured event hashes to {derived.hash_id}, but {row.hash_id} was recorded"
             ]
         if event_hash_of(row.hash_id) != row.event_hash:
             return ["the recorded event hash does not match the hash ID"]
-        if "0x" + event_keys(captured)[1].hex() != row.primary_id_key:
+        if derived.primary_id_key != row.primary_id_key:
             return ["the identifier key does not match the event's first identifier"]
-        problems = derived_problems(captured, row._mapping, index)
+        stored = row._mapping
+        problems = record_problems(
+            derived.columns, derived.rows, tuple(stored[name] for name in DERIVED_COLUMNS), index
+        )
         problems += capture_problems(
             record_time=row.record_time,
             organisation_id=row.organisation_id,
@@ -534,19 +553,7 @@ class Verifier:
         canonical = ident.canonical
         classes = _classes(text)
         with self.engine.connect() as conn:
-            pks = (
-                sa.select(_ident.c.event_pk)
-                .where(
-                    sa.or_(
-                        _ident.c.canonical == canonical,
-                        _ident.c.class_canonical == canonical,
-                    )
-                )
-                .distinct()
-            )
-            rows = conn.execute(
-                _TRAIL_SELECT.where(_event.c.id.in_(pks)).order_by(_event.c.event_time, _event.c.id)
-            ).all()
+            rows = conn.execute(_TRAIL_EVENTS, {"canonical": canonical}).all()
             index = _index_rows(conn, [row.id for row in rows])
             owner = owner_of(conn, ident) if rows else None
             # The owner's commissioning: in the trail itself, else of the item's lot/class.
@@ -557,7 +564,7 @@ class Verifier:
                 in_trail = {row.id for row in rows}
                 outside = [pk for pk, _ in found if pk not in in_trail]
                 if outside:
-                    extra_rows = conn.execute(_TRAIL_SELECT.where(_event.c.id.in_(outside))).all()
+                    extra_rows = conn.execute(_EVENTS_BY_PK, {"pks": outside}).all()
                     index.update(_index_rows(conn, outside))
         # One batch: recalls of the identifier and its classes, the prefix owner on chain,
         # then what the events' chain checks need.

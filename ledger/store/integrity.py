@@ -8,9 +8,10 @@ either derived from the captured JSON by capture (``event_id``, ``event_type``, 
 (``anchor_status``, ``batch_id``, ``proof``, ``recorder_address``) or of the capture job
 (``record_time``, ``capture_id``):
 
-* :func:`derived_problems` recomputes the derived columns and index rows with capture's own
-  code (:func:`ledger.store.capture.derived_columns`, :func:`~ledger.store.capture.index_rows`)
-  and names those that differ (the captured JSON itself is covered by the leaf, byte for byte);
+* :func:`derivation` recomputes the derived columns and index rows with capture's own code
+  (:func:`ledger.store.capture.derived_columns`, :func:`~ledger.store.capture.index_rows`) and
+  :func:`record_problems` names those that differ (the captured JSON itself is covered by the
+  leaf, byte for byte);
 * :func:`anchor_state_problems` checks the anchoring state against the batch's;
 * :func:`capture_problems` checks the record time and capture job against the capture row (both
   written in the transaction that stored the event; not anchored).
@@ -18,21 +19,22 @@ either derived from the captured JSON by capture (``event_id``, ``event_type``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
-from ledger.events import CapturedEvent
+from ledger.events import CapturedEvent, parse_document
 from ledger.store.capture import derived_columns, index_rows
 from ledger.store.indexing import event_hash_of
 
 __all__ = [
     "DERIVED_COLUMNS",
+    "Derivation",
     "IndexRow",
     "anchor_state_problems",
     "capture_problems",
-    "derived_problems",
-    "expected_index",
+    "derivation",
     "expected_record",
     "record_problems",
 ]
@@ -83,21 +85,39 @@ def expected_record(event: CapturedEvent) -> tuple[tuple[Any, ...], frozenset[In
     return tuple(columns[name] for name in DERIVED_COLUMNS), index
 
 
-def expected_index(event: CapturedEvent) -> frozenset[IndexRow]:
-    """The identifier index rows capture writes for ``event``."""
-    return expected_record(event)[1]
+class Derivation(NamedTuple):
+    """What capture derives from one captured JSON text."""
+
+    hash_id: str
+    #: The values of :data:`DERIVED_COLUMNS`, in that order.
+    columns: tuple[Any, ...]
+    rows: frozenset[IndexRow]
+
+    @property
+    def primary_id_key(self) -> str:
+        """The identifier key of the event's first identifier (what its leaf commits to)."""
+        return str(self.columns[_PRIMARY_ID_KEY])
 
 
-def derived_problems(
-    event: CapturedEvent, row: Mapping[str, Any], index: Iterable[IndexRow] | None
-) -> list[str]:
-    """What of a stored event differs from what capture derives from its captured JSON.
+_PRIMARY_ID_KEY: Final = DERIVED_COLUMNS.index("primary_id_key")
+#: Captured JSON texts whose derivation is kept (a few MB): the events a trail page shows are
+#: mostly shared with other pages (a lot's commissioning, a case's packing).
+DERIVATION_CACHE_SIZE: Final = 4096
 
-    ``row`` holds every one of :data:`DERIVED_COLUMNS` as stored; ``index`` the event's stored
-    identifier index rows (``None``: not checked).
+
+@lru_cache(maxsize=DERIVATION_CACHE_SIZE)
+def derivation(captured_json: str) -> Derivation:
+    """:func:`expected_record` of the event ``captured_json`` holds (parsed and validated as
+    capture does), with its hash ID.
+
+    A pure function of the text, so it is memoised on it: verifying an event whose captured
+    JSON was verified before costs a dictionary lookup instead of a parse, and a changed byte
+    is a different text. Raises :class:`~ledger.errors.LedgerError` or ``ValueError`` when the
+    text no longer reads as one EPCIS event (errors are not memoised).
     """
+    (event,) = parse_document(captured_json.encode(), "application/json")
     columns, rows = expected_record(event)
-    return record_problems(columns, rows, tuple(row[name] for name in DERIVED_COLUMNS), index)
+    return Derivation(event.hash_id, columns, rows)
 
 
 def record_problems(
@@ -106,9 +126,11 @@ def record_problems(
     stored_columns: Sequence[Any],
     index: Iterable[IndexRow] | None,
 ) -> list[str]:
-    """:func:`derived_problems` given :func:`expected_record`'s ``columns`` and ``rows`` and the
-    stored values of :data:`DERIVED_COLUMNS` (in that order): one tuple comparison when
-    nothing differs, the messages only when something does."""
+    """What of a stored event differs from what capture derives from its captured JSON, given
+    :func:`expected_record`'s ``columns`` and ``rows``, the stored values of
+    :data:`DERIVED_COLUMNS` (in that order) and the event's stored index rows (``None``: not
+    checked): one tuple comparison when nothing differs, the messages only when something
+    does."""
     problems: list[str] = []
     if tuple(stored_columns) != tuple(columns):
         problems = [
