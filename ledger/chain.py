@@ -3,6 +3,11 @@
 Nothing here calls ``anvil_*``, ``evm_*`` or any other node-specific method. Transactions are
 signed locally (the node holds no keys) and sent with ``eth_sendRawTransaction``; reverts are
 decoded into the contract's custom errors.
+
+This is the one module that talks to the node: the rest of tracechain reads and writes through
+:class:`ChainClient` (paged logs, batched calls and transactions, the head block, raw sends),
+which turns every transport failure and JSON-RPC error answer into
+:class:`ledger.errors.ChainError`.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import base64
 import http.client
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,7 +26,6 @@ from urllib.parse import unquote, urlsplit
 from eth_account.signers.local import LocalAccount
 from eth_typing import ABI, ChecksumAddress
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -32,10 +36,12 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3Exception,
 )
-from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt
+from web3.types import BlockIdentifier, EventData, LogReceipt, Nonce, TxParams, TxReceipt
 
 from contracts.build import load_artifact
 from ledger.errors import ChainError
+from ledger.identifiers.hashing import keccak256
+from ledger.settings import get_settings
 from wallets.signer import Signer, as_signer
 
 #: Default seconds to wait for an RPC answer and for a receipt.
@@ -88,7 +94,7 @@ def error_selectors(abi: ABI) -> dict[bytes, ErrorAbi]:
         if item.get("type") == "error":
             entry: dict[str, Any] = dict(item)
             types = tuple(str(i["type"]) for i in entry.get("inputs", []))
-            out[keccak(text=f"{entry['name']}({','.join(types)})")[:4]] = ErrorAbi(
+            out[keccak256(f"{entry['name']}({','.join(types)})".encode())[:4]] = ErrorAbi(
                 str(entry["name"]), types
             )
     return out
@@ -108,6 +114,57 @@ def decode_revert(w3: Web3, abi: ABI, data: bytes | str) -> ContractRevertError:
             for t, v in zip(known.types, values, strict=True)
         ),
     )
+
+
+def event_topics(abi: ABI) -> dict[bytes, str]:
+    """The events of an ABI by their topic (keccak256 of the event's signature)."""
+    out: dict[bytes, str] = {}
+    for item in abi:
+        if item.get("type") == "event":
+            entry: dict[str, Any] = dict(item)
+            types = ",".join(_abi_type(i) for i in entry.get("inputs", []))
+            out[keccak256(f"{entry['name']}({types})".encode())] = str(entry["name"])
+    return out
+
+
+def _quantity(value: Any) -> int:
+    """A JSON-RPC quantity (``"0x1a"``) as an int."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """What tracechain reads of a transaction (``eth_getTransactionByHash``)."""
+
+    hash: str
+    sender: ChecksumAddress
+    #: None for a contract creation.
+    to: ChecksumAddress | None
+    nonce: int
+    input: bytes
+    #: None while the transaction waits in the node's pool.
+    block_number: int | None
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Transaction:
+        """The transaction in a raw JSON-RPC ``result``.
+
+        Raises:
+            ValueError: ``raw`` is not a transaction object.
+        """
+        try:
+            to = raw.get("to")
+            block = raw.get("blockNumber")
+            return cls(
+                hash=HexBytes(raw["hash"]).to_0x_hex(),
+                sender=to_checksum_address(raw["from"]),
+                to=to_checksum_address(to) if to else None,
+                nonce=_quantity(raw["nonce"]),
+                input=bytes(HexBytes(raw.get("input") or "0x")),
+                block_number=None if block is None else _quantity(block),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a transaction: {exc!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +198,7 @@ class ViewFunction:
         self.address = to_checksum_address(address)
         self.inputs = tuple(_abi_type(i) for i in entry.get("inputs", []))
         self.outputs = tuple(_abi_type(o) for o in entry.get("outputs", []))
-        self.selector = keccak(text=f"{name}({','.join(self.inputs)})")[:4]
+        self.selector = keccak256(f"{name}({','.join(self.inputs)})".encode())[:4]
         self._codec = w3.codec
 
     def request(self, *args: Any, block: BlockIdentifier = "latest") -> RpcRequest:
@@ -312,15 +369,12 @@ class ChainClient:
 
         Standard ``eth_*`` only: the transaction, then its sender's mined and pending counts.
         """
-        try:
-            tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
-        except TransactionNotFound:
+        tx = self.transaction(tx_hash)
+        if tx is None:
             return TxState.DROPPED
-        except (OSError, Web3Exception, ValueError) as exc:
-            raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None
-        if tx.get("blockNumber") is not None:
+        if tx.block_number is not None:
             return TxState.MINED
-        sender, nonce = tx["from"], int(tx["nonce"])
+        sender, nonce = tx.sender, tx.nonce
         mined = int(self._rpc(lambda: self.w3.eth.get_transaction_count(sender, "latest")))
         if nonce < mined:
             return TxState.DROPPED  # another transaction took its nonce
@@ -330,7 +384,7 @@ class ChainClient:
     def code_hash(self, address: str) -> str:
         """keccak256 of the code at ``address`` (of empty bytes when there is none)."""
         code = self._rpc(lambda: self.w3.eth.get_code(to_checksum_address(address)))
-        return "0x" + keccak(bytes(code)).hex()
+        return "0x" + keccak256(bytes(code)).hex()
 
     def batch(self, requests: Sequence[RpcRequest]) -> list[RpcAnswer]:
         """Send ``requests`` as one JSON-RPC batch (one HTTP round trip); the answers in the
@@ -372,6 +426,137 @@ class ChainClient:
             else:
                 answers[at] = RpcAnswer(result=item.get("result"))
         return [a for a in answers if a is not None]
+
+    def calls(
+        self,
+        view: ViewFunction,
+        args: Iterable[Sequence[Any]],
+        *,
+        block: BlockIdentifier = "latest",
+    ) -> list[tuple[Any, ...]]:
+        """The decoded outputs of ``view`` called with each of ``args`` at ``block``, in one
+        :meth:`batch`, in order.
+
+        Raises:
+            ChainError: the node did not answer, or one of the calls failed (reverted).
+        """
+        answers = self.batch([view.request(*a, block=block) for a in args])
+        return [view.decode(answer) for answer in answers]
+
+    def transactions(self, tx_hashes: Sequence[bytes | str]) -> list[Transaction | None]:
+        """The transactions ``tx_hashes`` in one :meth:`batch`, in order; None for one the node
+        does not know, and for a "hash" that is not 32 bytes of hex (no transaction has it).
+
+        Raises:
+            ChainError: the node did not answer, refused a look-up, or answered something that
+                is no transaction.
+        """
+        wanted: list[str | None] = []
+        for tx_hash in tx_hashes:
+            try:
+                raw = HexBytes(tx_hash)
+            except (ValueError, TypeError):
+                raw = HexBytes(b"")
+            wanted.append(raw.to_0x_hex() if len(raw) == 32 else None)
+        answers = iter(
+            self.batch([RpcRequest("eth_getTransactionByHash", (h,)) for h in wanted if h])
+        )
+        out: list[Transaction | None] = []
+        for asked in wanted:
+            if asked is None:
+                out.append(None)
+                continue
+            answer = next(answers)
+            if answer.error is not None:
+                raise ChainError(f"chain at {self.rpc_url} refused {asked}: {answer.error}")
+            if answer.result is None:
+                out.append(None)
+                continue
+            try:
+                if not isinstance(answer.result, Mapping):
+                    raise ValueError(f"not a transaction: {answer.result!r}")
+                out.append(Transaction.from_json(answer.result))
+            except ValueError as exc:
+                raise ChainError(f"chain at {self.rpc_url} answered {asked}: {exc}") from None
+        return out
+
+    def transaction(self, tx_hash: bytes | str) -> Transaction | None:
+        """The transaction ``tx_hash``; None when the node does not know it (see
+        :meth:`transactions`).
+
+        Raises:
+            ChainError: the node did not answer, or answered an error.
+        """
+        return self.transactions([tx_hash])[0]
+
+    def logs(
+        self,
+        address: str,
+        topics: Sequence[bytes | Sequence[bytes] | None],
+        from_block: int,
+        to_block: int,
+        *,
+        block_range: int | None = None,
+    ) -> Iterator[LogReceipt]:
+        """The logs of ``address`` matching ``topics`` (per position: one topic, any of
+        several, or None for any) in blocks [``from_block``, ``to_block``], in chain order.
+
+        Nodes cap the block range of one ``eth_getLogs`` (Besu and anvil), so the range is
+        asked in pages of ``block_range`` blocks (default ``settings.logs_block_range``), each
+        page only once the previous one is consumed.
+
+        Raises:
+            ChainError: the node did not answer a page, or refused it.
+        """
+        step = block_range if block_range is not None else get_settings().logs_block_range
+        step = max(1, step)
+        checksum = to_checksum_address(address)
+        wanted = [
+            None
+            if t is None
+            else HexBytes(t)
+            if isinstance(t, bytes)
+            else [HexBytes(alternative) for alternative in t]
+            for t in topics
+        ]
+        for low in range(from_block, to_block + 1, step):
+            high = min(to_block, low + step - 1)
+            try:
+                page = self.w3.eth.get_logs(
+                    {"address": checksum, "fromBlock": low, "toBlock": high, "topics": wanted}
+                )
+            except (OSError, Web3Exception, ValueError) as exc:
+                raise ChainError(
+                    f"eth_getLogs [{low}, {high}] at {self.rpc_url} failed: {exc}"
+                ) from None
+            yield from page
+
+    def events(
+        self,
+        contract: Contract,
+        names: Iterable[str],
+        from_block: int,
+        to_block: int,
+        *,
+        block_range: int | None = None,
+    ) -> Iterator[EventData]:
+        """The decoded logs of ``contract``'s events ``names`` in blocks [``from_block``,
+        ``to_block``], in chain order, asked page by page as :meth:`logs` does.
+
+        Raises:
+            ChainError: the node did not answer a page, or refused it.
+        """
+        chosen = set(names)
+        topics = {t: n for t, n in event_topics(contract.abi).items() if n in chosen}
+        if not topics:
+            return
+        pages = self.logs(
+            contract.address, [list(topics)], from_block, to_block, block_range=block_range
+        )
+        for entry in pages:
+            name = topics.get(bytes(entry["topics"][0])) if entry["topics"] else None
+            if name is not None:
+                yield getattr(contract.events, name)().process_log(entry)
 
     def view(self, contract: Contract, name: str) -> ViewFunction:
         """The view function ``name`` of ``contract``, for :meth:`batch`."""

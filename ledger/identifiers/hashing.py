@@ -1,4 +1,6 @@
-"""keccak256, the hash of every on-chain key (``id_key``, ``prefix_key``).
+"""keccak256, the hash of every on-chain key (``id_key``, ``prefix_key``), and tracechain's one
+keccak: the ledger, the API and the wallets import it from here (not from ``eth_utils`` or
+``eth_hash``). Text is hashed as its UTF-8 bytes: ``keccak256(text.encode())``.
 
 It runs once per identifier a capture indexes, so it uses ``safe-pysha3``'s C ``keccak_256``
 (about 0.5 µs a call) and falls back to :func:`eth_utils.crypto.keccak` (pycryptodome through
