@@ -66,7 +66,7 @@ def _recall_logs(services: Services, state: _WatchState) -> bool:
     chain = services.chain
     if not chain.reachable():
         return False
-    head = int(chain.w3.eth.block_number)
+    head = chain.block_number()
     if state.last_block is None:
         state.last_block = head
         return False
@@ -76,10 +76,14 @@ def _recall_logs(services: Services, state: _WatchState) -> bool:
             return True
         return False
     anchor = chain.contract("TraceAnchor", services.deployment().anchor_address)
-    changed = False
-    for event in (anchor.events.Recalled, anchor.events.RecallLifted):
-        logs = event().get_logs(from_block=state.last_block + 1, to_block=head)
-        changed = changed or bool(logs)
+    recalls = chain.events(
+        anchor,
+        ("Recalled", "RecallLifted"),
+        state.last_block + 1,
+        head,
+        block_range=services.settings.logs_block_range,
+    )
+    changed = next(recalls, None) is not None
     state.last_block = head
     return changed
 

@@ -62,9 +62,10 @@ from web3.contract import Contract
 from web3.exceptions import Web3Exception
 from web3.types import Wei
 
-from ledger.chain import ChainClient, ContractRevertError, TxState
+from ledger.chain import ChainClient, ContractRevertError, TxState, event_topics
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
+from ledger.identifiers.hashing import keccak256
 from ledger.merkle import CURRENT_LEAF_VERSION, MerkleTree, event_leaf
 from ledger.settings import Settings
 from ledger.store.db import write_transaction
@@ -113,7 +114,8 @@ class AnchorConfig:
     max_wait_s: float = 0.5
     poll_interval_s: float = 0.05
     lease_s: float = 15.0
-    logs_block_range: int = 2_000
+    #: Largest block range asked of eth_getLogs (None: ``settings.logs_block_range``).
+    logs_block_range: int | None = None
     #: A sent transaction neither mined nor pending (queued behind a nonce gap, dropped, its
     #: nonce taken) for this long is sent again with the nonce the chain expects (seconds).
     tx_stuck_s: float = 5.0
@@ -177,6 +179,7 @@ class AnchorWorker:
         self.config = config or AnchorConfig()
         self.worker_id = worker_id or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.anchor: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
+        self._batch_of = chain.view(self.anchor, "batchOf")
         self._refused_until: dict[int, float] = {}
         self._chain_was_down = False
         #: (number, hash) of the newest block seen, to notice a chain that went back.
@@ -503,7 +506,7 @@ class AnchorWorker:
         with self.chain.nonce_for(address) as nonce:
             tx["nonce"] = nonce
             raw = signer.sign_transaction(tx)
-            tx_hash = HexBytes(self.chain.w3.keccak(raw)).to_0x_hex()
+            tx_hash = "0x" + keccak256(raw).hex()
             _crash_point("before_send")
             with write_transaction(self.engine) as conn:
                 conn.execute(
@@ -576,12 +579,19 @@ class AnchorWorker:
     def _adopt(self, batch: BatchRow, block: int) -> int:
         """The root is on chain already (sent before a crash): find its transaction."""
         root = HexBytes(batch.root)
-        logs = self.anchor.events.BatchAnchored().get_logs(
-            from_block=block, to_block=block, argument_filters={"root": root}
+        topic = {name: t for t, name in event_topics(self.anchor.abi).items()}["BatchAnchored"]
+        entry = next(
+            self.chain.logs(
+                self.anchor.address,
+                [topic, root],
+                block,
+                block,
+                block_range=self.config.logs_block_range,
+            ),
+            None,
         )
-        if not logs:
+        if entry is None:
             raise ChainError(f"root {batch.root} is anchored in block {block} but has no log there")
-        entry = logs[0]
         receipt = self.chain.receipt(entry["transactionHash"])
         if receipt is None:
             raise ChainError(f"the node has no receipt for the transaction anchoring {batch.root}")
@@ -683,13 +693,7 @@ class AnchorWorker:
                     orphaned.append(row.id)
 
     def _batch_states(self, roots: Sequence[bytes]) -> list[tuple[bytes, int, int]]:
-        try:
-            with self.chain.w3.batch_requests() as batch:
-                for root in roots:
-                    batch.add(self.anchor.functions.batchOf(root))
-                results: list[Any] = list(batch.execute())
-        except (OSError, Web3Exception) as exc:
-            raise ChainError(f"cannot read batch roots: {exc}") from None
+        results = self.chain.calls(self._batch_of, [(root,) for root in roots])
         return [(bytes(r[0]), int(r[1]), int(r[2])) for r in results]
 
     def _orphan(self, batch_id: int, root: str, count: int, block: int | None) -> None:

@@ -73,21 +73,18 @@ from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
-from eth_hash.auto import keccak
-from eth_typing import ABI
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from sqlalchemy.engine import Connection, Engine
-from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import Web3Exception
 
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
-from ledger.errors import ChainError, LedgerError
+from ledger.errors import LedgerError
 from ledger.events.epc import normalise
 from ledger.events.model import captured_event
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
+from ledger.identifiers.hashing import keccak256
 from ledger.merkle import LEAF_VERSIONS, MerkleError, MerkleTree, event_leaf, process_proof
 from ledger.settings import get_settings
 from ledger.store.db import make_engine
@@ -214,7 +211,7 @@ def primary_key_matches(raw: Mapping[str, Any], recorded: str) -> bool:
     if (
         constrained is not None
         and _CANONICAL_SGTIN(constrained) is not None
-        and "0x" + keccak(constrained.encode()).hex() == recorded
+        and "0x" + keccak256(constrained.encode()).hex() == recorded
     ):
         return True
     return _id_key(value) == recorded
@@ -233,7 +230,7 @@ def _id_key(value: str) -> str:
     try:
         return "0x" + parse(value).id_key.hex()
     except IdentifierError:
-        return "0x" + keccak(value.encode()).hex()
+        return "0x" + keccak256(value.encode()).hex()
 
 
 def _hex(value: bytes) -> str:
@@ -698,40 +695,20 @@ class _ChainView:
 class ChainReader:
     """Logs and state of TraceAnchor through standard JSON-RPC."""
 
-    def __init__(self, chain: ChainClient, contract: Contract, logs_block_range: int) -> None:
+    def __init__(
+        self, chain: ChainClient, contract: Contract, logs_block_range: int | None = None
+    ) -> None:
         self.chain = chain
-        self.w3: Web3 = chain.w3
         self.contract = contract
-        self.step = max(1, logs_block_range)
-        self.topics: dict[bytes, str] = {}
-        abi: ABI = contract.abi
-        for item in abi:
-            if item.get("type") == "event":
-                entry: dict[str, Any] = dict(item)
-                types = ",".join(str(i["type"]) for i in entry["inputs"])
-                self.topics[keccak(f"{entry['name']}({types})".encode())] = str(entry["name"])
+        #: Blocks per eth_getLogs (None: ``settings.logs_block_range``).
+        self.logs_block_range = logs_block_range
         self._org_ids: dict[int, str] = {}
 
     def logs(self, names: Sequence[str], start: int, end: int) -> Iterator[Any]:
-        """Decoded logs of ``names`` in blocks [start, end], block by block range."""
-        wanted = [t for t, n in self.topics.items() if n in names]
-        for low in range(start, end + 1, self.step):
-            high = min(end, low + self.step - 1)
-            try:
-                raw = self.w3.eth.get_logs(
-                    {
-                        "address": self.contract.address,
-                        "fromBlock": low,
-                        "toBlock": high,
-                        "topics": [[HexBytes(t) for t in wanted]],
-                    }
-                )
-            except (OSError, Web3Exception, ValueError) as exc:
-                raise ChainError(f"eth_getLogs [{low}, {high}] failed: {exc}") from None
-            for entry in raw:
-                name = self.topics.get(bytes(entry["topics"][0]))
-                if name is not None:
-                    yield getattr(self.contract.events, name)().process_log(entry)
+        """Decoded logs of ``names`` in blocks [start, end], block range by block range."""
+        return self.chain.events(
+            self.contract, names, start, end, block_range=self.logs_block_range
+        )
 
     def scan(self, deploy_block: int, start: int, end: int) -> _ChainView:
         """Anchors and recalls in [start, end]; signer history from the deployment on."""
@@ -796,26 +773,9 @@ class ChainReader:
         out: dict[str, str | None] = {}
         for start in range(0, len(hashes), _RPC_CHUNK):
             chunk = hashes[start : start + _RPC_CHUNK]
-            try:
-                with self.w3.batch_requests() as batch:
-                    for h in chunk:
-                        batch.add(self.w3.eth.get_transaction(HexBytes(h)))
-                    results: list[Any] = list(batch.execute())
-                for h, tx in zip(chunk, results, strict=True):
-                    out[h] = to_checksum_address(tx["from"]) if tx else None
-            except (OSError, Web3Exception, ValueError, TypeError, KeyError):
-                for h in chunk:
-                    out[h] = self._sender(h)
+            for h, tx in zip(chunk, self.chain.transactions(chunk), strict=True):
+                out[h] = None if tx is None else tx.sender
         return out
-
-    def _sender(self, tx_hash: str) -> str | None:
-        try:
-            tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
-        except (Web3Exception, ValueError):
-            return None
-        except OSError as exc:
-            raise ChainError(f"cannot read transaction {tx_hash}: {exc}") from None
-        return to_checksum_address(tx["from"])
 
     def batch_of(self, root: str) -> tuple[str, int, int]:
         """(org id, block, count) of a root from ``batchOf`` (zero org id: not anchored)."""
@@ -851,7 +811,7 @@ class Auditor:
         chain: ChainClient,
         deployment: Deployment,
         *,
-        logs_block_range: int = 2_000,
+        logs_block_range: int | None = None,
         workers: int | None = None,
         unit_events: int = UNIT_EVENTS,
         anchor_lag_bound_s: float | None = None,
@@ -981,10 +941,7 @@ class Auditor:
             )
 
     def _head(self) -> int:
-        try:
-            return int(self.chain.w3.eth.block_number)
-        except (OSError, Web3Exception, ValueError) as exc:
-            raise ChainError(f"chain at {self.chain.rpc_url} did not answer: {exc}") from None
+        return self.chain.block_number()
 
     def _plan(self) -> tuple[list[_Unit], int]:
         """Units of whole batches (keyset pages over anchor_batch), then of unbatched events."""

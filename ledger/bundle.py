@@ -372,7 +372,7 @@ def _event_anchors(
     if span["from_block"] is None:
         return []
     contract = chain.contract("TraceAnchor", deployment.anchor_address)
-    reader = ChainReader(chain, contract, 2_000)
+    reader = ChainReader(chain, contract)
     hashes = [
         _hex(log["args"]["eventHash"])
         for log in reader.logs(("EventAnchored",), span["from_block"], span["to_block"])
@@ -446,9 +446,11 @@ class _Failures:
 
 
 def verify_bundle(
-    bundle: Mapping[str, Any], chain: ChainClient, *, logs_block_range: int = 2_000
+    bundle: Mapping[str, Any], chain: ChainClient, *, logs_block_range: int | None = None
 ) -> BundleVerification:
-    """Verify ``bundle`` against the chain behind ``chain`` (any node; reads only).
+    """Verify ``bundle`` against the chain behind ``chain`` (any node; reads only). The
+    bundle's block span is read in pages of ``logs_block_range`` blocks (default
+    ``settings.logs_block_range``).
 
     Raises:
         InvalidInputError: not a tracechain bundle.
@@ -735,25 +737,13 @@ def _batch_states(
     chain: ChainClient, contract: Contract, roots: Sequence[str]
 ) -> dict[str, tuple[str, int, int]]:
     out: dict[str, tuple[str, int, int]] = {}
+    batch_of = chain.view(contract, "batchOf")
     for start in range(0, len(roots), _CHUNK):
         chunk = roots[start : start + _CHUNK]
-        results = _batched(chain, [contract.functions.batchOf(HexBytes(r)) for r in chunk])
+        results = chain.calls(batch_of, [(HexBytes(r),) for r in chunk])
         for root, (org, block, count) in zip(chunk, results, strict=True):
             out[root] = (_hex(org), int(block), int(count))
     return out
-
-
-def _batched(chain: ChainClient, calls: Sequence[Any]) -> list[Any]:
-    """Results of view calls, in one JSON-RPC batch request."""
-    if not calls:
-        return []
-    try:
-        with chain.w3.batch_requests() as batch:
-            for call in calls:
-                batch.add(call)
-            return list(batch.execute())
-    except (OSError, Web3Exception, ValueError) as exc:
-        raise ChainError(f"the node at {chain.rpc_url} did not answer: {exc}") from None
 
 
 def _check_transaction(
@@ -769,22 +759,19 @@ def _check_transaction(
     """The anchoring transaction: sent by the recorder to the contract, in the block, with
     ``anchorBatch(root, count)``; and the recorder a signing address of the member."""
     tx_hash = batch.get("tx_hash")
-    try:
-        tx = chain.w3.eth.get_transaction(HexBytes(str(tx_hash)))
-    except (Web3Exception, ValueError, TypeError):
+    tx = chain.transaction(str(tx_hash))
+    if tx is None:
         failures.add(
             "anchor_mismatch", f"the transaction {tx_hash} is not on the chain", evidence, *mine
         )
         return
-    except OSError as exc:
-        raise ChainError(f"the node at {chain.rpc_url} did not answer: {exc}") from None
     problems = []
-    if tx.get("to") != contract.address:
-        problems.append(f"it was sent to {tx.get('to')}, not to TraceAnchor")
-    if tx.get("blockNumber") != batch.get("block"):
-        problems.append(f"it is in block {tx.get('blockNumber')}")
+    if tx.to != contract.address:
+        problems.append(f"it was sent to {tx.to}, not to TraceAnchor")
+    if tx.block_number != batch.get("block"):
+        problems.append(f"it is in block {tx.block_number}")
     try:
-        function, args = contract.decode_function_input(tx["input"])
+        function, args = contract.decode_function_input(tx.input)
         if function.fn_name != "anchorBatch" or _hex(args["root"]) != root:
             problems.append("it does not anchor this root")
         elif int(args["count"]) != count:
@@ -798,7 +785,7 @@ def _check_transaction(
             evidence,
             *mine,
         )
-    sender = to_checksum_address(tx["from"])
+    sender = tx.sender
     if sender != batch.get("recorder"):
         failures.add(
             "wrong_recorder",
@@ -807,7 +794,7 @@ def _check_transaction(
             *mine,
         )
     org, _roles, _active, since = chain.call(contract.functions.signerInfo(sender))
-    if _hex(org) != batch.get("org_id") or int(since) > int(tx.get("blockNumber") or 0):
+    if _hex(org) != batch.get("org_id") or int(since) > (tx.block_number or 0):
         failures.add(
             "wrong_recorder",
             f"{sender} is not a signing address of member {batch.get('org_id')} (it signs for "
@@ -821,18 +808,14 @@ def _check_on_chain(
     chain: ChainClient, contract: Contract, anchored: Sequence[_Anchored], failures: _Failures
 ) -> None:
     """``verifyEvent`` for every anchored event; signatures against the signer registry."""
+    verify_event = chain.view(contract, "verifyEvent")
     for start in range(0, len(anchored), _CHUNK):
         chunk = anchored[start : start + _CHUNK]
-        results = _batched(
-            chain,
-            [
-                contract.functions.verifyEvent(
-                    HexBytes(a.root), a.proof, a.word, a.id_key, a.recorder
-                )
-                for a in chunk
-            ],
+        results = chain.calls(
+            verify_event,
+            [(HexBytes(a.root), a.proof, a.word, a.id_key, a.recorder) for a in chunk],
         )
-        for item, ok in zip(chunk, results, strict=True):
+        for item, (ok,) in zip(chunk, results, strict=True):
             if not ok:
                 failures.add(
                     "tampered_proof",
@@ -873,7 +856,7 @@ def _check_span(
     chain: ChainClient,
     contract: Contract,
     span: Mapping[str, Any],
-    logs_block_range: int,
+    logs_block_range: int | None,
     failures: _Failures,
 ) -> None:
     """The chain's anchors in the span against the ledger's, one to one."""
