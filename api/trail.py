@@ -18,7 +18,6 @@ from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from eth_utils.crypto import keccak
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
@@ -27,6 +26,7 @@ from api.cache import CachedTrail
 from api.identity import describe, resolver_url, trail_url
 from api.services import Services
 from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, epc_uri_at, parse
+from ledger.identifiers.hashing import keccak256
 from ledger.store.models import Organisation
 from ledger.store.records import ErrorDeclaration
 from ledger.store.repository import display_epc_uri, events_by_identifier
@@ -245,7 +245,7 @@ def _recall_reason(
         notices += [stored.event for stored in events_by_identifier(services.engine, recalled)]
     for captured in reversed(notices):
         reason = captured.get(RECALL_REASON_KEY)
-        if isinstance(reason, str) and "0x" + keccak(text=reason).hex() == reason_hash:
+        if isinstance(reason, str) and "0x" + keccak256(reason.encode()).hex() == reason_hash:
             return reason
     return None
 

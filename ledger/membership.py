@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy.engine import Connection, Engine
 from web3.contract import Contract
@@ -32,6 +31,7 @@ from ledger.identifiers import (
     prefix_candidates,
     prefix_key,
 )
+from ledger.identifiers.hashing import keccak256
 from ledger.store.db import write_transaction
 from ledger.store.models import Organisation, OrgRole, Prefix, SigningKey, metadata
 from wallets.keyring import Keyring
@@ -50,21 +50,18 @@ class MembershipError(LedgerError):
 
     problem = "membership"
     client_error = True
-    http_status = 409
 
 
 class UnknownOrganisationError(MembershipError):
     """No member has this organisation id."""
 
     problem = "unknown-organisation"
-    http_status = 404
 
 
 class PrefixOwnershipError(MembershipError):
     """The identifier is not under a prefix of the acting member."""
 
     problem = "prefix-ownership"
-    http_status = 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +91,19 @@ class RecallStatus:
 
 def org_id_for(name: str) -> str:
     """The default organisation id of a member: keccak256 of its name (0x-hex)."""
-    return "0x" + keccak(text=name.strip()).hex()
+    return "0x" + keccak256(name.strip().encode()).hex()
 
 
 def reason_hash(text: str) -> bytes:
     """keccak256 of a notice kept off-chain (a recall reason)."""
-    return keccak(text=text)
+    return keccak256(text.encode())
 
 
 def prefixes_overlap(a: str, b: str) -> bool:
     """Whether one normalised prefix is, or encloses, the other: ``gs1:691234`` and
     ``gs1:6912345``; ``handle:88.118`` and ``handle:88.118.8``; ``oid:1.2.156.3`` and
     ``oid:1.2.156.3.7``. Ownership is checked against every enclosing prefix (on chain and in
-    :func:`api.permissions.check_commissioning`), so the owner of the shorter prefix would own
+    :func:`ledger.permissions.check_commissioning`), so the owner of the shorter prefix would own
     the other's identifiers too."""
     scheme_a, _, rest_a = a.partition(":")
     scheme_b, _, rest_b = b.partition(":")
