@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from hexbytes import HexBytes
+from web3.types import Nonce, Wei
 
 from devnet.launcher import Devnet
 from ledger.anchoring import AnchorConfig, AnchorWorker
@@ -93,21 +93,21 @@ def per_event(
     """Pipelined anchorEvent transactions: events/s and gas per event."""
     anchor = chain.contract("TraceAnchor", deployment.anchor_address)
     signer = keyring.signer(member.org_id, member.signing_addresses[0])
-    gas_price = chain.w3.eth.gas_price
+    gas_price = Wei(chain.gas_price())
     start = time.perf_counter()
     hashes = []
-    nonce = chain.w3.eth.get_transaction_count(signer.address, "pending")
-    for i in range(n):
-        tx = anchor.functions.anchorEvent(os.urandom(32), os.urandom(32)).build_transaction(
-            {
-                "from": signer.address,
-                "chainId": chain.chain_id,
-                "gasPrice": gas_price,
-                "nonce": nonce + i,
-                "gas": 100_000,
-            }
-        )
-        hashes.append(chain.w3.eth.send_raw_transaction(signer.sign_transaction(tx)))
+    with chain.nonce_for(signer.address) as nonce:
+        for i in range(n):
+            tx = anchor.functions.anchorEvent(os.urandom(32), os.urandom(32)).build_transaction(
+                {
+                    "from": signer.address,
+                    "chainId": chain.chain_id,
+                    "gasPrice": gas_price,
+                    "nonce": Nonce(nonce + i),
+                    "gas": 100_000,
+                }
+            )
+            hashes.append(chain.broadcast(signer.sign_transaction(tx)))
     receipts = [chain.wait(h) for h in hashes]
     elapsed = time.perf_counter() - start
     assert all(r["status"] == 1 for r in receipts)
@@ -129,7 +129,7 @@ def batched(
             .scalars()
             .all()
         )
-    gas = sum(chain.w3.eth.get_transaction_receipt(HexBytes(h))["gasUsed"] for h in tx_hashes)
+    gas = sum(chain.wait(h)["gasUsed"] for h in tx_hashes)
     return n / elapsed, gas / n
 
 

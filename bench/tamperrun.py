@@ -188,7 +188,7 @@ def build_ledger(
     prefixes: tuple[str, str] = ("0614141", "0614142"),
 ) -> TamperLedger:
     """Capture and anchor the tamper ledger: two members, one of them signing an event itself."""
-    from_block = chain.w3.eth.block_number + 1
+    from_block = chain.block_number() + 1
     pks: list[int] = []
     members: list[Member] = []
     for n, prefix in enumerate(prefixes):
@@ -213,9 +213,7 @@ def build_ledger(
         engine, ChainClient(chain.rpc_url), deployment, keyring, AnchorConfig(max_events=4)
     )
     worker.drain()
-    return TamperLedger(
-        engine, chain, deployment, tuple(pks), from_block, chain.w3.eth.block_number
-    )
+    return TamperLedger(engine, chain, deployment, tuple(pks), from_block, chain.block_number())
 
 
 # ---------------------------------------------------------------------- mutations
