@@ -5,7 +5,8 @@ that a capture acknowledged to a client survives ``kill -9`` and power loss, wit
 enforced and a busy timeout so that concurrent writers wait instead of failing. The driver's
 own transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself, so a writing
 transaction can ask for ``BEGIN IMMEDIATE`` (:func:`write_transaction`): it takes the write
-lock up front and never fails half-way with ``database is locked``.
+lock up front and never fails half-way with ``database is locked``. Within one process the
+writers of a SQLite file queue on a lock of their own before that (see :func:`write_transaction`).
 
 PostgreSQL is reached through psycopg 3: a plain ``postgresql://`` or ``postgres://`` URL is
 mapped to the ``postgresql+psycopg`` driver.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -53,6 +56,9 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 POSTGRESQL_INSERT_PAGE: Final = 50
 #: Execution option naming a connection whose transactions take SQLite's write lock at BEGIN.
 _IMMEDIATE: Final = "tracechain_begin_immediate"
+#: One lock per SQLite database (by URL) for this process's writing transactions.
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+_SQLITE_WRITERS_GUARD: Final = threading.Lock()
 #: Key of the PostgreSQL advisory lock held while migrating ("tracechain" in ASCII, truncated).
 _MIGRATION_LOCK: Final = 0x7472616365636861
 
@@ -158,11 +164,42 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction meant to write: committed on success, rolled back on
     error. On SQLite it starts with ``BEGIN IMMEDIATE`` (the write lock, waiting up to the busy
-    timeout), so it cannot fail later for want of the lock."""
-    with engine.connect() as connection:
-        connection = connection.execution_options(**{_IMMEDIATE: True})
-        with connection.begin():
-            yield connection
+    timeout), so it cannot fail later for want of the lock.
+
+    On SQLite the process's writers of one database first queue on a lock of this process
+    (held from ``BEGIN`` to the end of the transaction; no pooled connection is taken while
+    waiting). SQLite's own busy handler sleeps between tries, up to 100 ms at a time, so
+    concurrent writers of one process that met only there spent most of their time asleep
+    while the lock was free (50 clients capturing: ~44 captures/s, p99 3.6 s); a thread lock
+    hands over the moment it is released. Writers of other processes still meet on SQLite's
+    lock. Waiting longer than the busy timeout raises SQLAlchemy's ``OperationalError``
+    ("database is locked"), as SQLite would.
+    """
+    lock = _sqlite_writer_lock(engine)
+    if lock is not None and not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise sa_exc.OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+        )
+    try:
+        with engine.connect() as connection:
+            connection = connection.execution_options(**{_IMMEDIATE: True})
+            with connection.begin():
+                yield connection
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _sqlite_writer_lock(engine: Engine) -> threading.RLock | None:
+    """The process's writer lock of ``engine``'s SQLite database (None on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    key = engine.url.render_as_string(hide_password=True)
+    lock = _SQLITE_WRITERS.get(key)
+    if lock is None:
+        with _SQLITE_WRITERS_GUARD:
+            lock = _SQLITE_WRITERS.setdefault(key, threading.RLock())
+    return lock
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
