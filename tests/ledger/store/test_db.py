@@ -193,6 +193,46 @@ def test_sqlite_writers_wait_for_each_other(sqlite_file: str) -> None:
     engine.dispose()
 
 
+def test_a_process_writers_queue_before_sqlite_sees_them(sqlite_file: str) -> None:
+    """Writers of one process queue on the process's lock, never in SQLite's busy handler: with
+    SQLite's busy timeout set to 0 (any contention there fails at once with "database is
+    locked"), eight threads writing at the same moment, each holding the write lock a while,
+    all commit."""
+    engine = make_engine(sqlite_file)
+    migrate(engine)
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_busy_wait(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")  # type: ignore[attr-defined]
+
+    engine.dispose()  # reconnect with the listener
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        start.wait()
+        try:
+            with write_transaction(engine) as connection:
+                connection.execute(
+                    sa.insert(_ORGANISATION), org_row(f"{number:02x}", datetime.now(UTC))
+                )
+                time.sleep(0.02)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 0
+        count = connection.execute(sa.select(sa.func.count()).select_from(_ORGANISATION))
+        assert count.scalar() == 8
+    engine.dispose()
+
+
 def test_write_transaction_rolls_back_on_error(engine: Engine) -> None:
     def insert_then_fail() -> None:
         with write_transaction(engine) as connection:
