@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api.problems import ProblemError
+from ledger.errors import ConfigurationError
 from ledger.store.models import ApiKey, Organisation, utc_now
 
 log = logging.getLogger("tracechain.api")
@@ -85,12 +86,17 @@ def bootstrap_admin_key(engine: Engine, configured: str | None) -> str | None:
     With a configured key, its hash is stored (once). Without one, the first start creates a
     key, stores its hash and returns it so that it is printed once; later starts return
     ``None``.
+
+    Raises:
+        ConfigurationError: the configured key is malformed, or its key id names another key.
     """
     with Session(engine) as session:
         if configured:
             key_id = split_key(configured)
             if key_id is None:
-                raise ValueError("TRACECHAIN_ADMIN_API_KEY must look like tc_{12 hex}_{secret}")
+                raise ConfigurationError(
+                    "TRACECHAIN_ADMIN_API_KEY must look like tc_{12 hex}_{secret}"
+                )
             row = session.exec(select(ApiKey).where(ApiKey.key_id == key_id)).first()
             if row is None:
                 session.add(
@@ -104,7 +110,7 @@ def bootstrap_admin_key(engine: Engine, configured: str | None) -> str | None:
                 )
                 session.commit()
             elif row.role != "admin" or row.key_hash != hash_key(configured):
-                raise ValueError("TRACECHAIN_ADMIN_API_KEY collides with another key id")
+                raise ConfigurationError("TRACECHAIN_ADMIN_API_KEY collides with another key id")
             return None
         existing = session.exec(
             select(ApiKey).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]

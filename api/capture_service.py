@@ -1,24 +1,27 @@
-"""Capture as the API does it: bounded body, validation, prefix checks, a durable commit.
+"""The HTTP side of capture: media types, bounded bodies, metrics, trail-cache invalidation and
+the problem headers of a refused capture.
 
-Shared by ``POST /capture``, ``POST /events`` and ``POST /batches``. A capture is committed to
-the database (and its events queued for anchoring in the same transaction) before the client
-hears 202/201, so an acknowledged capture survives a crash.
+Everything else (validation, the capture limit, prefix checks, the durable commit) is
+:func:`ledger.capture.capture_document`, the path the CLI takes too. Shared by
+``POST /capture``, ``POST /events``, ``POST /batches`` and recalls. A capture is committed to the
+database (and its events queued for anchoring in the same transaction) before the client hears
+202/201, so an acknowledged capture survives a crash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
 
 from fastapi import Request
 
 from api.auth import Principal
-from api.permissions import check_commissioning
 from api.problems import ProblemError, problem_from_ledger_error
 from api.services import Services
-from ledger.events import CapturedEvent, DocumentValidationError, parse_document
-from ledger.store.capture import CaptureResult, capture_events, record_failed_capture
+from ledger.capture import Captured, FailedCaptureError, capture_document, read_document
+from ledger.errors import TooManyEventsError
+from ledger.events import CapturedEvent
 from ledger.store.indexing import index_identifier
 
 JSON_TYPES: Final = ("application/json", "application/ld+json")
@@ -76,57 +79,68 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-@dataclass(frozen=True, slots=True)
-class Captured:
-    """An accepted capture and its events."""
+@contextmanager
+def _refusals(services: Services) -> Iterator[None]:
+    """Count refused captures and add what the REST binding says of them to their problems:
+    a rejected body's capture job (``captureID``, ``Location``), the capture limit."""
+    try:
+        yield
+    except FailedCaptureError as exc:
+        services.metrics.captures.labels("rejected").inc()
+        problem = problem_from_ledger_error(exc)
+        problem.extra["captureID"] = exc.capture_id
+        problem.headers["Location"] = f"/capture/{exc.capture_id}"
+        raise problem from None
+    except TooManyEventsError as exc:
+        services.metrics.captures.labels("too-large").inc()
+        problem = problem_from_ledger_error(exc)
+        problem.headers["GS1-EPCIS-Capture-Limit"] = str(exc.limit)
+        raise problem from None
 
-    result: CaptureResult
-    events: list[CapturedEvent]
+
+def _organisation(who: Principal) -> int:
+    assert who.organisation_id is not None  # a recorder key belongs to a member
+    return who.organisation_id
 
 
 def parse_events(
     services: Services, who: Principal, body: bytes, content_type: str
 ) -> list[CapturedEvent]:
-    """Validate a capture body; a rejected body is recorded as a failed capture job."""
-    assert who.organisation_id is not None
-    try:
-        events = parse_document(body, content_type)
-    except DocumentValidationError as exc:
-        services.metrics.captures.labels("rejected").inc()
-        capture_id = record_failed_capture(
-            services.engine, organisation_id=who.organisation_id, errors=exc.errors
+    """Validate a capture body without storing it (a rejected body is recorded as a failed
+    capture job); see :func:`ledger.capture.read_document`."""
+    with _refusals(services):
+        return read_document(
+            services.engine,
+            body,
+            content_type,
+            organisation_id=_organisation(who),
+            max_events=services.settings.max_capture_events,
         )
-        problem = problem_from_ledger_error(exc)
-        problem.extra["captureID"] = capture_id
-        problem.headers["Location"] = f"/capture/{capture_id}"
-        raise problem from None
-    limit = services.settings.max_capture_events
-    if len(events) > limit:
-        services.metrics.captures.labels("too-large").inc()
-        raise ProblemError(
-            413,
-            "capture-limit-exceeded",
-            f"the document holds {len(events)} events, at most {limit} per capture",
-            field="epcisBody.eventList",
-            headers={"GS1-EPCIS-Capture-Limit": str(limit)},
-        )
-    return events
 
 
-def store_events(
-    services: Services, who: Principal, events: list[CapturedEvent], *, path: str
+def capture_body(
+    services: Services,
+    who: Principal,
+    body: bytes,
+    content_type: str,
+    *,
+    single_event: bool = False,
 ) -> Captured:
-    """Check prefix ownership, then commit the events (all or nothing) and queue them for
-    anchoring; invalidate the cached trails they touch.
+    """Capture a body for the caller's member (:func:`ledger.capture.capture_document`), count
+    it and invalidate the cached trails its events touch.
 
-    ``path`` is the JSON path of the event list (``epcisBody.eventList``) or ``$`` for a single
-    event; errors name fields under it. An event whose eventID names another event raises
-    :class:`~ledger.store.capture.DuplicateEventIDError` (409)."""
-    assert who.organisation_id is not None
-    check_commissioning(services.engine, who.organisation_id, events, path=path)
-    result = capture_events(
-        services.engine, events, organisation_id=who.organisation_id, events_path=path
-    )
+    With ``single_event`` the body must be one event (errors name fields under ``$``); else
+    :class:`ledger.capture.NotSingleEventError`."""
+    with _refusals(services):
+        captured = capture_document(
+            services.engine,
+            body,
+            content_type,
+            organisation_id=_organisation(who),
+            max_events=services.settings.max_capture_events,
+            single_event=single_event,
+        )
+    result, events = captured.result, captured.events
     services.captured_here([record.event_pk for record in result.events if record.new])
     services.metrics.captures.labels("accepted").inc()
     new = result.new_count
@@ -140,4 +154,4 @@ def store_events(
             if indexed.class_canonical:
                 touched.add(indexed.class_canonical)
     services.trails.invalidate(touched)
-    return Captured(result, events)
+    return captured

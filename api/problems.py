@@ -2,8 +2,11 @@
 
 A body has ``type`` (a URI naming the problem, dereferenceable at ``/problems/{slug}``),
 ``title``, ``status``, ``detail`` and ``errors``: a list of ``{"field", "reason"}`` naming what
-was wrong in the request. Ledger errors (:class:`ledger.errors.LedgerError`) are mapped by their
-``problem`` slug and ``client_error`` flag; bad input never gives a 500.
+was wrong in the request. This module is the API's one error mapping: the HTTP status of each
+ledger error class (:data:`LEDGER_STATUSES`, :func:`status_of`), of each contract revert
+(:data:`REVERTS`), and the 503 of a signing key the service cannot open (a
+:class:`wallets.errors.WalletError`); a ledger error's slug is its ``problem``. Bad input never
+gives a 500.
 """
 
 from __future__ import annotations
@@ -20,7 +23,20 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from api.error_page import render_problem_page, wants_page
 from ledger.chain import ContractRevertError
-from ledger.errors import ChainError, LedgerError
+from ledger.errors import (
+    ChainError,
+    ConfigurationError,
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    LedgerError,
+    TooManyEventsError,
+)
+from ledger.events import DocumentValidationError, EventValidationError
+from ledger.membership import MembershipError, PrefixOwnershipError, UnknownOrganisationError
+from ledger.store.query import QueryError
+from ledger.store.repository import ConflictError as TakenError
+from wallets.errors import WalletError
 
 log = logging.getLogger("tracechain.api")
 
@@ -49,6 +65,7 @@ TITLES: Final[dict[str, str]] = {
     "chain-unavailable": "The chain is unavailable",
     "chain-rejected": "The chain rejected the transaction",
     "service-unavailable": "Service unavailable",
+    "signing-key-unavailable": "A signing key of the service cannot be opened",
     "internal-error": "Internal error",
     "invalid-page-token": "Invalid nextPageToken",
 }
@@ -168,15 +185,48 @@ def title_of(slug: str) -> str:
     return words[:1].upper() + words[1:] if words else "Problem"
 
 
-def _status_of_ledger_error(exc: LedgerError) -> tuple[int, str]:
-    """The HTTP status of a ledger error: the class says it (``http_status``); a contract
-    revert by its custom error; otherwise 400 for the caller's errors and 500 for ours."""
+#: The HTTP status of each ledger error class; an error takes the status of the nearest class
+#: of its MRO listed here (a contract revert's is its custom error's, see :data:`REVERTS`).
+LEDGER_STATUSES: Final[dict[type, int]] = {
+    InvalidInputError: 422,
+    # The EPCIS REST binding answers ValidationException and QueryParameterException with 400.
+    EventValidationError: 400,
+    DocumentValidationError: 400,
+    QueryError: 400,
+    # ... and CaptureLimitExceededException with 413.
+    TooManyEventsError: 413,
+    ConflictError: 409,
+    TakenError: 409,
+    ForbiddenError: 403,
+    MembershipError: 409,
+    UnknownOrganisationError: 404,
+    PrefixOwnershipError: 403,
+    ConfigurationError: 503,
+    ChainError: 503,
+}
+
+
+def status_of(exc: LedgerError) -> int:
+    """The HTTP status answered for a ledger error: a contract revert's by its custom error
+    (502 for one we do not know), else the nearest class of :data:`LEDGER_STATUSES`, else 400
+    for the caller's errors and 500 for ours."""
     if isinstance(exc, ContractRevertError):
         revert = REVERTS.get(exc.name)
-        return (revert.status, revert.slug) if revert else (502, "chain-rejected")
-    if exc.http_status is not None:
-        return exc.http_status, exc.problem
-    return (400 if exc.client_error else 500), exc.problem
+        return revert.status if revert else 502
+    for klass in type(exc).__mro__:
+        status = LEDGER_STATUSES.get(klass)
+        if status is not None:
+            return status
+    return 400 if exc.client_error else 500
+
+
+def _status_of_ledger_error(exc: LedgerError) -> tuple[int, str]:
+    """The status and slug of a ledger error (a contract revert's slug is its custom error's,
+    ``chain-rejected`` for one we do not know)."""
+    if isinstance(exc, ContractRevertError):
+        revert = REVERTS.get(exc.name)
+        return status_of(exc), revert.slug if revert else "chain-rejected"
+    return status_of(exc), exc.problem
 
 
 def _revert_of(exc: LedgerError) -> Revert | None:
@@ -216,6 +266,17 @@ def problem_from_ledger_error(exc: LedgerError) -> ProblemError:
         headers = {"Retry-After": "5"} if status == 503 else {}
         return ProblemError(status, slug, detail, errors=errors, headers=headers)
     return ProblemError(status, slug, exc.reason, errors=errors)
+
+
+def problem_from_wallet_error(exc: WalletError) -> ProblemError:
+    """The problem answered when a signing key of the service cannot be opened (a missing or
+    corrupt keystore, a missing or wrong passphrase): 503, naming neither files nor secrets."""
+    return ProblemError(
+        503,
+        "signing-key-unavailable",
+        "a signing key of the service cannot be opened; the operator must check its keystore "
+        "and passphrase",
+    )
 
 
 def _type_uri(request: Request, slug: str) -> str:
@@ -311,6 +372,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             log.warning("%s %s failed: %r", request.method, request.url.path, exc)
         return problem_response(request, problem)
 
+    async def on_wallet_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WalletError)
+        log.warning(
+            "%s %s failed: a signing key cannot be opened: %s",
+            request.method, request.url.path, exc,
+        )  # fmt: skip
+        return problem_response(request, problem_from_wallet_error(exc))
+
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = []
@@ -344,6 +413,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(LedgerError, on_ledger_error)
+    app.add_exception_handler(WalletError, on_wallet_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

@@ -50,21 +50,18 @@ class MembershipError(LedgerError):
 
     problem = "membership"
     client_error = True
-    http_status = 409
 
 
 class UnknownOrganisationError(MembershipError):
     """No member has this organisation id."""
 
     problem = "unknown-organisation"
-    http_status = 404
 
 
 class PrefixOwnershipError(MembershipError):
     """The identifier is not under a prefix of the acting member."""
 
     problem = "prefix-ownership"
-    http_status = 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +103,7 @@ def prefixes_overlap(a: str, b: str) -> bool:
     """Whether one normalised prefix is, or encloses, the other: ``gs1:691234`` and
     ``gs1:6912345``; ``handle:88.118`` and ``handle:88.118.8``; ``oid:1.2.156.3`` and
     ``oid:1.2.156.3.7``. Ownership is checked against every enclosing prefix (on chain and in
-    :func:`api.permissions.check_commissioning`), so the owner of the shorter prefix would own
+    :func:`ledger.permissions.check_commissioning`), so the owner of the shorter prefix would own
     the other's identifiers too."""
     scheme_a, _, rest_a = a.partition(":")
     scheme_b, _, rest_b = b.partition(":")

@@ -3,7 +3,7 @@ commission it?
 
 Anyone in the consortium may record events that *mention* an identifier (a distributor ships a
 lot, a packer aggregates items into a case), but only the owner of the GS1 company prefix or
-Handle prefix brings one into being (:mod:`api.permissions` refuses anyone else's
+Handle prefix brings one into being (:mod:`ledger.permissions` refuses anyone else's
 commissioning). A trail made only of other members' events says nothing about where the product
 came from, so it must not read as verified. The owner's *commissioning evidence* is an event
 recorded by the owner that is

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Principal
-from api.capture_service import Captured, parse_events, store_events
+from api.capture_service import capture_body, parse_events
 from api.deps import RecorderDep, ServicesDep
 from api.identity import parse_identifier, resolver_url
 from api.problems import ProblemError, problem_responses
 from api.schemas import BatchIn, BatchOut
 from api.services import Services
+from ledger.capture import Captured
 from ledger.identifiers import Identifier
 from ledger.store.repository import display_epc_uri
 
@@ -80,8 +81,9 @@ def _commission(services: Services, who: Principal, event: dict[str, Any]) -> Ca
     first = parse_events(services, who, json.dumps(event).encode(), "application/ld+json")
     # The event's id is its CBV 2.0 hash ID (which leaves eventID out, so it does not change).
     event = {**event, "eventID": first[0].hash_id}
-    events = parse_events(services, who, json.dumps(event).encode(), "application/ld+json")
-    return store_events(services, who, events, path="$")
+    return capture_body(
+        services, who, json.dumps(event).encode(), "application/ld+json", single_event=True
+    )
 
 
 @router.post(

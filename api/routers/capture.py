@@ -19,15 +19,15 @@ from api.capture_service import (
     EPCIS_HEADERS,
     JSON_TYPES,
     XML_TYPES,
+    capture_body,
     check_media_type,
-    parse_events,
     read_body,
-    store_events,
 )
 from api.deps import ReaderDep, RecorderDep, ServicesDep, SessionDep
 from api.problems import TITLES, ProblemError, problem_responses, title_of
 from api.routers.discovery import discovery_headers, discovery_responses
 from api.schemas import CaptureErrorOut, CaptureJobOut
+from ledger.capture import NotSingleEventError
 from ledger.store.capture import capture_event_ids
 from ledger.store.models import Capture
 
@@ -148,10 +148,7 @@ async def capture(
         )
     content_type = check_media_type(request, (*JSON_TYPES, *XML_TYPES))
     body = await read_body(request, services.settings.max_body_bytes)
-    events = await run_in_threadpool(parse_events, services, who, body, content_type)
-    captured = await run_in_threadpool(
-        store_events, services, who, events, path="epcisBody.eventList"
-    )
+    captured = await run_in_threadpool(capture_body, services, who, body, content_type)
     result = captured.result
     job = CaptureJobOut(
         captureID=result.capture_id,
@@ -264,15 +261,17 @@ async def capture_event(request: Request, services: ServicesDep, who: RecorderDe
     409 when the same event (same CBV 2.0 event hash) was captured before."""
     content_type = check_media_type(request, JSON_TYPES)
     body = await read_body(request, services.settings.max_body_bytes)
-    events = await run_in_threadpool(parse_events, services, who, body, content_type)
-    if len(events) != 1:
+    try:
+        captured = await run_in_threadpool(
+            capture_body, services, who, body, content_type, single_event=True
+        )
+    except NotSingleEventError as exc:
         raise ProblemError(
             400,
             "bad-request",
-            f"POST /events takes one event, not {len(events)}; use POST /capture for documents",
+            f"POST /events takes one event, not {exc.count}; use POST /capture for documents",
             field="$",
-        )
-    captured = await run_in_threadpool(store_events, services, who, events, path="$")
+        ) from None
     event = captured.events[0]
     record = captured.result.events[0]
     event_id = event.event_id or record.hash_id

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.auth import Principal
-from api.capture_service import parse_events, store_events
+from api.capture_service import capture_body
 from api.deps import ReaderDep, RecorderDep, ServicesDep
 from api.identity import parse_identifier
 from api.pages import choose_format, serve_trail
@@ -184,8 +184,9 @@ def _recall(services: Services, who: Principal, text: str, reason: str, *, lift:
     services.trails.clear()
     services.metrics.recalls.labels("lift" if lift else "recall").inc()
     notice = recall_notice(identifier, reason, lift=lift)
-    events = parse_events(services, who, json.dumps(notice).encode(), "application/ld+json")
-    store_events(services, who, events, path="$")
+    capture_body(
+        services, who, json.dumps(notice).encode(), "application/ld+json", single_event=True
+    )
     services.trails.clear()
     return _recall_out(services, status)
 

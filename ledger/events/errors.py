@@ -17,15 +17,12 @@ class EventValidationError(InvalidInputError):
     """One problem with one value of an EPCIS event or document, named by its JSON path."""
 
     problem = "invalid-epcis-event"
-    #: The EPCIS REST binding answers a ValidationException with 400.
-    http_status = 400
 
 
 class DocumentValidationError(InvalidInputError):
     """Every problem found in one EPCIS document; the document is rejected as a whole."""
 
     problem = "invalid-epcis-document"
-    http_status = 400
 
     def __init__(self, errors: Sequence[EventValidationError]) -> None:
         if not errors:

@@ -131,8 +131,6 @@ class QueryError(InvalidInputError):
     """A query parameter that is unknown, unsupported or invalid (``QueryParameterException``)."""
 
     problem = "query-parameter"
-    #: The REST binding answers QueryParameterException with 400.
-    http_status = 400
 
 
 def _prefix_range(prefix: str) -> tuple[str, str]:

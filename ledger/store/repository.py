@@ -71,7 +71,6 @@ class ConflictError(InvalidInputError):
     """The value is already taken (an organisation id, a signing address, a prefix)."""
 
     problem = "conflict"
-    http_status = 409
 
 
 def normalise_org_id(org_id: str) -> str:

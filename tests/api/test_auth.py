@@ -4,7 +4,9 @@ member's prefix, a suspended member."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +14,10 @@ import httpx
 import pytest
 
 from api.app import ADMIN_KEY_FILE
+from api.auth import bootstrap_admin_key
+from devnet.launcher import ADMIN_PASSPHRASE_ENV, Devnet
+from ledger.errors import ConfigurationError
+from ledger.store.db import make_engine, migrate
 from tests.api.conftest import (
     ADMIN_KEY,
     Api,
@@ -266,3 +272,44 @@ def test_admin_key_created_once(
     assert "tc_" not in capsys.readouterr().err
     assert not key_file.exists()
     assert again.get("/me", key=printed[0]).json()["role"] == "admin"
+
+
+def test_a_bad_configured_admin_key_is_a_configuration_error(tmp_path: Path) -> None:
+    """A malformed TRACECHAIN_ADMIN_API_KEY, or one whose key id names another key, is a
+    ledger configuration error (the app does not start), not a bare ValueError."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'keys.sqlite3'}")
+    migrate(engine)
+    with pytest.raises(ConfigurationError, match="must look like"):
+        bootstrap_admin_key(engine, "not-a-key")
+    assert bootstrap_admin_key(engine, ADMIN_KEY) is None
+    same_id = ADMIN_KEY[: len("tc_a1b2c3d4e5f6_")] + "t" * 43
+    with pytest.raises(ConfigurationError, match="collides"):
+        bootstrap_admin_key(engine, same_id)
+    engine.dispose()
+
+
+def test_a_wrong_admin_passphrase_is_a_503_not_a_500(
+    make_api: Callable[..., Api],
+    devnet: Devnet,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Member calls signed by the consortium admin's key answer 503, naming neither the
+    passphrase nor the keystore's file, when the key cannot be opened."""
+    data_dir = tmp_path / "data"
+    (data_dir / "keys").mkdir(parents=True)
+    shutil.copy(devnet.paths.deployment, data_dir / "deployment.json")
+    shutil.copy(devnet.paths.admin_keystore, data_dir / "keys" / "admin.json")
+    wrong = "not-the-admin-passphrase"
+    monkeypatch.setenv(ADMIN_PASSPHRASE_ENV, wrong)
+    locked = make_api(data_dir=data_dir)
+    prefix = unique_prefix()
+    answer = locked.post(
+        "/members", json={"name": f"Locked Out {prefix}", "prefixes": [prefix]}, key=ADMIN_KEY
+    )
+    body = problem(answer, 503, "signing-key-unavailable")
+    assert body["title"] == "A signing key of the service cannot be opened"
+    assert wrong not in answer.text
+    assert str(data_dir) not in answer.text
+    # The service itself is up: the admin key still authenticates.
+    assert locked.get("/me", key=ADMIN_KEY).json()["role"] == "admin"

@@ -4,7 +4,9 @@ input (hypothesis throws garbage at every entry point)."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.negotiation import best_match
+from devnet.launcher import Devnet
 from tests.api.conftest import (
     EPCIS_CONTEXT,
     Api,
@@ -25,6 +28,7 @@ from tests.api.conftest import (
     gtin,
     object_event,
     single,
+    unique_prefix,
 )
 from tests.api.test_auth import problem
 
@@ -301,3 +305,25 @@ def test_fuzz_headers(api: Api, header: str, value: str) -> None:
     """Random header values never break the public or member endpoints."""
     for url in ("/01/09506000134352", "/me", "/identifiers/(01)09506000134352"):
         no_500(api.get(url, headers={header: value}))
+
+
+def test_a_corrupt_admin_keystore_is_a_503_on_public_pages(
+    make_api: Callable[..., Api], devnet: Devnet, tmp_path: Path
+) -> None:
+    """Public reads that consult the membership (a trail with no commissioning of its owner,
+    an identifier's recall state) answer 503, not 500, when the admin keystore is corrupt."""
+    data_dir = tmp_path / "data"
+    (data_dir / "keys").mkdir(parents=True)
+    shutil.copy(devnet.paths.deployment, data_dir / "deployment.json")
+    shutil.copy(devnet.paths.admin_passphrase, data_dir / "keys" / "admin.passphrase")
+    (data_dir / "keys" / "admin.json").write_text("{not a keystore")
+    broken = make_api(data_dir=data_dir)
+    item = quote(f"https://id.gs1.org/01/{gtin(unique_prefix())}/21/S1", safe="")
+    trail = broken.get(f"/identifiers/{item}", headers={"Accept": "application/json"})
+    problem(trail, 503, "signing-key-unavailable")
+    assert str(data_dir) not in trail.text
+    problem(broken.get(f"/identifiers/{item}/recall"), 503, "signing-key-unavailable")
+    # A browser gets the error page, with the same status.
+    page = broken.get(f"/identifiers/{item}", headers={"Accept": "text/html"})
+    assert page.status_code == 503
+    assert page.headers["content-type"].startswith("text/html")

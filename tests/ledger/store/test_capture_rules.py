@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from api.problems import status_of
 from ledger.events import DocumentValidationError, parse_document
 from ledger.events.validation import MAX_BODY_DEPTH, MAX_EVENT_DEPTH
 from ledger.store.capture import (
@@ -76,7 +77,7 @@ def test_two_events_with_one_event_id_in_a_document_store_nothing(engine: Engine
     with pytest.raises(DuplicateEventIDError) as refused:
         capture_events(engine, events, organisation_id=org)
     assert refused.value.field == "epcisBody.eventList[2].eventID"
-    assert refused.value.http_status == 409
+    assert status_of(refused.value) == 409
     assert "epcisBody.eventList[0]" in refused.value.reason
     assert [e.field for e in refused.value.errors] == ["epcisBody.eventList[2].eventID"]
     assert counts(engine) == before

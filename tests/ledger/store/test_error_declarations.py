@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
 
+from api.problems import status_of
 from ledger.store.capture import DuplicateDeclarationError, capture_events
 from ledger.store.db import alembic_config, make_engine, migrate
 from ledger.store.models import Event, EventIdentifier, Outbox
@@ -109,7 +110,7 @@ def test_a_second_different_declaration_is_refused_and_nothing_is_stored(
     assert raised.value.field == "epcisBody.eventList[1].errorDeclaration"
     assert "already declared in error" in raised.value.reason
     assert EVENT_ID in raised.value.reason
-    assert raised.value.http_status == 409
+    assert status_of(raised.value) == 409
     # All or nothing: the other event of the document is not stored either.
     assert counts(engine) == before
 
