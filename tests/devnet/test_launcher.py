@@ -118,7 +118,7 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
         "TRACECHAIN_DEVNET_PORT": str(free_port()),
         "PATH": "/usr/bin:/bin",
     }
-    cli = [sys.executable, "-m", "api.cli"]
+    cli = [sys.executable, "-m", "cli"]
     try:
         up = subprocess.run(
             [*cli, "devnet", "up", "--json"],

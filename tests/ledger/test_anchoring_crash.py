@@ -54,7 +54,7 @@ def run_worker(
     if crash_at:
         env[CRASH_ENV] = crash_at
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", "anchor-worker", "--drain", "--timeout", "60"],
+        [sys.executable, "-m", "cli", "anchor-worker", "--drain", "--timeout", "60"],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,

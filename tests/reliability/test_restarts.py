@@ -75,7 +75,7 @@ def test_ten_clean_restarts_and_ten_kills_after_the_dump(ledger: FaultLedger) ->
         "DATABASE_URL": str(ledger.engine.url),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "audit", "--json", "--no-progress", "--workers", "1"],
+        [sys.executable, "-m", "cli", "audit", "--json", "--no-progress", "--workers", "1"],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,

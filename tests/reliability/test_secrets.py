@@ -201,7 +201,7 @@ def _cli(
     outputs = []
     for command in commands:
         done = subprocess.run(
-            [sys.executable, "-c", "from api.cli import app; app()", *command],
+            [sys.executable, "-c", "from cli import app; app()", *command],
             env=env, capture_output=True, timeout=300, check=False,
         )  # fmt: skip
         assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])

@@ -1,0 +1,5 @@
+"""``python -m cli``: the ``tracechain`` command."""
+
+from cli import app
+
+app()

@@ -1,0 +1,43 @@
+"""``--api``: the commands asking a running API (the real app served by uvicorn) instead of the
+database and the chain."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+from defusedxml.ElementTree import fromstring
+
+from ledger.store.indexing import index_identifier
+from tests.api.conftest import ADMIN_KEY
+from tests.cli.conftest import Cli, supply_document, unique_prefix
+
+
+def test_remote_api_mode(cli: Cli, served_api: str, tmp_path: Path) -> None:
+    admin = httpx.Client(base_url=served_api, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    prefix = unique_prefix()
+    member = admin.post(
+        "/members", json={"name": f"Remote {prefix} {time.time()}", "prefixes": [prefix]}
+    )
+    assert member.status_code == 201, member.text
+    org_id = member.json()["org_id"]
+    key = admin.post(f"/members/{org_id}/api-keys", json={"role": "recorder"}).json()["key"]
+    doc, items, case, _lot = supply_document(prefix)
+    path = tmp_path / "remote.jsonld"
+    path.write_text(doc)
+    remote = ("--api", served_api, "--api-key", key)
+    assert cli.json("capture", str(path), *remote)["eventCount"] == 3
+    queried = cli.json("query", f"MATCH_anyEPC={case}", "--all", "--per-page", "1", *remote)
+    assert len(queried["events"]) == 2
+    assert queried["nextPageToken"] is None
+    assert cli.json("verify", items[0], *remote, code=3)["verdict"] == "pending"
+    svg = tmp_path / "remote.svg"
+    graph = cli.json("trace", case, "--direction", "backward", "--svg", str(svg), *remote)
+    assert {index_identifier(item).canonical for item in items} <= {n["id"] for n in graph["nodes"]}
+    assert graph["direction"] == "backward"
+    assert fromstring(svg.read_bytes()).tag == "{http://www.w3.org/2000/svg}svg"
+    # A refused request (4xx) exits 1 with the problem's detail; a bad key too.
+    refused = cli("query", "NOPE=1", *remote, code=1)
+    assert "the API answered 4" in refused.output
+    cli("query", "--api", served_api, "--api-key", "tc_nope", code=1)
