@@ -152,10 +152,9 @@ class Devnet:
 
     def up(self, *, redeploy: bool = False) -> DevnetStatus:
         """Start the node if needed, then deploy the contracts once or check the deployment."""
-        if self.pid() is None:
-            self._start()
+        started = self._start() if self.pid() is None else None
         client = ChainClient(self.rpc_url)
-        self._wait_until_answering(client)
+        self._wait_until_answering(client, started)
         deployed_now = False
         if self.paths.deployment.exists():
             record = Deployment.load(self.paths.deployment)
@@ -238,7 +237,7 @@ class Devnet:
 
     # ------------------------------------------------------------------ internals
 
-    def _start(self) -> None:
+    def _start(self) -> subprocess.Popen[bytes]:
         host, port = self.settings.devnet_host, self.settings.devnet_port
         if _port_open(host, port):
             raise DevnetError(
@@ -254,6 +253,7 @@ class Devnet:
                 start_new_session=True,  # survives the CLI that started it
             )
         write_secret(self.paths.pid, str(proc.pid))
+        return proc
 
     def _wait_until_gone(self, pid: int) -> None:
         """Wait until the process and its listening socket are gone (threads exit last)."""
@@ -264,17 +264,30 @@ class Devnet:
             time.sleep(0.02)
         self.paths.pid.unlink(missing_ok=True)
 
-    def _wait_until_answering(self, client: ChainClient) -> None:
+    def _wait_until_answering(
+        self, client: ChainClient, started: subprocess.Popen[bytes] | None
+    ) -> None:
+        """Wait until the node answers; give up when it exits or after the start timeout.
+
+        A node this call ``started`` is watched through its process handle: right after the
+        fork, until the exec, the child's command line is still ours, so :meth:`pid` (which
+        checks that the pid file names an anvil) would take it for gone; on a loaded machine
+        that window is long enough to be hit.
+        """
         deadline = time.monotonic() + START_TIMEOUT_S
+        why = f"anvil did not answer on {self.rpc_url} within {START_TIMEOUT_S:g} s"
         while time.monotonic() < deadline:
             if client.reachable():
                 return
-            pid = self.pid()
-            if pid is None:
+            if started is not None and started.poll() is not None:
+                why = f"anvil exited with status {started.returncode}"
+                break
+            if started is None and self.pid() is None:
+                why = "anvil is no longer running"
                 break
             time.sleep(0.05)
         tail = self.paths.log.read_text(errors="replace")[-2000:] if self.paths.log.exists() else ""
-        raise DevnetError(f"anvil did not answer on {self.rpc_url}; its log ends with:\n{tail}")
+        raise DevnetError(f"{why}; its log ends with:\n{tail}")
 
     def _deploy(self, client: ChainClient) -> Deployment:
         admin = self.admin_account()

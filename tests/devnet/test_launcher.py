@@ -102,6 +102,23 @@ def test_reset_chain_is_reported_not_redeployed(net: Devnet) -> None:
     assert len(kept) == 1
 
 
+def test_a_node_slow_to_exec_is_waited_for(tmp_path: Path) -> None:
+    """Until the exec, a started node's command line is its parent's; ``up`` must wait for it
+    (seen on a loaded machine: "anvil did not answer" at once, with an empty log). Here the
+    node is a shell script that sleeps before it execs anvil."""
+    real = Devnet(devnet_settings(tmp_path / "real"), key_work_factor=SCRYPT_N_LIGHT).anvil_bin()
+    slow = tmp_path / "slow-start"
+    slow.write_text(f'#!/bin/sh\nsleep 1\nexec "{real}" "$@"\n')
+    slow.chmod(0o755)
+    settings = devnet_settings(tmp_path / "data").model_copy(update={"anvil_bin": slow})
+    devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
+    try:
+        status = devnet.up()
+        assert status.deployment.mismatches(ChainClient(devnet.rpc_url)) == []
+    finally:
+        devnet.down()
+
+
 def test_port_taken_by_someone_else(tmp_path: Path) -> None:
     port = free_port()
     with socket.socket() as squatter:
