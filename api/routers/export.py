@@ -7,7 +7,7 @@ database and no API.
 
 The bundle is streamed: the selection is checked, counted and its chain reads done first (so
 every refusal is a problem answer, before any byte of the bundle), then the JSON is written
-page by page from keyset-paged queries (:mod:`ledger.bundle_stream`), in constant memory
+page by page from keyset-paged queries (:mod:`ledger.bundle.stream`), in constant memory
 whatever the number of events (at most :data:`ledger.bundle.MAX_BUNDLE_EVENTS`, else 400).
 """
 
@@ -24,7 +24,7 @@ from api.deps import ReaderDep, ServicesDep
 from api.problems import problem_responses
 from api.schemas import IsoDateTime
 from ledger.bundle import BUNDLE_FORMAT
-from ledger.bundle_stream import BundlePlan, plan_bundle
+from ledger.bundle.stream import BundlePlan, plan_bundle
 
 router = APIRouter(tags=["Identifiers"])
 

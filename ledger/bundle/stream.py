@@ -23,7 +23,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ledger.bundle import (
+from ledger.bundle.verify import (
     BUNDLE_FORMAT,
     MAX_BUNDLE_EVENTS,
     _batch,

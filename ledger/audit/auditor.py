@@ -657,7 +657,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ledger.audit"])
+    context.set_forkserver_preload(["ledger.audit.auditor"])
     return context
 
 
