@@ -69,7 +69,7 @@ from ledger.identifiers.hashing import keccak256
 from ledger.merkle import CURRENT_LEAF_VERSION, MerkleTree, event_leaf
 from ledger.settings import Settings
 from ledger.store.db import write_transaction
-from ledger.store.models import AnchorBatch, Event, Organisation, Outbox, SigningKey, metadata
+from ledger.store.tables import ANCHOR_BATCH, EVENT, ORGANISATION, OUTBOX, SIGNING_KEY
 from wallets.errors import WalletError
 from wallets.signer import Signer
 
@@ -90,12 +90,6 @@ TX_POLL_S = 0.05
 RECONCILE_CHUNK = 200
 #: How often the running worker reconciles mined batches with the chain (seconds).
 RECONCILE_INTERVAL_S = 60.0
-
-_batch = metadata.tables[AnchorBatch.__tablename__]
-_event = metadata.tables[Event.__tablename__]
-_outbox = metadata.tables[Outbox.__tablename__]
-_org = metadata.tables[Organisation.__tablename__]
-_key = metadata.tables[SigningKey.__tablename__]
 
 
 class SignerSource(Protocol):
@@ -274,7 +268,7 @@ class AnchorWorker:
     def pending_count(self) -> int:
         """How many events wait in the outbox (those of refused members included)."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(_outbox)).scalar_one())
+            return int(conn.execute(sa.select(sa.func.count()).select_from(OUTBOX)).scalar_one())
 
     # ------------------------------------------------------------------ one member
 
@@ -283,19 +277,19 @@ class AnchorWorker:
         now = _now()
         with self.engine.connect() as conn:
             inflight = conn.execute(
-                sa.select(_batch.c.organisation_id)
-                .where(_batch.c.status.in_(("prepared", "sent")))
+                sa.select(ANCHOR_BATCH.c.organisation_id)
+                .where(ANCHOR_BATCH.c.status.in_(("prepared", "sent")))
                 .distinct()
             ).scalars()
             due = conn.execute(
                 sa.select(
-                    _outbox.c.organisation_id,
+                    OUTBOX.c.organisation_id,
                     sa.func.count().label("n"),
-                    sa.func.min(_outbox.c.created_at).label("oldest"),
+                    sa.func.min(OUTBOX.c.created_at).label("oldest"),
                 )
-                .join(_event, _event.c.id == _outbox.c.event_pk)
-                .where(_event.c.batch_id.is_(None))
-                .group_by(_outbox.c.organisation_id)
+                .join(EVENT, EVENT.c.id == OUTBOX.c.event_pk)
+                .where(EVENT.c.batch_id.is_(None))
+                .group_by(OUTBOX.c.organisation_id)
             ).all()
             members = set(inflight)
         cutoff = now - timedelta(seconds=self.config.max_wait_s)
@@ -324,8 +318,8 @@ class AnchorWorker:
                 return []
             rows = conn.execute(
                 self._batch_select().where(
-                    _batch.c.organisation_id == organisation_id,
-                    _batch.c.status.in_(("prepared", "sent")),
+                    ANCHOR_BATCH.c.organisation_id == organisation_id,
+                    ANCHOR_BATCH.c.status.in_(("prepared", "sent")),
                 )
             ).all()
             batches = [BatchRow(*row) for row in rows]
@@ -336,14 +330,18 @@ class AnchorWorker:
     def _lease(self, conn: Connection, organisation_id: int) -> bool:
         """Whether this worker may act for the member now (no other worker's live claim)."""
         if self._postgres:
-            conn.execute(sa.select(_org.c.id).where(_org.c.id == organisation_id).with_for_update())
+            conn.execute(
+                sa.select(ORGANISATION.c.id)
+                .where(ORGANISATION.c.id == organisation_id)
+                .with_for_update()
+            )
         other = conn.execute(
-            sa.select(_outbox.c.id)
+            sa.select(OUTBOX.c.id)
             .where(
-                _outbox.c.organisation_id == organisation_id,
-                _outbox.c.claimed_by.is_not(None),
-                _outbox.c.claimed_by != self.worker_id,
-                _outbox.c.claimed_until > _now(),
+                OUTBOX.c.organisation_id == organisation_id,
+                OUTBOX.c.claimed_by.is_not(None),
+                OUTBOX.c.claimed_by != self.worker_id,
+                OUTBOX.c.claimed_until > _now(),
             )
             .limit(1)
         ).first()
@@ -351,10 +349,8 @@ class AnchorWorker:
 
     def _claim_batch(self, conn: Connection, batch_id: int) -> None:
         conn.execute(
-            _outbox.update()
-            .where(
-                _outbox.c.event_pk.in_(sa.select(_event.c.id).where(_event.c.batch_id == batch_id))
-            )
+            OUTBOX.update()
+            .where(OUTBOX.c.event_pk.in_(sa.select(EVENT.c.id).where(EVENT.c.batch_id == batch_id)))
             .values(claimed_by=self.worker_id, claimed_until=self._lease_end())
         )
 
@@ -368,16 +364,16 @@ class AnchorWorker:
                 return None
             rows = conn.execute(
                 sa.select(
-                    _event.c.id,
-                    _event.c.event_hash,
-                    _event.c.primary_id_key,
-                    _event.c.captured_json,
-                    _event.c.signature,
-                    _outbox.c.created_at,
+                    EVENT.c.id,
+                    EVENT.c.event_hash,
+                    EVENT.c.primary_id_key,
+                    EVENT.c.captured_json,
+                    EVENT.c.signature,
+                    OUTBOX.c.created_at,
                 )
-                .join(_outbox, _outbox.c.event_pk == _event.c.id)
-                .where(_outbox.c.organisation_id == organisation_id, _event.c.batch_id.is_(None))
-                .order_by(_outbox.c.id)
+                .join(OUTBOX, OUTBOX.c.event_pk == EVENT.c.id)
+                .where(OUTBOX.c.organisation_id == organisation_id, EVENT.c.batch_id.is_(None))
+                .order_by(OUTBOX.c.id)
                 .limit(self.config.max_events)
             ).all()
             if not rows:
@@ -387,13 +383,19 @@ class AnchorWorker:
             if not force and len(rows) < self.config.max_events and age < self.config.max_wait_s:
                 return None
             member = conn.execute(
-                sa.select(_org.c.org_id).where(_org.c.id == organisation_id)
+                sa.select(ORGANISATION.c.org_id).where(ORGANISATION.c.id == organisation_id)
             ).scalar_one()
             signer_address = conn.execute(
-                sa.select(_key.c.address)
-                .where(_key.c.organisation_id == organisation_id, _key.c.active.is_(True))
+                sa.select(SIGNING_KEY.c.address)
+                .where(
+                    SIGNING_KEY.c.organisation_id == organisation_id, SIGNING_KEY.c.active.is_(True)
+                )
                 # Keys this server holds first: a non-custodial member's own key signs events.
-                .order_by(_key.c.keystore_path.is_(None), _key.c.added_at.desc(), _key.c.id.desc())
+                .order_by(
+                    SIGNING_KEY.c.keystore_path.is_(None),
+                    SIGNING_KEY.c.added_at.desc(),
+                    SIGNING_KEY.c.id.desc(),
+                )
                 .limit(1)
             ).scalar_one_or_none()
             if signer_address is None:
@@ -413,7 +415,7 @@ class AnchorWorker:
             tree = MerkleTree.build(leaves)
             root = "0x" + tree.root.hex()
             batch_id = conn.execute(
-                _batch.insert()
+                ANCHOR_BATCH.insert()
                 .values(
                     organisation_id=organisation_id,
                     signer_address=signer_address,
@@ -424,11 +426,11 @@ class AnchorWorker:
                     leaf_version=CURRENT_LEAF_VERSION,
                     created_at=_now(),
                 )
-                .returning(_batch.c.id)
+                .returning(ANCHOR_BATCH.c.id)
             ).scalar_one()
             conn.execute(
-                _event.update()
-                .where(_event.c.id == sa.bindparam("pk"), _event.c.batch_id.is_(None))
+                EVENT.update()
+                .where(EVENT.c.id == sa.bindparam("pk"), EVENT.c.batch_id.is_(None))
                 .values(
                     batch_id=sa.bindparam("b"),
                     proof=sa.bindparam("p"),
@@ -510,8 +512,8 @@ class AnchorWorker:
             _crash_point("before_send")
             with write_transaction(self.engine) as conn:
                 conn.execute(
-                    _batch.update()
-                    .where(_batch.c.id == batch.id)
+                    ANCHOR_BATCH.update()
+                    .where(ANCHOR_BATCH.c.id == batch.id)
                     .values(status="sent", tx_hash=tx_hash, sent_at=_now())
                 )
             try:
@@ -602,8 +604,8 @@ class AnchorWorker:
         tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
         with write_transaction(self.engine) as conn:
             conn.execute(
-                _batch.update()
-                .where(_batch.c.id == batch.id)
+                ANCHOR_BATCH.update()
+                .where(ANCHOR_BATCH.c.id == batch.id)
                 .values(
                     status="mined",
                     tx_hash=tx_hash,
@@ -612,15 +614,11 @@ class AnchorWorker:
                 )
             )
             conn.execute(
-                _event.update()
-                .where(_event.c.batch_id == batch.id)
-                .values(anchor_status="anchored")
+                EVENT.update().where(EVENT.c.batch_id == batch.id).values(anchor_status="anchored")
             )
             conn.execute(
-                _outbox.delete().where(
-                    _outbox.c.event_pk.in_(
-                        sa.select(_event.c.id).where(_event.c.batch_id == batch.id)
-                    )
+                OUTBOX.delete().where(
+                    OUTBOX.c.event_pk.in_(sa.select(EVENT.c.id).where(EVENT.c.batch_id == batch.id))
                 )
             )
         self._follow(int(receipt["blockNumber"]), HexBytes(receipt["blockHash"]).to_0x_hex())
@@ -649,15 +647,15 @@ class AnchorWorker:
 
     def _batch_select(self) -> sa.Select[Any]:
         return sa.select(
-            _batch.c.id,
-            _batch.c.organisation_id,
-            _org.c.org_id,
-            _batch.c.signer_address,
-            _batch.c.root,
-            _batch.c.event_count,
-            _batch.c.status,
-            _batch.c.tx_hash,
-        ).join(_org, _org.c.id == _batch.c.organisation_id)
+            ANCHOR_BATCH.c.id,
+            ANCHOR_BATCH.c.organisation_id,
+            ORGANISATION.c.org_id,
+            ANCHOR_BATCH.c.signer_address,
+            ANCHOR_BATCH.c.root,
+            ANCHOR_BATCH.c.event_count,
+            ANCHOR_BATCH.c.status,
+            ANCHOR_BATCH.c.tx_hash,
+        ).join(ORGANISATION, ORGANISATION.c.id == ANCHOR_BATCH.c.organisation_id)
 
     # ------------------------------------------------------------------ reconciliation
 
@@ -673,14 +671,17 @@ class AnchorWorker:
             with self.engine.connect() as conn:
                 rows = conn.execute(
                     sa.select(
-                        _batch.c.id, _batch.c.root, _batch.c.event_count, _batch.c.block_number
+                        ANCHOR_BATCH.c.id,
+                        ANCHOR_BATCH.c.root,
+                        ANCHOR_BATCH.c.event_count,
+                        ANCHOR_BATCH.c.block_number,
                     )
                     .where(
-                        _batch.c.status == "mined",
-                        _batch.c.chain_id == chain_id,
-                        _batch.c.id > last_id,
+                        ANCHOR_BATCH.c.status == "mined",
+                        ANCHOR_BATCH.c.chain_id == chain_id,
+                        ANCHOR_BATCH.c.id > last_id,
                     )
-                    .order_by(_batch.c.id)
+                    .order_by(ANCHOR_BATCH.c.id)
                     .limit(RECONCILE_CHUNK)
                 ).all()
             if not rows:
@@ -701,12 +702,12 @@ class AnchorWorker:
         now = _now()
         with write_transaction(self.engine) as conn:
             batch = conn.execute(
-                sa.select(_batch.c.organisation_id, _batch.c.signer_address).where(
-                    _batch.c.id == batch_id
+                sa.select(ANCHOR_BATCH.c.organisation_id, ANCHOR_BATCH.c.signer_address).where(
+                    ANCHOR_BATCH.c.id == batch_id
                 )
             ).one()
             key_active = conn.execute(
-                sa.select(_key.c.active).where(_key.c.address == batch.signer_address)
+                sa.select(SIGNING_KEY.c.active).where(SIGNING_KEY.c.address == batch.signer_address)
             ).scalar_one_or_none()
             reuse = bool(key_active)
             log.warning(
@@ -719,19 +720,19 @@ class AnchorWorker:
                 "under the same root" if reuse else "in a new batch (its key was revoked)",
             )
             conn.execute(
-                _outbox.insert().from_select(
+                OUTBOX.insert().from_select(
                     ["event_pk", "organisation_id", "created_at"],
                     sa.select(
-                        _event.c.id,
-                        _event.c.organisation_id,
-                        sa.literal(now, _outbox.c.created_at.type),
-                    ).where(_event.c.batch_id == batch_id),
+                        EVENT.c.id,
+                        EVENT.c.organisation_id,
+                        sa.literal(now, OUTBOX.c.created_at.type),
+                    ).where(EVENT.c.batch_id == batch_id),
                 )
             )
             if reuse:
                 conn.execute(
-                    _batch.update()
-                    .where(_batch.c.id == batch_id)
+                    ANCHOR_BATCH.update()
+                    .where(ANCHOR_BATCH.c.id == batch_id)
                     .values(
                         status="prepared",
                         tx_hash=None,
@@ -741,15 +742,17 @@ class AnchorWorker:
                     )
                 )
                 conn.execute(
-                    _event.update()
-                    .where(_event.c.batch_id == batch_id)
+                    EVENT.update()
+                    .where(EVENT.c.batch_id == batch_id)
                     .values(anchor_status="pending")
                 )
                 return
-            conn.execute(_batch.update().where(_batch.c.id == batch_id).values(status="orphaned"))
             conn.execute(
-                _event.update()
-                .where(_event.c.batch_id == batch_id)
+                ANCHOR_BATCH.update().where(ANCHOR_BATCH.c.id == batch_id).values(status="orphaned")
+            )
+            conn.execute(
+                EVENT.update()
+                .where(EVENT.c.batch_id == batch_id)
                 .values(batch_id=None, proof=None, recorder_address=None, anchor_status="pending")
             )
 

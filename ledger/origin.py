@@ -43,14 +43,10 @@ import sqlalchemy as sa
 
 from ledger.identifiers import Identifier, prefix_candidates
 from ledger.store.integrity import IndexRow
-from ledger.store.models import Event, EventIdentifier, Organisation, Prefix, metadata
+from ledger.store.tables import EVENT, EVENT_IDENTIFIER, ORGANISATION, PREFIX
 
 OriginStatus = Literal["confirmed", "pending", "tampered", "unknown", "unconfirmed", "no_owner"]
 
-_event = metadata.tables[Event.__tablename__]
-_ident = metadata.tables[EventIdentifier.__tablename__]
-_org = metadata.tables[Organisation.__tablename__]
-_prefix = metadata.tables[Prefix.__tablename__]
 
 #: Index roles naming what an ObjectEvent / a TransformationEvent brings into being.
 _OBJECT_ROLES: Final = ("epc", "quantity")
@@ -107,10 +103,16 @@ class Origin:
 
 #: The member with the longest of the ``prefixes`` (built once, run on every trail page).
 _OWNER = (
-    sa.select(_org.c.id, _org.c.org_id, _org.c.name, _prefix.c.prefix, _prefix.c.prefix_key)
-    .join(_org, _org.c.id == _prefix.c.organisation_id)
-    .where(_prefix.c.prefix.in_(sa.bindparam("prefixes", expanding=True)))
-    .order_by(sa.func.length(_prefix.c.prefix).desc())
+    sa.select(
+        ORGANISATION.c.id,
+        ORGANISATION.c.org_id,
+        ORGANISATION.c.name,
+        PREFIX.c.prefix,
+        PREFIX.c.prefix_key,
+    )
+    .join(ORGANISATION, ORGANISATION.c.id == PREFIX.c.organisation_id)
+    .where(PREFIX.c.prefix.in_(sa.bindparam("prefixes", expanding=True)))
+    .order_by(sa.func.length(PREFIX.c.prefix).desc())
     .limit(1)
 )
 
@@ -165,30 +167,30 @@ def evidence_events(
     :data:`MAX_EVIDENCE`."""
     rows = conn.execute(
         sa.select(
-            _ident.c.event_pk,
-            _ident.c.canonical,
-            _event.c.event_type,
-            _event.c.action,
-            _event.c.biz_step,
-            _ident.c.role,
+            EVENT_IDENTIFIER.c.event_pk,
+            EVENT_IDENTIFIER.c.canonical,
+            EVENT.c.event_type,
+            EVENT.c.action,
+            EVENT.c.biz_step,
+            EVENT_IDENTIFIER.c.role,
         )
-        .join(_event, _event.c.id == _ident.c.event_pk)
+        .join(EVENT, EVENT.c.id == EVENT_IDENTIFIER.c.event_pk)
         .where(
-            _ident.c.canonical.in_(list(canonicals)),
-            _event.c.organisation_id == owner.pk,
+            EVENT_IDENTIFIER.c.canonical.in_(list(canonicals)),
+            EVENT.c.organisation_id == owner.pk,
             sa.or_(
                 sa.and_(
-                    _event.c.event_type == "ObjectEvent",
-                    _event.c.action == "ADD",
-                    _ident.c.role.in_(_OBJECT_ROLES),
+                    EVENT.c.event_type == "ObjectEvent",
+                    EVENT.c.action == "ADD",
+                    EVENT_IDENTIFIER.c.role.in_(_OBJECT_ROLES),
                 ),
                 sa.and_(
-                    _event.c.event_type == "TransformationEvent",
-                    _ident.c.role.in_(_OUTPUT_ROLES),
+                    EVENT.c.event_type == "TransformationEvent",
+                    EVENT_IDENTIFIER.c.role.in_(_OUTPUT_ROLES),
                 ),
             ),
         )
-        .order_by(_event.c.event_time, _event.c.id)
+        .order_by(EVENT.c.event_time, EVENT.c.id)
         .limit(_CANDIDATES)
     ).all()
     out: dict[int, str] = {}

@@ -23,7 +23,7 @@ from ledger.errors import ForbiddenError
 from ledger.events import CapturedEvent
 from ledger.events.validation import item_path, join_path
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
-from ledger.store.models import Organisation, Prefix
+from ledger.store.tables import ORGANISATION, PREFIX
 
 __all__ = [
     "NotPrefixOwnerError",
@@ -32,8 +32,6 @@ __all__ = [
     "commissioned",
 ]
 
-_PREFIX = Prefix.__table__  # type: ignore[attr-defined]
-_ORG = Organisation.__table__  # type: ignore[attr-defined]
 
 #: Fields naming instances (``parentID`` one, the others a list), in the event's order.
 _INSTANCE_FIELDS: Final = ("epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList")
@@ -121,9 +119,9 @@ def check_commissioning(
     every = {p for candidates in wanted.values() for p in candidates}
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(_PREFIX.c.prefix, _ORG.c.name, _PREFIX.c.organisation_id)
-            .join(_ORG, _ORG.c.id == _PREFIX.c.organisation_id)
-            .where(_PREFIX.c.prefix.in_(sorted(every)))
+            sa.select(PREFIX.c.prefix, ORGANISATION.c.name, PREFIX.c.organisation_id)
+            .join(ORGANISATION, ORGANISATION.c.id == PREFIX.c.organisation_id)
+            .where(PREFIX.c.prefix.in_(sorted(every)))
         ).all()
     owners: dict[str, tuple[str, int]] = {row[0]: (row[1], row[2]) for row in rows}
     refused: list[ForbiddenError] = []

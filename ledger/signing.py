@@ -17,10 +17,8 @@ from sqlalchemy.engine import Engine
 from ledger.errors import InvalidInputError
 from ledger.events import CapturedEvent
 from ledger.store.indexing import NO_ID_KEY, event_hash_of, identifier_rows, index_identifier
-from ledger.store.models import SigningKey, metadata
+from ledger.store.tables import SIGNING_KEY
 from wallets.eip712 import SignatureError, recover_event_signer
-
-_key = metadata.tables[SigningKey.__tablename__]
 
 
 class SignatureRejectedError(InvalidInputError):
@@ -59,10 +57,10 @@ def check_event_signature(
         raise SignatureRejectedError(str(exc), field="signature") from None
     with engine.connect() as conn:
         known = conn.execute(
-            sa.select(_key.c.id).where(
-                _key.c.address == signer,
-                _key.c.organisation_id == organisation_id,
-                _key.c.active.is_(True),
+            sa.select(SIGNING_KEY.c.id).where(
+                SIGNING_KEY.c.address == signer,
+                SIGNING_KEY.c.organisation_id == organisation_id,
+                SIGNING_KEY.c.active.is_(True),
             )
         ).first()
     if known is None:

@@ -57,7 +57,8 @@ from ledger.store.indexing import (
     index_identifier,
     location_key,
 )
-from ledger.store.models import Capture, Event, EventIdentifier, Outbox, utc_now
+from ledger.store.models import utc_now
+from ledger.store.tables import CAPTURE, EVENT, EVENT_IDENTIFIER, OUTBOX
 
 __all__ = [
     "DOCUMENT_EVENTS",
@@ -77,10 +78,6 @@ __all__ = [
     "record_failed_capture",
 ]
 
-_CAPTURE: Final[sa.Table] = Capture.__table__  # type: ignore[attr-defined]
-_EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
-_IDENTIFIER: Final[sa.Table] = EventIdentifier.__table__  # type: ignore[attr-defined]
-_OUTBOX: Final[sa.Table] = Outbox.__table__  # type: ignore[attr-defined]
 
 #: SQLSTATEs after which PostgreSQL asks for the transaction to be retried.
 _RETRY_SQLSTATES: Final = frozenset({"40001", "40P01"})
@@ -93,12 +90,14 @@ _MAX_CAPTURE_ID: Final = 36
 DOCUMENT_EVENTS: Final = "epcisBody.eventList"
 #: Columns of an identifier index row, in the order of :data:`_SQLITE_IDENTIFIER_INSERT`.
 _IDENTIFIER_COLUMNS: Final = ("event_pk", "role", "value", "canonical", "id_key", "class_canonical")
-#: ``sa.insert(_IDENTIFIER)`` and ``sa.insert(_OUTBOX)`` of capture, as SQLite (qmark) SQL.
+#: ``sa.insert(EVENT_IDENTIFIER)`` and ``sa.insert(OUTBOX)`` of capture, as SQLite (qmark) SQL.
 _SQLITE_IDENTIFIER_INSERT: Final = str(
-    sa.insert(_IDENTIFIER).compile(dialect=sqlite.dialect(), column_keys=list(_IDENTIFIER_COLUMNS))
+    sa.insert(EVENT_IDENTIFIER).compile(
+        dialect=sqlite.dialect(), column_keys=list(_IDENTIFIER_COLUMNS)
+    )
 )
 _SQLITE_OUTBOX_INSERT: Final = str(
-    sa.insert(_OUTBOX).compile(
+    sa.insert(OUTBOX).compile(
         dialect=sqlite.dialect(), column_keys=["event_pk", "organisation_id", "created_at"]
     )
 )
@@ -421,8 +420,8 @@ def _stored_conflicts(
     for start in range(0, len(wanted), _READ_BACK_CHUNK):
         chunk = wanted[start : start + _READ_BACK_CHUNK]
         rows_held = connection.execute(
-            sa.select(_EVENT.c.event_id, _EVENT.c.hash_id).where(
-                _EVENT.c.event_id.in_(chunk), sa.not_(_EVENT.c.error_declaration)
+            sa.select(EVENT.c.event_id, EVENT.c.hash_id).where(
+                EVENT.c.event_id.in_(chunk), sa.not_(EVENT.c.error_declaration)
             )
         )
         holders.update((event_id, hash_id) for event_id, hash_id in rows_held)
@@ -456,7 +455,7 @@ def _insert(connection: Connection, table: sa.Table) -> Any:
 def _created_at_param(connection: Connection, when: datetime) -> Any:
     """``when`` as the driver gets it for ``outbox.created_at`` (UTCDateTime's bind step)."""
     dialect = connection.dialect
-    process = _OUTBOX.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    process = OUTBOX.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
     return when if process is None else process(when)
 
 
@@ -475,7 +474,7 @@ def _read_back(connection: Connection, keys: Sequence[RecordKey]) -> dict[Record
     wanted = set(keys)
     hashes = sorted({digest for digest, _ in keys})
     found: dict[RecordKey, _Stored] = {}
-    c = _EVENT.c
+    c = EVENT.c
     declaration = sa.case((c.error_declaration, c.captured_json), else_=sa.null())
     for start in range(0, len(hashes), _READ_BACK_CHUNK):
         chunk = hashes[start : start + _READ_BACK_CHUNK]
@@ -499,9 +498,7 @@ def capture_event_ids(connection: Connection, event_pks: Sequence[int]) -> list[
     for start in range(0, len(distinct), _READ_BACK_CHUNK):
         chunk = distinct[start : start + _READ_BACK_CHUNK]
         rows = connection.execute(
-            sa.select(_EVENT.c.id, _EVENT.c.event_id, _EVENT.c.hash_id).where(
-                _EVENT.c.id.in_(chunk)
-            )
+            sa.select(EVENT.c.id, EVENT.c.event_id, EVENT.c.hash_id).where(EVENT.c.id.in_(chunk))
         )
         listed.update((pk, event_id or hash_id) for pk, event_id, hash_id in rows)
     return [listed[pk] for pk in event_pks if pk in listed]
@@ -519,7 +516,7 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
     for row in prepared.event_rows:
         row["record_time"] = record_time
     connection.execute(
-        _insert(connection, _CAPTURE).on_conflict_do_nothing(index_elements=["id"]),
+        _insert(connection, CAPTURE).on_conflict_do_nothing(index_elements=["id"]),
         {
             "id": prepared.capture_id,
             "organisation_id": prepared.organisation_id,
@@ -533,9 +530,9 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
     insert_events = (
         # No conflict target: a record whose key (event hash, error declaration) OR whose
         # eventID (uq_event_event_id) is stored already is skipped; the read-back tells which.
-        _insert(connection, _EVENT)
+        _insert(connection, EVENT)
         .on_conflict_do_nothing()
-        .returning(_EVENT.c.id, _EVENT.c.event_hash, _EVENT.c.error_declaration)
+        .returning(EVENT.c.id, EVENT.c.event_hash, EVENT.c.error_declaration)
     )
     if prepared.event_rows:
         rows = connection.execute(insert_events, list(prepared.event_rows))
@@ -571,9 +568,9 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
             )
         else:
             if identifier_params:
-                connection.execute(sa.insert(_IDENTIFIER), identifier_params)
+                connection.execute(sa.insert(EVENT_IDENTIFIER), identifier_params)
             connection.execute(
-                sa.insert(_OUTBOX),
+                sa.insert(OUTBOX),
                 [
                     {
                         "event_pk": pk,
@@ -599,8 +596,8 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
         records.append(CapturedRecord(pk, hash_id, key[0], is_new, event_id, key[1]))
     # The capture job's list of events (kept when a capture id is reused: the first stays).
     connection.execute(
-        sa.update(_CAPTURE)
-        .where(_CAPTURE.c.id == prepared.capture_id, _CAPTURE.c.event_pks.is_(None))
+        sa.update(CAPTURE)
+        .where(CAPTURE.c.id == prepared.capture_id, CAPTURE.c.event_pks.is_(None))
         .values(event_pks=[record.event_pk for record in records])
     )
     return CaptureResult(prepared.capture_id, record_time, tuple(records))
@@ -682,7 +679,7 @@ def record_failed_capture(
     ]
     with write_transaction(engine) as connection:
         connection.execute(
-            sa.insert(_CAPTURE),
+            sa.insert(CAPTURE),
             {
                 "id": failed_id,
                 "organisation_id": organisation_id,

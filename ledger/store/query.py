@@ -52,8 +52,8 @@ from ledger.events.timestamps import parse_timestamp
 from ledger.events.vocabulary import VocabularyKind
 from ledger.identifiers import GS1Identifier, IdentifierError, parse
 from ledger.store.indexing import canonical_of
-from ledger.store.models import Event, EventIdentifier
 from ledger.store.records import EVENT_COLUMNS, StoredEvent
+from ledger.store.tables import EVENT, EVENT_IDENTIFIER
 
 __all__ = [
     "DEFAULT_PER_PAGE",
@@ -68,8 +68,6 @@ __all__ = [
     "query_statement",
 ]
 
-_EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
-_IDENTIFIER: Final[sa.Table] = EventIdentifier.__table__  # type: ignore[attr-defined]
 
 #: The REST binding's default page size.
 DEFAULT_PER_PAGE: Final = 30
@@ -154,7 +152,7 @@ class IdentifierMatch:
 
     def condition(self) -> sa.ColumnElement[bool]:
         """The SQL condition on ``event_identifier`` (each branch an index range scan)."""
-        canonical, klass = _IDENTIFIER.c.canonical, _IDENTIFIER.c.class_canonical
+        canonical, klass = EVENT_IDENTIFIER.c.canonical, EVENT_IDENTIFIER.c.class_canonical
         branches: list[sa.ColumnElement[bool]] = []
         if self.exact:
             branches.append(canonical.in_(sorted(self.exact)))
@@ -466,7 +464,7 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> EventQuery:
 
 
 def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
-    c = _EVENT.c
+    c = EVENT.c
     conditions: list[sa.ColumnElement[bool]] = []
     for column, wanted in (
         (c.event_type, query.event_types),
@@ -490,8 +488,8 @@ def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
         if high is not None:
             conditions.append(column < high)
     for roles, match in query.matches:
-        matching = sa.select(_IDENTIFIER.c.event_pk).where(
-            _IDENTIFIER.c.role.in_(roles), match.condition()
+        matching = sa.select(EVENT_IDENTIFIER.c.event_pk).where(
+            EVENT_IDENTIFIER.c.role.in_(roles), match.condition()
         )
         conditions.append(c.id.in_(matching))
     return conditions
@@ -499,7 +497,7 @@ def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
 
 def query_statement(query: EventQuery) -> sa.Select[Any]:
     """The SELECT of one page (``perPage + 1`` rows, to know whether another page follows)."""
-    c = _EVENT.c
+    c = EVENT.c
     conditions = _conditions(query)
     after = query.after
     if query.order_by is None:

@@ -11,11 +11,9 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ledger.events.vocabulary import term_of
-from ledger.store.models import Event
+from ledger.store.tables import EVENT
 
 __all__ = ["EVENT_COLUMNS", "ErrorDeclaration", "StoredEvent"]
-
-_EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,5 +80,5 @@ class StoredEvent:
 
 #: The columns a :class:`StoredEvent` is read from (the dataclass fields, in order).
 EVENT_COLUMNS: Final[tuple[sa.Column[Any], ...]] = tuple(
-    _EVENT.c[name] for name in StoredEvent.__dataclass_fields__
+    EVENT.c[name] for name in StoredEvent.__dataclass_fields__
 )

@@ -32,8 +32,6 @@ from ledger.store.db import session_factory
 from ledger.store.indexing import event_hash_of, index_identifier
 from ledger.store.models import (
     ROLES,
-    Event,
-    EventIdentifier,
     Organisation,
     OrgRole,
     Prefix,
@@ -41,6 +39,7 @@ from ledger.store.models import (
     utc_now,
 )
 from ledger.store.records import EVENT_COLUMNS, StoredEvent
+from ledger.store.tables import EVENT, EVENT_IDENTIFIER, PREFIX
 
 __all__ = [
     "ConflictError",
@@ -59,8 +58,6 @@ __all__ = [
     "signing_keys",
 ]
 
-_EVENT: Final[sa.Table] = Event.__table__  # type: ignore[attr-defined]
-_IDENTIFIER: Final[sa.Table] = EventIdentifier.__table__  # type: ignore[attr-defined]
 _BYTES32: Final = re.compile(r"0x[0-9a-fA-F]{64}")
 _EVENT_HASH: Final = re.compile(r"0x[0-9a-f]{64}")
 #: Most events :func:`events_by_identifier` returns at once.
@@ -212,11 +209,10 @@ def organisation_prefixes(engine: Engine, organisation_id: int) -> list[Prefix]:
 def registered_prefix(engine: Engine, identifier: Identifier) -> str | None:
     """The registered prefix that owns ``identifier`` (the longest of its
     :func:`~ledger.identifiers.prefix_candidates` assigned to a member), if any."""
-    table = Prefix.__table__  # type: ignore[attr-defined]
     statement = (
-        sa.select(table.c.prefix)
-        .where(table.c.prefix.in_(list(prefix_candidates(identifier))))
-        .order_by(sa.func.length(table.c.prefix).desc())
+        sa.select(PREFIX.c.prefix)
+        .where(PREFIX.c.prefix.in_(list(prefix_candidates(identifier))))
+        .order_by(sa.func.length(PREFIX.c.prefix).desc())
         .limit(1)
     )
     with engine.connect() as connection:
@@ -236,7 +232,7 @@ def _one_event(engine: Engine, condition: sa.ColumnElement[bool]) -> StoredEvent
     statement = (
         sa.select(*EVENT_COLUMNS)
         .where(condition)
-        .order_by(_EVENT.c.error_declaration.desc(), _EVENT.c.id)
+        .order_by(EVENT.c.error_declaration.desc(), EVENT.c.id)
         .limit(1)
     )
     with engine.connect() as connection:
@@ -255,13 +251,13 @@ def get_event_by_hash(engine: Engine, hash_or_hash_id: str) -> StoredEvent | Non
         digest = hash_or_hash_id
     else:
         digest = event_hash_of(hash_or_hash_id)
-    return _one_event(engine, _EVENT.c.event_hash == digest)
+    return _one_event(engine, EVENT.c.event_hash == digest)
 
 
 def get_event_by_event_id(engine: Engine, event_id: str) -> StoredEvent | None:
     """The stored event carrying this EPCIS ``eventID`` (None if there is none); when an
     error declaration repeats the eventID, the declaration (:func:`_one_event`)."""
-    return _one_event(engine, _EVENT.c.event_id == event_id)
+    return _one_event(engine, EVENT.c.event_id == event_id)
 
 
 def events_by_identifier(
@@ -279,13 +275,13 @@ def events_by_identifier(
     if unknown:
         raise InvalidInputError(f"unknown roles {sorted(unknown)}", field="roles")
     id_key = index_identifier(identifier).id_key
-    mentions = sa.select(_IDENTIFIER.c.event_pk).where(
-        _IDENTIFIER.c.id_key == id_key, _IDENTIFIER.c.role.in_(list(roles))
+    mentions = sa.select(EVENT_IDENTIFIER.c.event_pk).where(
+        EVENT_IDENTIFIER.c.id_key == id_key, EVENT_IDENTIFIER.c.role.in_(list(roles))
     )
     statement = (
         sa.select(*EVENT_COLUMNS)
-        .where(_EVENT.c.id.in_(mentions))
-        .order_by(_EVENT.c.event_time, _EVENT.c.id)
+        .where(EVENT.c.id.in_(mentions))
+        .order_by(EVENT.c.event_time, EVENT.c.id)
         .limit(limit)
     )
     with engine.connect() as connection:
