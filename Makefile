@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
 NPM_STAMP := devnet/node_modules/.tracechain-installed
 
-.PHONY: run test deps deps-dev npm chromium lint typecheck contracts-check pytest contracts clean
+.PHONY: run test unit deps deps-dev npm chromium lint typecheck contracts-check pytest contracts clean
 
 # The devnet (kept running in the background, state in .data/), then the API with its anchor
 # worker in the foreground on http://127.0.0.1:8000 (Ctrl-C stops the API; `tracechain devnet
@@ -62,6 +62,10 @@ contracts-check:
 
 pytest:
 	$(BIN)/pytest
+
+# The fast tests alone: everything that needs no anvil devnet (about a minute on 2 cores).
+unit: deps-dev
+	$(BIN)/pytest -m "not chain"
 
 # Recompile the Solidity sources into contracts/artifacts/ (commit the result).
 contracts: deps npm

@@ -40,6 +40,27 @@ CONFORMANCE_DIR = (REPO_ROOT / ".." / "shared" / "conformance").resolve()
 TEST_OUTPUT_DIR = REPO_ROOT / "test-output"
 
 
+#: Fixtures that start or use an anvil devnet; a test asking for one (directly or through
+#: another fixture) is marked ``chain``.
+CHAIN_FIXTURES = frozenset({"devnet", "own_devnet", "chain", "deployment", "admin", "anchor"})
+#: Test folders whose every test starts a devnet of its own (launcher, crash and load runs).
+CHAIN_FOLDERS = frozenset({"devnet", "reliability"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need an anvil devnet ``chain`` (``pytest -m "not chain"`` runs the
+    rest: no node, no contracts); modules that start a devnet without these fixtures say so
+    with ``pytestmark = pytest.mark.chain``."""
+    tests_dir = Path(__file__).parent
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        folder = (
+            item.path.relative_to(tests_dir).parts[0] if item.path.is_relative_to(tests_dir) else ""
+        )
+        if fixtures & CHAIN_FIXTURES or folder in CHAIN_FOLDERS:
+            item.add_marker(pytest.mark.chain)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

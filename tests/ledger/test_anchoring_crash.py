@@ -33,6 +33,9 @@ from tests.ledger.conftest import Capture, MakeMember, object_event
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
 
+#: Every test here starts or kills an anvil devnet of its own.
+pytestmark = pytest.mark.chain
+
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
 
