@@ -21,11 +21,14 @@ from typing import Final
 from fastapi import Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.problems import ProblemError
 from ledger.errors import ConfigurationError
-from ledger.store.models import ApiKey, Organisation, utc_now
+from ledger.store.db import session_factory
+from ledger.store.keys import active_admin_key, add_api_key, api_key, note_api_key_use
+from ledger.store.models import ApiKey, Organisation
+from ledger.store.repository import organisation_in
 
 log = logging.getLogger("tracechain.api")
 
@@ -70,13 +73,17 @@ def split_key(key: str) -> str | None:
 def create_api_key(
     session: Session, *, role: str, organisation_id: int | None, label: str = ""
 ) -> tuple[ApiKey, str]:
-    """Store a new key (hashed); return its row and the key itself (to show once)."""
+    """Store a new key (hashed) and commit the session; return its row and the key itself
+    (to show once)."""
     key_id, key, digest = new_key()
-    row = ApiKey(
-        key_id=key_id, key_hash=digest, organisation_id=organisation_id, role=role, label=label
+    row = add_api_key(
+        session,
+        key_id=key_id,
+        key_hash=digest,
+        organisation_id=organisation_id,
+        role=role,
+        label=label,
     )
-    session.add(row)
-    session.flush()
     return row, key
 
 
@@ -90,37 +97,31 @@ def bootstrap_admin_key(engine: Engine, configured: str | None) -> str | None:
     Raises:
         ConfigurationError: the configured key is malformed, or its key id names another key.
     """
-    with Session(engine) as session:
+    with session_factory(engine)() as session:
         if configured:
             key_id = split_key(configured)
             if key_id is None:
                 raise ConfigurationError(
                     "TRACECHAIN_ADMIN_API_KEY must look like tc_{12 hex}_{secret}"
                 )
-            row = session.exec(select(ApiKey).where(ApiKey.key_id == key_id)).first()
+            row = api_key(session, key_id)
             if row is None:
-                session.add(
-                    ApiKey(
-                        key_id=key_id,
-                        key_hash=hash_key(configured),
-                        organisation_id=None,
-                        role="admin",
-                        label="consortium admin (configured)",
-                    )
+                add_api_key(
+                    session,
+                    key_id=key_id,
+                    key_hash=hash_key(configured),
+                    organisation_id=None,
+                    role="admin",
+                    label="consortium admin (configured)",
                 )
-                session.commit()
             elif row.role != "admin" or row.key_hash != hash_key(configured):
                 raise ConfigurationError("TRACECHAIN_ADMIN_API_KEY collides with another key id")
             return None
-        existing = session.exec(
-            select(ApiKey).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-        ).first()
-        if existing is not None:
+        if active_admin_key(session) is not None:
             return None
         _, key = create_api_key(
             session, role="admin", organisation_id=None, label="consortium admin (first start)"
         )
-        session.commit()
         return key
 
 
@@ -168,14 +169,14 @@ def authenticate(session: Session, key: str) -> Principal:
     key_id = split_key(key)
     if key_id is None:
         raise _unauthorized("invalid-credentials", "the API key is malformed")
-    row = session.exec(select(ApiKey).where(ApiKey.key_id == key_id)).first()
+    row = api_key(session, key_id)
     if row is None or not hmac.compare_digest(row.key_hash, hash_key(key)):
         raise _unauthorized("invalid-credentials", "the API key is not valid")
     if row.revoked_at is not None:
         raise _unauthorized("invalid-credentials", "the API key was revoked")
     org: Organisation | None = None
     if row.organisation_id is not None:
-        org = session.get(Organisation, row.organisation_id)
+        org = organisation_in(session, id=row.organisation_id)
         if org is None:
             raise _unauthorized("invalid-credentials", "the API key's member no longer exists")
         if not org.active:
@@ -185,12 +186,9 @@ def authenticate(session: Session, key: str) -> Principal:
     now = time.monotonic()
     if now - _last_touch.get(key_id, 0.0) > _TOUCH_INTERVAL_S:
         _last_touch[key_id] = now
-        # End the read first: SQLite (WAL) refuses to turn a read transaction into a write
-        # when another writer committed meanwhile ("database is locked" at once, no waiting).
-        session.commit()
-        row.last_used_at = utc_now()
-        session.add(row)
-        session.commit()
+        # A transaction of its own: SQLite (WAL) refuses to turn this read transaction into a
+        # write when another writer committed meanwhile (see note_api_key_use).
+        note_api_key_use(session, row)
     return Principal(
         key_id=key_id,
         role=row.role,

@@ -13,16 +13,13 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from api.services import Services
 from ledger.anchoring import AnchorConfig, AnchorWorker, start_in_thread
 from ledger.errors import LedgerError
-from ledger.store.models import EventIdentifier
+from ledger.store.mentions import last_mention_pk, mentions_after
 
 log = logging.getLogger("tracechain.api")
 
-_IDENT = EventIdentifier.__table__  # type: ignore[attr-defined]
 #: Check the genesis block every this many polls.
 _GENESIS_EVERY = 30
 
@@ -34,30 +31,18 @@ class _WatchState:
     polls: int = 0
 
 
-def _max_event_pk(services: Services) -> int:
-    with services.engine.connect() as connection:
-        value = connection.execute(sa.select(sa.func.max(_IDENT.c.event_pk))).scalar()
-    return int(value or 0)
-
-
 def _new_identifiers(services: Services, after: int) -> tuple[int, set[str]]:
     """The last event pk, and the identifiers of events other processes captured after
     ``after``."""
-    with services.engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(_IDENT.c.event_pk, _IDENT.c.canonical, _IDENT.c.class_canonical)
-            .where(_IDENT.c.event_pk > after)
-            .order_by(_IDENT.c.event_pk)
-            .limit(50_000)
-        ).all()
-    last = max((int(row[0]) for row in rows), default=after)
-    foreign = services.foreign({int(row[0]) for row in rows})
+    rows = mentions_after(services.engine, after)
+    last = max((row.event_pk for row in rows), default=after)
+    foreign = services.foreign({row.event_pk for row in rows})
     touched: set[str] = set()
-    for pk, canonical, class_canonical in rows:
-        if int(pk) in foreign:
-            touched.add(canonical)
-            if class_canonical:
-                touched.add(class_canonical)
+    for row in rows:
+        if row.event_pk in foreign:
+            touched.add(row.canonical)
+            if row.class_canonical:
+                touched.add(row.class_canonical)
     return last, touched
 
 
@@ -98,7 +83,7 @@ def _chain_was_reset(services: Services) -> bool:
 def poll_once(services: Services, state: _WatchState) -> None:
     """One round of the watcher (synchronous; runs in a worker thread)."""
     if state.last_event_pk is None:
-        state.last_event_pk = _max_event_pk(services)
+        state.last_event_pk = last_mention_pk(services.engine)
     else:
         last, touched = _new_identifiers(services, state.last_event_pk)
         if touched:

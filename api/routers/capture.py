@@ -13,8 +13,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlmodel import Session, col, select
 
+from api.auth import Principal
 from api.capture_service import (
     EPCIS_HEADERS,
     JSON_TYPES,
@@ -28,8 +28,7 @@ from api.problems import TITLES, ProblemError, problem_responses, title_of
 from api.routers.discovery import discovery_headers, discovery_responses
 from api.schemas import CaptureErrorOut, CaptureJobOut
 from ledger.capture import NotSingleEventError
-from ledger.store.capture import capture_event_ids
-from ledger.store.models import Capture
+from ledger.store.jobs import CaptureJob, get_capture_job, list_capture_jobs
 
 router = APIRouter(tags=["Capture"])
 
@@ -50,27 +49,27 @@ _EVENT_BODY: Final[dict[str, Any]] = {
 }
 
 
-def _job(session: Session, capture: Capture, public_url: str) -> CaptureJobOut:
-    """The REST binding's capture job of a ``capture`` row, listing its events' eventIDs."""
+def _job(job: CaptureJob, public_url: str) -> CaptureJobOut:
+    """The REST binding's capture job, listing its events' eventIDs."""
     errors = [
         CaptureErrorOut(
-            type=f"{public_url}/problems/{e.get('problem') or 'invalid-input'}",
-            title=TITLES.get(str(e.get("problem")), title_of(str(e.get("problem") or ""))),
+            type=f"{public_url}/problems/{e.problem or 'invalid-input'}",
+            title=TITLES.get(str(e.problem), title_of(e.problem or "")),
             status=400,
-            detail=str(e.get("reason", "")),
-            field=e.get("field"),
+            detail=e.reason,
+            field=e.field,
         )
-        for e in capture.errors or []
+        for e in job.errors
     ]
     return CaptureJobOut(
-        captureID=capture.id,
-        createdAt=capture.created_at,
-        finishedAt=capture.created_at,
+        captureID=job.id,
+        createdAt=job.created_at,
+        finishedAt=job.created_at,
         running=False,
-        success=capture.status == "accepted",
+        success=job.accepted,
         errors=errors,
-        eventCount=capture.event_count,
-        eventIDs=capture_event_ids(session.connection(), capture.event_pks or []),
+        eventCount=job.event_count,
+        eventIDs=list(job.event_ids),
     )
 
 
@@ -166,11 +165,9 @@ async def capture(
     )
 
 
-def _visible(session: Session, capture_id: str, who: Any) -> Capture:
-    row = session.get(Capture, capture_id)
-    if row is None or (who.role == "recorder" and row.organisation_id != who.organisation_id):
-        raise ProblemError(404, "not-found", f"no capture job {capture_id}", field="captureID")
-    return row
+def _own_jobs(who: Principal) -> int | None:
+    """Whose capture jobs ``who`` sees: a recorder its own member's, others everyone's."""
+    return who.organisation_id if who.role == "recorder" else None
 
 
 @router.get(
@@ -185,7 +182,10 @@ def capture_job(
     """The state of a capture job: a recorder sees its own member's jobs, an auditor (and the
     consortium admin) all."""
     response.headers.update(EPCIS_HEADERS)
-    return _job(session, _visible(session, capture_id, who), services.public_url)
+    job = get_capture_job(session, capture_id, organisation_id=_own_jobs(who))
+    if job is None:
+        raise ProblemError(404, "not-found", f"no capture job {capture_id}", field="captureID")
+    return _job(job, services.public_url)
 
 
 def _page_token(created_at: datetime, capture_id: str) -> str:
@@ -222,25 +222,15 @@ def capture_jobs(
 ) -> list[CaptureJobOut]:
     """The member's capture jobs (an auditor's view: everyone's), paginated with ``perPage``
     and ``nextPageToken``; a ``Link: <...>; rel="next"`` header points to the next page."""
-    query = select(Capture)
-    if who.role == "recorder":
-        query = query.where(Capture.organisation_id == who.organisation_id)
-    if next_page_token:
-        created, last_id = _read_token(next_page_token)
-        query = query.where(
-            (col(Capture.created_at) < created)
-            | ((col(Capture.created_at) == created) & (col(Capture.id) < last_id))
-        )
-    rows = session.exec(
-        query.order_by(col(Capture.created_at).desc(), col(Capture.id).desc()).limit(per_page + 1)
-    ).all()
+    before = _read_token(next_page_token) if next_page_token else None
+    page = list_capture_jobs(session, organisation_id=_own_jobs(who), before=before, limit=per_page)
     response.headers.update(EPCIS_HEADERS)
-    if len(rows) > per_page:
-        rows = rows[:per_page]
-        token = _page_token(rows[-1].created_at, rows[-1].id)
+    if page.more:
+        last = page.jobs[-1]
+        token = _page_token(last.created_at, last.id)
         url = request.url.include_query_params(nextPageToken=token, perPage=per_page)
         response.headers["Link"] = f'<{url}>; rel="next"'
-    return [_job(session, row, services.public_url) for row in rows]
+    return [_job(job, services.public_url) for job in page.jobs]
 
 
 @router.post(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
@@ -24,12 +23,10 @@ from api.problems import ProblemError, problem_responses
 from api.services import Services
 from ledger.identifiers import HandleIdentifier, IdentifierError
 from ledger.identifiers.handle import parse_handle
-from ledger.store.models import Event, EventIdentifier
+from ledger.store.mentions import first_recorded
 
 router = APIRouter(tags=["Resolver"])
 
-_EVENT = Event.__table__  # type: ignore[attr-defined]
-_IDENT = EventIdentifier.__table__  # type: ignore[attr-defined]
 TTL: Final = 86400
 
 
@@ -70,16 +67,6 @@ def _handle_problem(status: int, code: int, handle: str, detail: str) -> Problem
         field="handle",
         extra={"responseCode": code, "handle": handle, "message": detail},
     )
-
-
-def _first_seen(services: Services, handle: HandleIdentifier) -> datetime | None:
-    with services.engine.connect() as connection:
-        return connection.execute(
-            sa.select(sa.func.min(_EVENT.c.record_time))
-            .select_from(_EVENT.join(_IDENT, _IDENT.c.event_pk == _EVENT.c.id))
-            .where(sa.or_(_IDENT.c.canonical == handle.canonical,
-                          _IDENT.c.class_canonical == handle.canonical))
-        ).scalar()  # fmt: skip
 
 
 def _values(
@@ -133,7 +120,7 @@ def _lookup(services: Services, text: str, types: list[str], indexes: list[int])
             f"no member of this ledger owns the prefix {handle.prefix}, so this server is not "
             "responsible for the handle",
         )
-    first = _first_seen(services, handle)
+    first = first_recorded(services.engine, handle.canonical)
     if first is None:
         raise _handle_problem(404, 100, canonical, "handle not found")
     member = services.membership().member(owner)

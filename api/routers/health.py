@@ -6,21 +6,19 @@ import asyncio
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import ServicesDep
 from api.metrics import BacklogSample
 from api.services import Services
 from ledger.errors import LedgerError
-from ledger.store.models import AnchorBatch, Outbox, utc_now
+from ledger.store.health import anchoring_backlog, ping
+from ledger.store.models import utc_now
 
 router = APIRouter(tags=["Operations"])
-
-_OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
-_BATCH = AnchorBatch.__table__  # type: ignore[attr-defined]
 
 
 class Health(BaseModel):
@@ -56,9 +54,8 @@ async def healthz() -> Health:
 def _check_database(services: Services) -> Check:
     start = time.perf_counter()
     try:
-        with services.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as exc:
+        ping(services.engine)
+    except SQLAlchemyError as exc:
         return Check(ok=False, detail=type(exc).__name__, latency_ms=_ms(start))
     return Check(ok=True, detail=services.engine.dialect.name, latency_ms=_ms(start))
 
@@ -126,23 +123,13 @@ async def readyz(services: ServicesDep, response: Response) -> Readiness:
 def backlog(services: Services) -> BacklogSample | None:
     """The anchoring backlog, read from the outbox and the batches."""
     try:
-        with services.engine.connect() as connection:
-            count, oldest = connection.execute(
-                sa.select(sa.func.count(), sa.func.min(_OUTBOX.c.id)).select_from(_OUTBOX)
-            ).one()
-            age = 0.0
-            if oldest is not None:
-                created = connection.execute(
-                    sa.select(_OUTBOX.c.created_at).where(_OUTBOX.c.id == oldest)
-                ).scalar()
-                if created is not None:
-                    age = max(0.0, (utc_now() - created).total_seconds())
-            mined = connection.execute(
-                sa.select(sa.func.count()).select_from(_BATCH).where(_BATCH.c.status == "mined")
-            ).scalar()
-    except sa.exc.SQLAlchemyError:
+        read = anchoring_backlog(services.engine)
+    except SQLAlchemyError:
         return None
-    return BacklogSample(int(count), age, int(mined or 0))
+    age = 0.0
+    if read.oldest_pending_at is not None:
+        age = max(0.0, (utc_now() - read.oldest_pending_at).total_seconds())
+    return BacklogSample(read.pending_events, age, read.mined_batches)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.auth import create_api_key
 from api.deps import AdminDep, PrincipalDep, ReaderDep, ServicesDep, SessionDep
@@ -24,7 +24,9 @@ from api.schemas import (
 )
 from ledger.identifiers import IdentifierError, normalise_prefix
 from ledger.membership import Member
-from ledger.store.models import ApiKey, Organisation, OrgRole, Prefix, utc_now
+from ledger.store.keys import api_keys_of, revoke_api_key
+from ledger.store.models import ApiKey, Organisation, OrgRole
+from ledger.store.repository import organisation_in, organisation_prefixes
 
 router = APIRouter(tags=["Members"])
 
@@ -79,22 +81,18 @@ def _normalised(prefix: str, field: str) -> str:
 
 
 def _organisation(session: Session, org_id: str) -> Organisation:
-    org = session.exec(select(Organisation).where(Organisation.org_id == org_id.lower())).first()
+    org = organisation_in(session, org_id=org_id)
     if org is None:
         raise ProblemError(404, "not-found", f"no member {org_id.lower()}", field="org_id")
     return org
 
 
 @router.get("/me", response_model=Me, summary="Who this API key belongs to")
-def me(who: PrincipalDep, session: SessionDep) -> Me:
+def me(who: PrincipalDep, services: ServicesDep) -> Me:
     """The key's role and organisation, with the prefixes the organisation owns."""
     prefixes: list[str] = []
     if who.organisation_id is not None:
-        prefixes = list(
-            session.exec(
-                select(Prefix.prefix).where(Prefix.organisation_id == who.organisation_id)
-            ).all()
-        )
+        prefixes = [p.prefix for p in organisation_prefixes(services.engine, who.organisation_id)]
     return Me(
         key_id=who.key_id, role=who.role, org_id=who.org_id, name=who.org_name, prefixes=prefixes
     )
@@ -215,7 +213,6 @@ def create_key(org_id: OrgId, body: ApiKeyIn, session: SessionDep, _: AdminDep) 
         )
     assert org.id is not None
     row, key = create_api_key(session, role=body.role, organisation_id=org.id, label=body.label)
-    session.commit()
     return ApiKeyCreated(**_key_out(row, org.org_id).model_dump(), key=key)
 
 
@@ -230,10 +227,8 @@ def list_keys(org_id: OrgId, session: SessionDep, who: PrincipalDep) -> list[Api
     org = _organisation(session, org_id)
     if not who.is_admin and who.organisation_id != org.id:
         raise ProblemError(403, "forbidden", "these are another member's keys", field="org_id")
-    rows = session.exec(
-        select(ApiKey).where(ApiKey.organisation_id == org.id).order_by(ApiKey.id)  # type: ignore[arg-type]
-    ).all()
-    return [_key_out(row, org.org_id) for row in rows]
+    assert org.id is not None
+    return [_key_out(row, org.org_id) for row in api_keys_of(session, org.id)]
 
 
 @router.delete(
@@ -252,13 +247,7 @@ def revoke_key(
     org = _organisation(session, org_id)
     if not who.is_admin and who.organisation_id != org.id:
         raise ProblemError(403, "forbidden", "this is another member's key", field="org_id")
-    row = session.exec(
-        select(ApiKey).where(ApiKey.key_id == key_id, ApiKey.organisation_id == org.id)
-    ).first()
-    if row is None:
+    assert org.id is not None
+    if revoke_api_key(session, key_id=key_id, organisation_id=org.id) is None:
         raise ProblemError(404, "not-found", f"member has no API key {key_id}", field="key_id")
-    if row.revoked_at is None:
-        row.revoked_at = utc_now()
-        session.add(row)
-        session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

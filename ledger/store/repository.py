@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from eth_utils.address import is_address, to_checksum_address
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from ledger.errors import InvalidInputError
 from ledger.identifiers import (
@@ -52,6 +52,7 @@ __all__ = [
     "get_event_by_hash",
     "get_organisation",
     "normalise_org_id",
+    "organisation_in",
     "organisation_prefixes",
     "registered_prefix",
     "revoke_signing_key",
@@ -115,15 +116,8 @@ def get_organisation(
     engine: Engine, *, id: int | None = None, org_id: str | None = None
 ) -> Organisation | None:
     """A member by its row id or its on-chain organisation id (exactly one of them)."""
-    if (id is None) == (org_id is None):
-        raise InvalidInputError("give exactly one of id and org_id", field="id")
     with session_factory(engine)() as session:
-        if id is not None:
-            return session.get(Organisation, id)
-        statement = select(Organisation).where(
-            Organisation.org_id == normalise_org_id(org_id or "")
-        )
-        return session.exec(statement).first()
+        return organisation_in(session, id=id, org_id=org_id)
 
 
 def add_signing_key(
@@ -287,3 +281,20 @@ def events_by_identifier(
     with engine.connect() as connection:
         rows = connection.execute(statement).mappings().all()
     return [StoredEvent.from_row(row) for row in rows]
+
+
+def organisation_in(
+    session: Session, *, id: int | None = None, org_id: str | None = None
+) -> Organisation | None:
+    """A member by its row id or its on-chain organisation id (exactly one of them), read in
+    the caller's session (:func:`get_organisation` opens one of its own).
+
+    Raises:
+        InvalidInputError: both or neither given, or a bad ``org_id``.
+    """
+    if (id is None) == (org_id is None):
+        raise InvalidInputError("give exactly one of id and org_id", field="id")
+    if id is not None:
+        return session.get(Organisation, id)
+    statement = select(Organisation).where(Organisation.org_id == normalise_org_id(org_id or ""))
+    return session.exec(statement).first()

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.errors import InvalidInputError
 from ledger.store.capture import capture_events
+from ledger.store.db import session_factory
 from ledger.store.models import OrgRole
 from ledger.store.repository import (
     ConflictError,
@@ -19,6 +20,7 @@ from ledger.store.repository import (
     get_event_by_event_id,
     get_event_by_hash,
     get_organisation,
+    organisation_in,
     organisation_prefixes,
     revoke_signing_key,
     signing_keys,
@@ -186,3 +188,26 @@ def test_events_by_identifier_in_time_order_over_all_roles(engine: Engine, org: 
         events_by_identifier(engine, item, roles=["owner"])
     with pytest.raises(InvalidInputError):
         events_by_identifier(engine, item, limit=0)
+
+
+def test_organisation_in_a_session(engine: Engine) -> None:
+    created = create_organisation(engine, org_id=ORG_ID, name="Acme", roles=OrgRole.RECORDER)
+    assert created.id is not None
+    with session_factory(engine)() as session:
+        by_id = organisation_in(session, id=created.id)
+        by_org_id = organisation_in(session, org_id=ORG_ID.upper().replace("0X", "0x"))
+        assert by_id is not None
+        assert by_org_id is not None
+        assert by_id.id == by_org_id.id == created.id
+        assert by_id.org_id == ORG_ID.lower()
+        assert organisation_in(session, id=created.id + 1) is None
+        assert organisation_in(session, org_id="0x" + "00" * 32) is None
+        with pytest.raises(InvalidInputError) as raised:
+            organisation_in(session)
+        assert raised.value.field == "id"
+        with pytest.raises(InvalidInputError) as raised:
+            organisation_in(session, id=created.id, org_id=ORG_ID)
+        assert raised.value.field == "id"
+        with pytest.raises(InvalidInputError) as raised:
+            organisation_in(session, org_id="0x1234")
+        assert raised.value.field == "org_id"
