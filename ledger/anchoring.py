@@ -529,7 +529,6 @@ class AnchorWorker:
         _state, receipt = self._await(tx_hash)
         if receipt is None:
             return 0
-        _crash_point("after_receipt")
         if receipt["status"] != 1:
             log.warning("batch %s: transaction %s reverted; will retry", batch.id, tx_hash)
             return 0
@@ -601,6 +600,9 @@ class AnchorWorker:
         return self._confirm(batch, receipt)
 
     def _confirm(self, batch: BatchRow, receipt: Any) -> int:
+        # Mined, not yet recorded: every path to "mined" passes here (the receipt awaited
+        # after sending, one found in a later round, a root adopted from the chain).
+        _crash_point("after_receipt")
         tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
         with write_transaction(self.engine) as conn:
             conn.execute(
