@@ -26,10 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
-
-from ledger.chain import RpcAnswer, RpcRequest, ViewFunction
+from ledger.chain import RpcAnswer, RpcRequest, Transaction, ViewFunction
+from ledger.chain import transaction_request as transaction_request
 
 #: Batch records kept per process (a record is ~300 bytes; a batch holds up to 2,000 events).
 CACHE_SIZE: Final = 8_192
@@ -143,17 +141,6 @@ def block_hash_of(answer: RpcAnswer) -> str | None:
     return str(value).lower() if value else None
 
 
-def transaction_request(tx_hash: str) -> RpcRequest:
-    """``eth_getTransactionByHash(tx_hash)``."""
-    return RpcRequest("eth_getTransactionByHash", (tx_hash,))
-
-
-def _int(value: Any) -> int | None:
-    if value is None:
-        return None
-    return int(value, 16) if isinstance(value, str) else int(value)
-
-
 def anchor_record(
     batch_of: tuple[Any, ...],
     transaction: RpcAnswer,
@@ -164,27 +151,27 @@ def anchor_record(
     """An :class:`AnchorRecord` from the decoded ``batchOf(root)`` and the raw answer to
     :func:`transaction_request` (``anchor_batch`` decodes the transaction's input)."""
     org, block, count = bytes(batch_of[0]), int(batch_of[1]), int(batch_of[2])
-    tx = transaction.result
-    if transaction.error is not None or not isinstance(tx, Mapping):
+    try:
+        if transaction.error is not None or not isinstance(transaction.result, Mapping):
+            raise ValueError("no transaction")
+        tx = Transaction.from_json(transaction.result)
+    except ValueError:
         return AnchorRecord(org, block, count, tx_found=False)
-    data = HexBytes(tx.get("input") or "0x")
     anchors = False
-    if bytes(data[:4]) == anchor_batch.selector:
+    if tx.input[:4] == anchor_batch.selector:
         try:
-            args = anchor_batch.decode_input(bytes(data[4:]))
+            args = anchor_batch.decode_input(tx.input[4:])
             anchors = "0x" + bytes(args[0]).hex() == root.lower()
         except ValueError:
             anchors = False
-    to = tx.get("to")
-    block_hash = tx.get("blockHash")
     return AnchorRecord(
         org,
         block,
         count,
         tx_found=True,
-        tx_from=to_checksum_address(tx["from"]) if tx.get("from") else None,
-        tx_to=to_checksum_address(to) if to else None,
-        tx_block=_int(tx.get("blockNumber")),
-        tx_block_hash=str(block_hash).lower() if block_hash else None,
+        tx_from=tx.sender,
+        tx_to=tx.to,
+        tx_block=tx.block_number,
+        tx_block_hash=tx.block_hash,
         anchors_root=anchors,
     )

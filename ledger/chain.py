@@ -69,8 +69,6 @@ class ContractRevertError(ChainError):
     """A call or transaction reverted with one of the contract's custom errors."""
 
     problem = "contract-revert"
-    #: The API maps each custom error to its own status.
-    http_status = None
 
     def __init__(self, name: str, args: tuple[Any, ...], *, tx_hash: str | None = None) -> None:
         super().__init__(f"reverted with {name}{args}")
@@ -144,6 +142,8 @@ class Transaction:
     input: bytes
     #: None while the transaction waits in the node's pool.
     block_number: int | None
+    #: The hash of the block that holds it (lower-case 0x-hex); None while pending.
+    block_hash: str | None = None
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Transaction:
@@ -155,6 +155,7 @@ class Transaction:
         try:
             to = raw.get("to")
             block = raw.get("blockNumber")
+            block_hash = raw.get("blockHash")
             return cls(
                 hash=HexBytes(raw["hash"]).to_0x_hex(),
                 sender=to_checksum_address(raw["from"]),
@@ -162,6 +163,7 @@ class Transaction:
                 nonce=_quantity(raw["nonce"]),
                 input=bytes(HexBytes(raw.get("input") or "0x")),
                 block_number=None if block is None else _quantity(block),
+                block_hash=str(block_hash).lower() if block_hash else None,
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a transaction: {exc!r}") from None
@@ -173,6 +175,12 @@ class RpcRequest:
 
     method: str
     params: tuple[Any, ...]
+
+
+def transaction_request(tx_hash: str) -> RpcRequest:
+    """``eth_getTransactionByHash(tx_hash)``, for a :meth:`ChainClient.batch` (its answer reads
+    with :meth:`Transaction.from_json`)."""
+    return RpcRequest("eth_getTransactionByHash", (tx_hash,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,9 +466,7 @@ class ChainClient:
             except (ValueError, TypeError):
                 raw = HexBytes(b"")
             wanted.append(raw.to_0x_hex() if len(raw) == 32 else None)
-        answers = iter(
-            self.batch([RpcRequest("eth_getTransactionByHash", (h,)) for h in wanted if h])
-        )
+        answers = iter(self.batch([transaction_request(h) for h in wanted if h]))
         out: list[Transaction | None] = []
         for asked in wanted:
             if asked is None:

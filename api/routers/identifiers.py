@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
-from eth_utils.crypto import keccak
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -22,6 +21,7 @@ from api.schemas import RecallIn, RecallOut
 from api.services import Services
 from api.trail import LIFT_REASON_KEY, RECALL_NAMESPACE, RECALL_REASON_KEY, TrailOut
 from ledger.identifiers import Identifier
+from ledger.identifiers.hashing import keccak256
 from ledger.membership import RecallStatus
 from ledger.store.repository import events_by_identifier
 from ledger.trace import DEFAULT_DEPTH, MAX_DEPTH, recall_scope, render_svg, trace
@@ -139,7 +139,9 @@ def _recall_out(services: Services, status: RecallStatus) -> RecallOut:
     if status.recalled and status.recalled_identifier and status.reason_hash:
         for stored in reversed(events_by_identifier(services.engine, status.recalled_identifier)):
             text = stored.event.get(RECALL_REASON_KEY)
-            if isinstance(text, str) and "0x" + keccak(text=text).hex() == status.reason_hash:
+            if not isinstance(text, str):
+                continue
+            if "0x" + keccak256(text.encode()).hex() == status.reason_hash:
                 reason = text
                 break
     return RecallOut(
