@@ -36,6 +36,12 @@ recalls, the prefix owner, the signing keys of signed events, and for each batch
 ``batchOf`` and the anchoring transaction or, when :mod:`ledger.anchor_facts` has the root's
 record cached, only the hash of the block holding it (to confirm it is still canonical). Merkle
 proofs are followed locally.
+
+Every caller answers the same verification document (:class:`TrailJson`):
+:meth:`TrailVerification.to_json` for a trail, :meth:`TrailEntry.document` for one event, built
+from :meth:`TrailEntry.to_json` and :meth:`EventVerification.to_json`. The API's trail adds only
+what its node knows (links, member names, the recall notice's text, a product summary); the
+CLI prints the document as it is.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import sqlalchemy as sa
 from hexbytes import HexBytes
@@ -57,9 +63,17 @@ from ledger.anchor_facts import AnchorRecord
 from ledger.chain import ChainClient, RpcAnswer, RpcRequest
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, InvalidInputError, LedgerError
-from ledger.identifiers import parse
+from ledger.identifiers import Identifier, parse
 from ledger.merkle import Coverage, MerkleError, coverage, leaf_hash, leaf_word, process_proof
-from ledger.origin import Evidence, Origin, evidence_events, evidence_in, judge, owner_of
+from ledger.origin import (
+    Evidence,
+    Origin,
+    OriginStatus,
+    evidence_events,
+    evidence_in,
+    judge,
+    owner_of,
+)
 from ledger.store.indexing import event_hash_of
 from ledger.store.integrity import (
     DERIVED_COLUMNS,
@@ -98,6 +112,108 @@ LEGACY_COVERAGE = (
 )
 
 
+class RecorderJson(TypedDict):
+    """Who recorded an event (or owns an identifier's prefix)."""
+
+    org_id: str | None
+    name: str | None
+    address: str | None
+
+
+class AnchorJson(TypedDict):
+    """Where an event is anchored, and what anyone needs to check it on chain themselves:
+    ``TraceAnchor.verifyEvent(root, proof, leaf_word, id_key, recorder.address)``."""
+
+    root: str | None
+    tx_hash: str | None
+    block_number: int | None
+    id_key: str | None
+    proof: list[str]
+    coverage: Coverage | None
+    leaf_word: str | None
+
+
+class VerificationJson(TypedDict):
+    """One event's verification (:meth:`EventVerification.to_json`)."""
+
+    status: Status
+    reasons: list[str]
+    recorder: RecorderJson
+    anchor: AnchorJson
+    signed: bool
+
+
+class TrailEntryJson(TypedDict):
+    """One event of a trail (:meth:`TrailEntry.to_json`)."""
+
+    event_id: str | None
+    hash_id: str
+    event_type: str
+    event_time: str
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    read_point: str | None
+    biz_location: str | None
+    verification: VerificationJson
+    event: dict[str, Any]
+
+
+class IdentifierJson(TypedDict):
+    """What is verified: an identifier in its forms (an event: its hash ID, ``kind`` event)."""
+
+    canonical: str
+    scheme: str
+    kind: str
+    owner_prefix: str | None
+    class_identifier: str | None
+
+
+class RecallJson(TypedDict):
+    """The on-chain recall state: of the identifier, or of the lot/class it belongs to."""
+
+    recalled: bool
+    identifier: str | None
+    org_id: str | None
+    block: int | None
+    reason_hash: str | None
+
+
+class OriginEvidenceJson(TypedDict):
+    """One commissioning event of the brand owner and how it verified."""
+
+    hash_id: str
+    identifier: str
+    status: str
+
+
+class OriginJson(TypedDict):
+    """Whether the brand owner commissioned the identifier (:class:`ledger.origin.Origin`)."""
+
+    status: OriginStatus
+    confirmed: bool
+    owner: RecorderJson | None
+    prefix: str | None
+    commissioning: list[OriginEvidenceJson]
+    reasons: list[str]
+
+
+class TrailJson(TypedDict):
+    """A verification document (:meth:`TrailVerification.to_json`, :meth:`TrailEntry.document`).
+
+    ``recall`` and ``origin`` are None where they were not judged (one event on its own).
+    The API's trail document (``TrailOut``) is this one plus what the serving node knows
+    (links, member names, the recall notice's text, a product summary, the chain).
+    """
+
+    identifier: IdentifierJson
+    verdict: Verdict
+    reasons: list[str]
+    recall: RecallJson | None
+    origin: OriginJson | None
+    events: list[TrailEntryJson]
+
+
 @dataclass(frozen=True, slots=True)
 class EventVerification:
     """The verification of one stored event."""
@@ -118,12 +234,14 @@ class EventVerification:
     #: The leaf's first word (0x-hex): ``TraceAnchor.verifyEvent(root, proof, leaf_word,
     #: id_key, recorder)`` checks the event on chain with no code of ours.
     leaf_word: str | None = None
+    #: The stored Merkle proof (0x-hex siblings) and identifier key, for that check.
+    proof: tuple[str, ...] = ()
+    id_key: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+    def to_json(self) -> VerificationJson:
+        """The verification as every verification document spells it (the API's trail, the
+        CLI's ``verify --json``)."""
         return {
-            "event_pk": self.event_pk,
-            "hash_id": self.hash_id,
             "status": self.status,
             "reasons": list(self.reasons),
             "recorder": {
@@ -135,6 +253,8 @@ class EventVerification:
                 "root": self.root,
                 "tx_hash": self.tx_hash,
                 "block_number": self.block_number,
+                "id_key": self.id_key,
+                "proof": list(self.proof),
                 "coverage": self.coverage,
                 "leaf_word": self.leaf_word,
             },
@@ -154,10 +274,51 @@ class TrailEntry:
     biz_location: str | None
     captured: dict[str, Any]
     verification: EventVerification
-    #: The stored Merkle proof (0x-hex siblings) and identifier key, as the trail shows them
-    #: for checking on chain with ``TraceAnchor.verifyEvent``.
-    proof: tuple[str, ...] = ()
-    id_key: str | None = None
+
+    @property
+    def proof(self) -> tuple[str, ...]:
+        """The stored Merkle proof (0x-hex siblings)."""
+        return self.verification.proof
+
+    @property
+    def id_key(self) -> str | None:
+        """The identifier key the event's leaf commits to (0x-hex)."""
+        return self.verification.id_key
+
+    def to_json(self) -> TrailEntryJson:
+        """The event and its verification (see :class:`TrailEntryJson`)."""
+        return {
+            "event_id": self.captured.get("eventID"),
+            "hash_id": self.verification.hash_id,
+            "event_type": self.event_type,
+            "event_time": self.event_time.isoformat(),
+            "action": self.captured.get("action"),
+            "biz_step": self.biz_step,
+            "disposition": self.disposition,
+            "read_point": self.read_point,
+            "biz_location": self.biz_location,
+            "verification": self.verification.to_json(),
+            "event": self.captured,
+        }
+
+    def document(self) -> TrailJson:
+        """This event on its own in the verification document's shape: the event is the
+        trail, its status the verdict; recall and origin are not judged."""
+        v = self.verification
+        return {
+            "identifier": {
+                "canonical": v.hash_id,
+                "scheme": "ni",
+                "kind": "event",
+                "owner_prefix": None,
+                "class_identifier": None,
+            },
+            "verdict": v.status,
+            "reasons": list(v.reasons),
+            "recall": None,
+            "origin": None,
+            "events": [self.to_json()],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +332,56 @@ class TrailVerification:
     reasons: tuple[str, ...] = field(default=())
     #: Whether the brand owner (the prefix owner) commissioned the identifier.
     origin: Origin | None = None
+    #: The identifier as asked for (a lot-qualified item keeps its lot: its class is the lot);
+    #: None: parsed again from ``identifier``.
+    subject: Identifier | None = field(default=None, compare=False)
+
+    def to_json(self) -> TrailJson:
+        """The trail as a verification document (see :class:`TrailJson`): the identifier,
+        the verdict and why, the recall facts from the chain, the origin and every event."""
+        subject = self.subject if self.subject is not None else parse(self.identifier)
+        klass = subject.class_identifier()
+        recall = self.recall or {}
+        return {
+            "identifier": {
+                "canonical": self.identifier,
+                "scheme": subject.scheme,
+                "kind": subject.kind,
+                "owner_prefix": subject.owner_prefix,
+                "class_identifier": klass.canonical if klass else None,
+            },
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "recall": {
+                "recalled": self.recall is not None,
+                "identifier": recall.get("identifier") or (self.identifier if recall else None),
+                "org_id": recall.get("org_id"),
+                "block": recall.get("block"),
+                "reason_hash": recall.get("reason_hash"),
+            },
+            "origin": _origin_json(self.origin),
+            "events": [entry.to_json() for entry in self.events],
+        }
+
+
+def _origin_json(origin: Origin | None) -> OriginJson:
+    """The origin (not judged, as for a trail built elsewhere: ``unknown``, rather than claim
+    anything)."""
+    if origin is None:
+        return {"status": "unknown", "confirmed": False, "owner": None, "prefix": None,
+                "commissioning": [], "reasons": []}  # fmt: skip
+    owner = origin.owner
+    return {
+        "status": origin.status,
+        "confirmed": origin.confirmed,
+        "owner": ({"org_id": owner.org_id, "name": owner.name, "address": None} if owner else None),
+        "prefix": owner.prefix if owner else None,
+        "commissioning": [
+            {"hash_id": e.hash_id, "identifier": e.identifier, "status": e.status}
+            for e in origin.evidence
+        ],
+        "reasons": list(origin.reasons),
+    }
 
 
 @dataclass(slots=True)
@@ -288,12 +499,17 @@ class Verifier:
 
     def verify_event(self, event_pk: int) -> EventVerification:
         """Verify the stored event ``event_pk``."""
+        return self.verify_entry(event_pk).verification
+
+    def verify_entry(self, event_pk: int) -> TrailEntry:
+        """The stored event ``event_pk`` as a trail entry: what it says and how it verifies
+        (:meth:`TrailEntry.document` makes it a verification document)."""
         with self.engine.connect() as conn:
-            row = conn.execute(_verification_select().where(_event.c.id == event_pk)).first()
+            row = conn.execute(_TRAIL_SELECT.where(_event.c.id == event_pk)).first()
             index = _index_rows(conn, [event_pk])
         if row is None:
             raise InvalidInputError(f"no stored event {event_pk}", field="event")
-        return self._verify_row(row, index[event_pk])
+        return _entry(row, self._verify_row(row, index[event_pk]))
 
     def _verify_row(self, row: Any, index: Sequence[IndexRow]) -> EventVerification:
         base: dict[str, Any] = {
@@ -306,6 +522,8 @@ class Verifier:
             "tx_hash": row.tx_hash,
             "block_number": row.block_number,
             "signed": row.signature is not None,
+            "proof": _proof_of(row.proof),
+            "id_key": row.primary_id_key,
         }
         # 1-2. The stored event against its captured JSON, capture job and batch.
         problems = list(self._content_problems(row, index))
@@ -581,21 +799,7 @@ class Verifier:
             }
         finally:
             _TRAIL_READS.reset(token)
-        entries = tuple(
-            TrailEntry(
-                event_type=row.event_type,
-                event_time=row.event_time,
-                biz_step=row.biz_step,
-                disposition=row.disposition,
-                read_point=row.read_point,
-                biz_location=row.biz_location,
-                captured=_loads(row.captured_json),
-                verification=verified[row.id],
-                proof=tuple(row.proof or ()),
-                id_key=row.primary_id_key,
-            )
-            for row in rows
-        )
+        entries = tuple(_entry(row, verified[row.id]) for row in rows)
         recall: dict[str, Any] | None = None
         reasons: list[str] = []
         chain_owner: str | None = None
@@ -626,7 +830,22 @@ class Verifier:
             recall=recall,
             reasons=tuple(reasons),
             origin=origin,
+            subject=ident,
         )
+
+
+def _entry(row: Any, verification: EventVerification) -> TrailEntry:
+    """The trail entry of an event's row (:data:`_TRAIL_SELECT`) and its verification."""
+    return TrailEntry(
+        event_type=row.event_type,
+        event_time=row.event_time,
+        biz_step=row.biz_step,
+        disposition=row.disposition,
+        read_point=row.read_point,
+        biz_location=row.biz_location,
+        captured=_loads(row.captured_json),
+        verification=verification,
+    )
 
 
 def _recall_of(
@@ -651,6 +870,12 @@ def _classes(text: str) -> list[tuple[str, bytes]]:
         out.append((cls.canonical, cls.id_key))
         cls = cls.class_identifier()
     return out
+
+
+def _proof_of(stored: object) -> tuple[str, ...]:
+    """The stored proof as shown (a stored value that is no list shows as none: the proof
+    check says why it fails)."""
+    return tuple(str(p) for p in stored) if isinstance(stored, list) else ()
 
 
 def _loads(text: str) -> dict[str, Any]:
