@@ -21,7 +21,7 @@ from api.metrics import Metrics
 from devnet.launcher import ADMIN_PASSPHRASE_ENV
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
-from ledger.membership import Membership
+from ledger.membership import Membership, MembershipReader
 from ledger.settings import Settings
 from ledger.store.db import make_engine, pool_options, session_factory
 from ledger.verify import Verifier
@@ -53,6 +53,7 @@ class Services:
         self._deployment: Deployment | None = None
         self._admin: Signer | None = None
         self._membership: Membership | None = None
+        self._reader: MembershipReader | None = None
         self._verifier: Verifier | None = None
         self._lock = threading.Lock()
         #: Events this process captured (their trails were invalidated at capture already),
@@ -84,12 +85,20 @@ class Services:
             return self._admin
 
     def membership(self) -> Membership:
-        """Membership operations (database and chain in step), signed by the admin key."""
+        """Membership operations (database and chain in step); the writes the admin signs
+        open its key when they first need it, so reads never depend on it."""
         if self._membership is None:
             self._membership = Membership(
-                self.engine, self.chain, self.deployment(), self.keyring, admin=self.admin_signer()
-            )
+                self.engine, self.chain, self.deployment(), self.keyring,
+                admin_key=self.admin_signer,
+            )  # fmt: skip
         return self._membership
+
+    def membership_reader(self) -> MembershipReader:
+        """Membership reads (members, prefix owners, recall states): no key needed."""
+        if self._reader is None:
+            self._reader = MembershipReader(self.engine, self.chain, self.deployment())
+        return self._reader
 
     def verifier(self) -> Verifier:
         """Verification of stored events against the chain (reads only)."""
@@ -109,6 +118,7 @@ class Services:
         with self._lock:
             self._deployment = None
             self._membership = None
+            self._reader = None
             self._verifier = None
         self.trails.clear()
 

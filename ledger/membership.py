@@ -5,12 +5,15 @@ recall); the database mirrors it for queries and permission checks in the API. E
 writes the database rows in a transaction that commits only after the chain transaction is mined,
 so a failed chain call leaves no row behind; an operation interrupted after the chain accepted it
 and before the commit is adopted from the chain when it is run again.
+
+Reads (:class:`MembershipReader`: members, prefix owners, recall states) need no key; the
+writes (:class:`Membership`) open the consortium admin's key only when one of them needs it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -152,8 +155,116 @@ def _add_key(conn: Connection, member_id: int, address: str, keystore_path: str 
     )
 
 
-class Membership:
-    """Admits members, manages their keys and prefixes, records recalls."""
+class MembershipReader:
+    """The consortium as the database mirrors it and the chain records it, read only: members,
+    who owns an identifier's prefix, recall states. It holds no key, so public reads work
+    whatever the state of the admin's keystore."""
+
+    def __init__(self, engine: Engine, chain: ChainClient, deployment: Deployment) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.anchor: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
+
+    def owner_of(self, identifier: Identifier) -> str | None:
+        """The org id of the member owning a prefix of ``identifier``, if any."""
+        candidates = prefix_candidates(identifier)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_org.c.org_id)
+                .join(_prefix, _prefix.c.organisation_id == _org.c.id)
+                .where(_prefix.c.prefix.in_(list(candidates)))
+                .order_by(sa.func.length(_prefix.c.prefix).desc())
+                .limit(1)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def require_owner(self, org_id: str, identifier: Identifier) -> None:
+        """Raise unless member ``org_id`` owns a prefix of ``identifier``."""
+        if self.owner_of(identifier) != org_id.lower():
+            raise PrefixOwnershipError(
+                f"{identifier.canonical} is not under a prefix of member {org_id}",
+                field="identifier",
+            )
+
+    def recall_status(self, text: str) -> RecallStatus:
+        """Whether an identifier, or the lot/class it belongs to, is recalled on the chain."""
+        ident = parse(text)
+        chain_of: list[Identifier] = [ident]
+        cls = ident.class_identifier()
+        while cls is not None and cls.canonical not in {i.canonical for i in chain_of}:
+            chain_of.append(cls)
+            cls = cls.class_identifier()
+        for candidate in chain_of:
+            active, oid, since, why = self.chain.call(
+                self.anchor.functions.recallOf(candidate.id_key)
+            )
+            if active:
+                return RecallStatus(
+                    ident.canonical,
+                    True,
+                    candidate.canonical,
+                    "0x" + bytes(oid).hex(),
+                    int(since),
+                    "0x" + bytes(why).hex(),
+                )
+        return RecallStatus(ident.canonical, False, None, None, None, None)
+
+    def member(self, org_id: str) -> Member:
+        """A member as mirrored in the database."""
+        oid = org_id.lower()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_org).where(_org.c.org_id == oid)).first()
+            if row is None:
+                raise UnknownOrganisationError(f"no member {oid}", field="org_id")
+            keys = (
+                conn.execute(
+                    sa.select(_key.c.address)
+                    .where(_key.c.organisation_id == row.id, _key.c.active.is_(True))
+                    .order_by(_key.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            prefixes = (
+                conn.execute(
+                    sa.select(_prefix.c.prefix)
+                    .where(_prefix.c.organisation_id == row.id)
+                    .order_by(_prefix.c.prefix)
+                )
+                .scalars()
+                .all()
+            )
+        return Member(
+            row.id, row.org_id, row.name, row.roles, row.active, tuple(keys), tuple(prefixes)
+        )
+
+    def members(self) -> list[Member]:
+        """Every member."""
+        with self.engine.connect() as conn:
+            ids = conn.execute(sa.select(_org.c.org_id).order_by(_org.c.id)).scalars().all()
+        return [self.member(oid) for oid in ids]
+
+    def names(self, org_ids: Iterable[str]) -> dict[str, str]:
+        """The names of the members ``org_ids`` (0x-hex; those that are no member are left
+        out)."""
+        wanted = sorted({oid.lower() for oid in org_ids})
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_org.c.org_id, _org.c.name).where(_org.c.org_id.in_(wanted))
+            ).all()
+        return {str(oid): str(name) for oid, name in rows}
+
+
+class Membership(MembershipReader):
+    """Admits members, manages their keys and prefixes, records recalls (and reads, as
+    :class:`MembershipReader`).
+
+    The consortium admin's signer is ``admin``, or what ``admin_key`` gives when a write first
+    needs it (None: this process holds no admin key), so only the writes signed by the admin
+    depend on its keystore being readable.
+    """
 
     def __init__(
         self,
@@ -162,12 +273,13 @@ class Membership:
         deployment: Deployment,
         keyring: Keyring,
         admin: Signer | None = None,
+        *,
+        admin_key: Callable[[], Signer | None] | None = None,
     ) -> None:
-        self.engine = engine
-        self.chain = chain
+        super().__init__(engine, chain, deployment)
         self.keyring = keyring
         self.admin = admin
-        self.anchor: Contract = chain.contract("TraceAnchor", deployment.anchor_address)
+        self._admin_key = admin_key
 
     # ------------------------------------------------------------------ members
 
@@ -198,8 +310,11 @@ class Membership:
             if on_chain[0] != 0:
                 self._adopt(conn, oid, name)
             else:
+                admin = self._admin_signer()  # before a key is made for nothing
                 address, path = self.keyring.create(oid)
-                self._admin_tx(self.anchor.functions.admitMember(HexBytes(oid), roles, address))
+                self._admin_tx(
+                    self.anchor.functions.admitMember(HexBytes(oid), roles, address), admin
+                )
                 member_id = self._insert_org(conn, oid, name, roles)
                 _add_key(conn, member_id, address, str(path))
         for prefix in prefixes:
@@ -268,8 +383,9 @@ class Membership:
                 .scalars()
                 .all()
             )
+            admin = self._admin_signer()  # before a key is made for nothing
             address, path = self.keyring.create(oid)
-            self._admin_tx(self.anchor.functions.addSigner(HexBytes(oid), address))
+            self._admin_tx(self.anchor.functions.addSigner(HexBytes(oid), address), admin)
             now = datetime.now(UTC)
             _add_key(conn, member_id, address, str(path))
             if revoke_old:
@@ -321,27 +437,6 @@ class Membership:
                 )
         return normalised
 
-    def owner_of(self, identifier: Identifier) -> str | None:
-        """The org id of the member owning a prefix of ``identifier``, if any."""
-        candidates = prefix_candidates(identifier)
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(_org.c.org_id)
-                .join(_prefix, _prefix.c.organisation_id == _org.c.id)
-                .where(_prefix.c.prefix.in_(list(candidates)))
-                .order_by(sa.func.length(_prefix.c.prefix).desc())
-                .limit(1)
-            ).first()
-        return None if row is None else str(row[0])
-
-    def require_owner(self, org_id: str, identifier: Identifier) -> None:
-        """Raise unless member ``org_id`` owns a prefix of ``identifier``."""
-        if self.owner_of(identifier) != org_id.lower():
-            raise PrefixOwnershipError(
-                f"{identifier.canonical} is not under a prefix of member {org_id}",
-                field="identifier",
-            )
-
     # ------------------------------------------------------------------ recalls
 
     def recall(self, org_id: str, identifier: str, reason: str) -> RecallStatus:
@@ -369,66 +464,6 @@ class Membership:
             raise
         return self.recall_status(ident.canonical)
 
-    def recall_status(self, text: str) -> RecallStatus:
-        """Whether an identifier, or the lot/class it belongs to, is recalled on the chain."""
-        ident = parse(text)
-        chain_of: list[Identifier] = [ident]
-        cls = ident.class_identifier()
-        while cls is not None and cls.canonical not in {i.canonical for i in chain_of}:
-            chain_of.append(cls)
-            cls = cls.class_identifier()
-        for candidate in chain_of:
-            active, oid, since, why = self.chain.call(
-                self.anchor.functions.recallOf(candidate.id_key)
-            )
-            if active:
-                return RecallStatus(
-                    ident.canonical,
-                    True,
-                    candidate.canonical,
-                    "0x" + bytes(oid).hex(),
-                    int(since),
-                    "0x" + bytes(why).hex(),
-                )
-        return RecallStatus(ident.canonical, False, None, None, None, None)
-
-    # ------------------------------------------------------------------ reads
-
-    def member(self, org_id: str) -> Member:
-        """A member as mirrored in the database."""
-        oid = org_id.lower()
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(_org).where(_org.c.org_id == oid)).first()
-            if row is None:
-                raise UnknownOrganisationError(f"no member {oid}", field="org_id")
-            keys = (
-                conn.execute(
-                    sa.select(_key.c.address)
-                    .where(_key.c.organisation_id == row.id, _key.c.active.is_(True))
-                    .order_by(_key.c.id)
-                )
-                .scalars()
-                .all()
-            )
-            prefixes = (
-                conn.execute(
-                    sa.select(_prefix.c.prefix)
-                    .where(_prefix.c.organisation_id == row.id)
-                    .order_by(_prefix.c.prefix)
-                )
-                .scalars()
-                .all()
-            )
-        return Member(
-            row.id, row.org_id, row.name, row.roles, row.active, tuple(keys), tuple(prefixes)
-        )
-
-    def members(self) -> list[Member]:
-        """Every member."""
-        with self.engine.connect() as conn:
-            ids = conn.execute(sa.select(_org.c.org_id).order_by(_org.c.id)).scalars().all()
-        return [self.member(oid) for oid in ids]
-
     # ------------------------------------------------------------------ internals
 
     def _require(self, conn: Connection, oid: str) -> int:
@@ -454,7 +489,19 @@ class Membership:
             )
         return self.keyring.signer(oid, address)
 
-    def _admin_tx(self, call: ContractFunction) -> None:
-        if self.admin is None:
+    def _admin_signer(self) -> Signer:
+        """The consortium admin's signer (opened now, the first time a write needs it).
+
+        Raises:
+            MembershipError: this process holds no admin key.
+            wallets.errors.WalletError: its keystore or passphrase cannot be read.
+        """
+        admin = self.admin
+        if admin is None and self._admin_key is not None:
+            admin = self._admin_key()
+        if admin is None:
             raise MembershipError("this operation needs the consortium admin key")
-        self.chain.transact(self.admin, call)
+        return admin
+
+    def _admin_tx(self, call: ContractFunction, admin: Signer | None = None) -> None:
+        self.chain.transact(admin if admin is not None else self._admin_signer(), call)

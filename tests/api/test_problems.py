@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from api.negotiation import best_match
 from devnet.launcher import Devnet
 from tests.api.conftest import (
+    ADMIN_KEY,
     EPCIS_CONTEXT,
     Api,
     Member,
@@ -307,23 +308,32 @@ def test_fuzz_headers(api: Api, header: str, value: str) -> None:
         no_500(api.get(url, headers={header: value}))
 
 
-def test_a_corrupt_admin_keystore_is_a_503_on_public_pages(
+def test_a_corrupt_admin_keystore_is_a_503_on_admin_writes_only(
     make_api: Callable[..., Api], devnet: Devnet, tmp_path: Path
 ) -> None:
     """Public reads that consult the membership (a trail with no commissioning of its owner,
-    an identifier's recall state) answer 503, not 500, when the admin keystore is corrupt."""
+    an identifier's recall state) need no key (issue 12): they answer 200 when the admin
+    keystore is corrupt; a write the admin signs answers 503, not 500, naming no path."""
     data_dir = tmp_path / "data"
     (data_dir / "keys").mkdir(parents=True)
     shutil.copy(devnet.paths.deployment, data_dir / "deployment.json")
     shutil.copy(devnet.paths.admin_passphrase, data_dir / "keys" / "admin.passphrase")
     (data_dir / "keys" / "admin.json").write_text("{not a keystore")
     broken = make_api(data_dir=data_dir)
-    item = quote(f"https://id.gs1.org/01/{gtin(unique_prefix())}/21/S1", safe="")
+    prefix = unique_prefix()
+    item = quote(f"https://id.gs1.org/01/{gtin(prefix)}/21/S1", safe="")
     trail = broken.get(f"/identifiers/{item}", headers={"Accept": "application/json"})
-    problem(trail, 503, "signing-key-unavailable")
-    assert str(data_dir) not in trail.text
-    problem(broken.get(f"/identifiers/{item}/recall"), 503, "signing-key-unavailable")
-    # A browser gets the error page, with the same status.
+    assert trail.status_code == 200, trail.text
+    assert trail.json()["verdict"] == "unknown"
+    recall = broken.get(f"/identifiers/{item}/recall")
+    assert recall.status_code == 200, recall.text
+    assert recall.json()["recalled"] is False
+    # A browser gets the buyer's page.
     page = broken.get(f"/identifiers/{item}", headers={"Accept": "text/html"})
-    assert page.status_code == 503
+    assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+    admitted = broken.post(
+        "/members", json={"name": f"Locked {prefix}", "prefixes": [prefix]}, key=ADMIN_KEY
+    )
+    problem(admitted, 503, "signing-key-unavailable")
+    assert str(data_dir) not in admitted.text
