@@ -247,3 +247,155 @@ class RecallOut(BaseModel):
     block: int | None = None
     reason_hash: str | None = None
     reason: str | None = None
+
+
+# ---------------------------------------------------------------- trails (GET /identifiers/{id})
+
+
+class RecorderOut(BaseModel):
+    """Who recorded an event."""
+
+    org_id: str | None
+    name: str | None
+    address: str | None
+
+
+class AnchorOut(BaseModel):
+    """Where an event is anchored, and what anyone needs to check it on chain themselves:
+    ``TraceAnchor.verifyEvent(root, proof, leaf_word, id_key, recorder.address)``."""
+
+    root: str | None
+    tx_hash: str | None
+    block_number: int | None
+    id_key: str | None
+    proof: list[str]
+    coverage: Literal["record", "event_hash"] | None = Field(
+        description="What the anchor covers: the whole stored record (the captured JSON as "
+        "stored, its hash and signature) or, for batches anchored before leaf version 2, the "
+        "CBV 2.0 event hash only; null until the event is in a batch."
+    )
+    leaf_word: str | None = Field(
+        description="The Merkle leaf's first word (0x-hex), as TraceAnchor.verifyEvent takes "
+        "it; null until the event is in a batch."
+    )
+
+
+class VerificationOut(BaseModel):
+    """One event's verification."""
+
+    status: Literal["verified", "pending", "tampered", "unknown"]
+    reasons: list[str]
+    recorder: RecorderOut
+    anchor: AnchorOut
+    signed: bool
+
+
+class DeclaredInErrorOut(BaseModel):
+    """The error declaration of an event (EPCIS 2.0 section 7.4.1.2) stored in the ledger."""
+
+    declaration_time: str | None
+    reason: str | None
+    corrective_event_ids: list[str]
+
+
+class TrailEventOut(BaseModel):
+    """One event of a trail."""
+
+    event_id: str | None
+    hash_id: str
+    event_type: str
+    event_time: datetime
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    read_point: str | None
+    biz_location: str | None
+    verification: VerificationOut
+    event: dict[str, Any]
+    #: Set on an event (and on its declaration) when the trail holds an error declaration of
+    #: it (same hash ID); the verdict does not change.
+    declared_in_error: DeclaredInErrorOut | None = None
+
+
+class ProductOut(BaseModel):
+    """What the trail says about the product."""
+
+    gtin: str | None
+    lot: str | None
+    serial: str | None
+    key: str | None
+    production_date: str | None
+    expiry_date: str | None
+    made_by: str | None
+    made_at: str | None
+
+
+class RecallStateOut(BaseModel):
+    """The on-chain recall state."""
+
+    recalled: bool
+    identifier: str | None = None
+    org_id: str | None = None
+    member: str | None = None
+    block: int | None = None
+    reason_hash: str | None = None
+    reason: str | None = None
+
+
+class OriginEvidenceOut(BaseModel):
+    """One commissioning event of the brand owner and how it verified."""
+
+    hash_id: str
+    identifier: str
+    status: Literal["verified", "pending", "tampered", "unknown"]
+
+
+class OriginOut(BaseModel):
+    """Whether the brand owner (the member owning the identifier's GS1 company prefix or Handle
+    prefix, as the chain confirms) commissioned the product: ``confirmed`` by a verified
+    commissioning of it or its lot/class; ``pending`` (not anchored yet); ``tampered`` /
+    ``unknown``; ``unconfirmed`` (no such commissioning: the trail is ``unconfirmed_origin``);
+    ``no_owner`` (no member owns its prefix: nobody can vouch for it)."""
+
+    status: Literal["confirmed", "pending", "tampered", "unknown", "unconfirmed", "no_owner"]
+    confirmed: bool
+    owner: RecorderOut | None
+    prefix: str | None
+    commissioning: list[OriginEvidenceOut]
+    reasons: list[str]
+
+
+class IdentifierOut(BaseModel):
+    """The identifier in its forms."""
+
+    canonical: str
+    scheme: str
+    kind: str
+    owner_prefix: str
+    class_identifier: str | None
+    epc_uri: str | None
+    resolver_url: str
+    trail_url: str
+    qr_png: str
+    qr_svg: str
+
+
+class ChainOut(BaseModel):
+    """Where to check the anchors independently."""
+
+    chain_id: int
+    anchor_contract: str
+
+
+class TrailOut(BaseModel):
+    """An identifier's trail with its verification (``GET /identifiers/{id}``)."""
+
+    identifier: IdentifierOut
+    verdict: Literal["verified", "pending", "tampered", "recalled", "unknown", "unconfirmed_origin"]
+    reasons: list[str]
+    recall: RecallStateOut
+    owner: RecorderOut | None
+    origin: OriginOut
+    product: ProductOut
+    events: list[TrailEventOut]
+    chain: ChainOut

@@ -1,6 +1,7 @@
 """An identifier's trail as the API answers it: JSON for machines, the buyer's page for people.
 
-:func:`build_trail` verifies the trail (:class:`ledger.verify.Verifier`) and shapes it;
+:func:`trail_json` adds what this node knows to the ledger's verification document of a trail
+(:meth:`ledger.verify.TrailVerification.to_json`);
 :func:`render` turns it into JSON or HTML and keeps the result in the trail cache when every
 event's verification is final (verified or tampered) and the recall state was read, so a
 popular product's page costs a dictionary lookup until something about it changes.
@@ -17,20 +18,18 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel
 
 from api import i18n
 from api.cache import CachedTrail
 from api.identity import describe, resolver_url, trail_url
+from api.schemas import TrailOut as TrailOut  # the routes and the OpenAPI import it from here
 from api.services import Services
 from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, epc_uri_at, parse
 from ledger.identifiers.hashing import keccak256
-from ledger.store.models import Organisation
 from ledger.store.records import ErrorDeclaration
 from ledger.store.repository import display_epc_uri, events_by_identifier
-from ledger.verify import TrailEntry, TrailVerification
+from ledger.verify import RecallJson, TrailEntry, TrailVerification
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 TEMPLATE_ENV = Environment(
@@ -50,148 +49,9 @@ LIFT_REASON_KEY: Final = "tracechain:recallLiftReason"
 
 Format = Literal["json", "html"]
 
-
-# ---------------------------------------------------------------- JSON shape (for OpenAPI)
-
-
-class RecorderOut(BaseModel):
-    """Who recorded an event."""
-
-    org_id: str | None
-    name: str | None
-    address: str | None
-
-
-class AnchorOut(BaseModel):
-    """Where an event is anchored, and what anyone needs to check it on chain themselves:
-    ``TraceAnchor.verifyEvent(root, proof, eventHash, id_key, recorder.address)``."""
-
-    root: str | None
-    tx_hash: str | None
-    block_number: int | None
-    id_key: str | None
-    proof: list[str]
-
-
-class VerificationOut(BaseModel):
-    """One event's verification."""
-
-    status: Literal["verified", "pending", "tampered", "unknown"]
-    reasons: list[str]
-    recorder: RecorderOut
-    anchor: AnchorOut
-    signed: bool
-
-
-class DeclaredInErrorOut(BaseModel):
-    """The error declaration of an event (EPCIS 2.0 section 7.4.1.2) stored in the ledger."""
-
-    declaration_time: str | None
-    reason: str | None
-    corrective_event_ids: list[str]
-
-
-class TrailEventOut(BaseModel):
-    """One event of a trail."""
-
-    event_id: str | None
-    hash_id: str
-    event_type: str
-    event_time: datetime
-    action: str | None
-    biz_step: str | None
-    disposition: str | None
-    read_point: str | None
-    biz_location: str | None
-    verification: VerificationOut
-    event: dict[str, Any]
-    #: Set on an event (and on its declaration) when the trail holds an error declaration of
-    #: it (same hash ID); the verdict does not change.
-    declared_in_error: DeclaredInErrorOut | None = None
-
-
-class ProductOut(BaseModel):
-    """What the trail says about the product."""
-
-    gtin: str | None
-    lot: str | None
-    serial: str | None
-    key: str | None
-    production_date: str | None
-    expiry_date: str | None
-    made_by: str | None
-    made_at: str | None
-
-
-class RecallStateOut(BaseModel):
-    """The on-chain recall state."""
-
-    recalled: bool
-    identifier: str | None = None
-    org_id: str | None = None
-    member: str | None = None
-    block: int | None = None
-    reason_hash: str | None = None
-    reason: str | None = None
-
-
-class OriginEvidenceOut(BaseModel):
-    """One commissioning event of the brand owner and how it verified."""
-
-    hash_id: str
-    identifier: str
-    status: Literal["verified", "pending", "tampered", "unknown"]
-
-
-class OriginOut(BaseModel):
-    """Whether the brand owner (the member owning the identifier's GS1 company prefix or Handle
-    prefix, as the chain confirms) commissioned the product: ``confirmed`` by a verified
-    commissioning of it or its lot/class; ``pending`` (not anchored yet); ``tampered`` /
-    ``unknown``; ``unconfirmed`` (no such commissioning: the trail is ``unconfirmed_origin``);
-    ``no_owner`` (no member owns its prefix: nobody can vouch for it)."""
-
-    status: Literal["confirmed", "pending", "tampered", "unknown", "unconfirmed", "no_owner"]
-    confirmed: bool
-    owner: RecorderOut | None
-    prefix: str | None
-    commissioning: list[OriginEvidenceOut]
-    reasons: list[str]
-
-
-class IdentifierOut(BaseModel):
-    """The identifier in its forms."""
-
-    canonical: str
-    scheme: str
-    kind: str
-    owner_prefix: str
-    class_identifier: str | None
-    epc_uri: str | None
-    resolver_url: str
-    trail_url: str
-    qr_png: str
-    qr_svg: str
-
-
-class ChainOut(BaseModel):
-    """Where to check the anchors independently."""
-
-    chain_id: int
-    anchor_contract: str
-
-
-class TrailOut(BaseModel):
-    """An identifier's trail with its verification (``GET /identifiers/{id}``)."""
-
-    identifier: IdentifierOut
-    verdict: Literal["verified", "pending", "tampered", "recalled", "unknown", "unconfirmed_origin"]
-    reasons: list[str]
-    recall: RecallStateOut
-    owner: RecorderOut | None
-    origin: OriginOut
-    product: ProductOut
-    events: list[TrailEventOut]
-    chain: ChainOut
+_NOT_JUDGED: Final[RecallJson] = {
+    "recalled": False, "identifier": None, "org_id": None, "block": None, "reason_hash": None
+}  # fmt: skip
 
 
 # ---------------------------------------------------------------- building
@@ -250,32 +110,23 @@ def _recall_reason(
     return None
 
 
-def _member_names(services: Services, org_ids: set[str]) -> dict[str, str]:
-    if not org_ids:
-        return {}
-    table = Organisation.__table__  # type: ignore[attr-defined]
-    with services.engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(table.c.org_id, table.c.name).where(table.c.org_id.in_(sorted(org_ids)))
-        ).all()
-    return {str(org): str(name) for org, name in rows}
-
-
 def trail_json(
     services: Services, identifier: Identifier, trail: TrailVerification
 ) -> dict[str, Any]:
-    """The JSON trail (see :class:`TrailOut`)."""
+    """The JSON trail (see :class:`TrailOut`): the ledger's verification document
+    (:meth:`TrailVerification.to_json`) and what this node adds: its links and QR codes, the
+    EPC URI it displays, member names, the recall notice's text, a product summary, where
+    each event was declared in error, and the chain to check the anchors on."""
+    doc = trail.to_json()
     public = services.public_url
     link = resolver_url(identifier, public)
-    klass = identifier.class_identifier()
     origin = trail.origin
     owner = origin.owner if origin is not None else None
-    owner_org = owner.org_id if owner else services.membership().owner_of(identifier)
-    recall = trail.recall or {}
+    members = services.membership_reader()
+    owner_org = owner.org_id if owner else members.owner_of(identifier)
+    recall = doc["recall"] or _NOT_JUDGED  # a trail's recall is always judged
     known = {owner.org_id: owner.name} if owner else {}
-    names = known | _member_names(
-        services, {o for o in (owner_org, recall.get("org_id")) if o and o not in known}
-    )
+    names = known | members.names(o for o in (owner_org, recall["org_id"]) if o and o not in known)
     info = describe(identifier)
     commissionings = [e for e in trail.events if _is_commissioning(e)]
     commissioning = commissionings[0] if commissionings else None
@@ -288,49 +139,10 @@ def trail_json(
     deployment = services.deployment()
     encoded = _quote_all(link)
     declared = _declared_in_error(trail)
-    events = []
-    for entry in trail.events:
-        v = entry.verification
-        proof, id_key = list(entry.proof), entry.id_key
-        events.append(
-            {
-                "event_id": entry.captured.get("eventID"),
-                "hash_id": v.hash_id,
-                "event_type": entry.event_type,
-                "event_time": entry.event_time.isoformat(),
-                "action": entry.captured.get("action"),
-                "biz_step": entry.biz_step,
-                "disposition": entry.disposition,
-                "read_point": entry.read_point,
-                "biz_location": entry.biz_location,
-                "verification": {
-                    "status": v.status,
-                    "reasons": list(v.reasons),
-                    "recorder": {
-                        "org_id": v.recorder_org_id,
-                        "name": v.recorder_name,
-                        "address": v.recorder_address,
-                    },
-                    "anchor": {
-                        "root": v.root,
-                        "tx_hash": v.tx_hash,
-                        "block_number": v.block_number,
-                        "id_key": id_key,
-                        "proof": proof,
-                    },
-                    "signed": v.signed,
-                },
-                "event": entry.captured,
-                "declared_in_error": declared.get(v.hash_id),
-            }
-        )
+    raw_recall = trail.recall or {}
     return {
         "identifier": {
-            "canonical": identifier.canonical,
-            "scheme": identifier.scheme,
-            "kind": identifier.kind,
-            "owner_prefix": identifier.owner_prefix,
-            "class_identifier": klass.canonical if klass else None,
+            **doc["identifier"],
             "epc_uri": (
                 epc_uri_at(identifier, owner.prefix if owner else None)
                 if origin is not None
@@ -341,17 +153,17 @@ def trail_json(
             "qr_png": f"{public}/qr/{encoded}.png",
             "qr_svg": f"{public}/qr/{encoded}.svg",
         },
-        "verdict": trail.verdict,
-        "reasons": list(trail.reasons),
+        "verdict": doc["verdict"],
+        "reasons": doc["reasons"],
         "recall": {
-            "recalled": trail.recall is not None,
-            "identifier": recall.get("identifier") or (identifier.canonical if recall else None),
-            "org_id": recall.get("org_id"),
-            "member": names.get(str(recall.get("org_id"))),
-            "block": recall.get("block"),
-            "reason_hash": recall.get("reason_hash"),
+            "recalled": recall["recalled"],
+            "identifier": recall["identifier"],
+            "org_id": recall["org_id"],
+            "member": names.get(str(recall["org_id"])),
+            "block": recall["block"],
+            "reason_hash": recall["reason_hash"],
             "reason": _recall_reason(
-                services, trail.events, recall.get("identifier"), recall.get("reason_hash")
+                services, trail.events, raw_recall.get("identifier"), recall["reason_hash"]
             ),
         },
         "owner": (
@@ -359,7 +171,7 @@ def trail_json(
             if owner_org
             else None
         ),
-        "origin": _origin_json(trail, names),
+        "origin": doc["origin"],
         "product": {
             **info,
             "lot": info["lot"] or _str(ilmd.get("lotNumber")),
@@ -368,7 +180,10 @@ def trail_json(
             "made_by": commissioning.verification.recorder_name if commissioning else None,
             "made_at": _place(site),
         },
-        "events": events,
+        "events": [
+            {**event, "declared_in_error": declared.get(event["hash_id"])}
+            for event in doc["events"]
+        ],
         "chain": {"chain_id": deployment.chain_id, "anchor_contract": deployment.anchor_address},
     }
 
@@ -402,30 +217,6 @@ def _declared_text(declared: Mapping[str, Any] | None, lang: str) -> str | None:
         ids = ", ".join(declared["corrective_event_ids"])
         parts.append(f"{i18n.t('corrective_events', lang)}: {ids}")
     return " · ".join(parts)
-
-
-def _origin_json(trail: TrailVerification, names: Mapping[str, str]) -> dict[str, Any]:
-    """The trail's origin (see :class:`OriginOut`)."""
-    origin = trail.origin
-    if origin is None:  # not judged: say so rather than claim anything
-        return {"status": "unknown", "confirmed": False, "owner": None, "prefix": None,
-                "commissioning": [], "reasons": []}  # fmt: skip
-    owner = origin.owner
-    return {
-        "status": origin.status,
-        "confirmed": origin.confirmed,
-        "owner": (
-            {"org_id": owner.org_id, "name": names.get(owner.org_id, owner.name), "address": None}
-            if owner
-            else None
-        ),
-        "prefix": owner.prefix if owner else None,
-        "commissioning": [
-            {"hash_id": e.hash_id, "identifier": e.identifier, "status": e.status}
-            for e in origin.evidence
-        ],
-        "reasons": list(origin.reasons),
-    }
 
 
 def _str(value: object) -> str | None:
