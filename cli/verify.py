@@ -1,7 +1,16 @@
-"""``tracechain verify``: an identifier's trail (or one event) against the chain."""
+"""``tracechain verify``: an identifier's trail (or one event) against the chain.
+
+Local or through ``--api``, ``--json`` prints one verification document
+(:class:`ledger.verify.TrailJson`): the ledger's own
+(:meth:`ledger.verify.TrailVerification.to_json`, or :meth:`ledger.verify.TrailEntry.document`
+for one event), or the API's trail as it answered it (the same document plus what the API node
+knows). The table reads only what both have.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
 import typer
@@ -16,6 +25,8 @@ _VERDICT_CODES: Final = {
     "pending": ExitCode.PENDING,
     "recalled": ExitCode.RECALLED,
 }
+#: An event's CBV 2.0 hash as a 0x-hex word (its hash ID starts ``ni:///``).
+_EVENT_HASH: Final = re.compile(r"0x[0-9a-f]{64}")
 
 
 def verify(
@@ -31,111 +42,66 @@ def verify(
     Exit 0 verified, 1 tampered or unknown, 3 pending (not anchored yet), 4 recalled.
     """
     remote = backends.remote(api, api_key)
+    document: Mapping[str, Any]
     if remote is not None:
-        data = remote.request(
+        document = remote.request(
             "GET",
             f"/identifiers/{backends.quote(identifier)}",
             params={"format": "json"},
             headers={"Accept": "application/json"},
         ).json()
-        summary = {
-            "identifier": data["identifier"]["canonical"],
-            "verdict": data["verdict"],
-            "reasons": data.get("reasons", []),
-            "recall": data.get("recall"),
-            "events": [
-                {
-                    "hash_id": e["hash_id"],
-                    "event_type": e["event_type"],
-                    "event_time": e["event_time"],
-                    "biz_step": e.get("biz_step"),
-                    "status": e["verification"]["status"],
-                    "reasons": e["verification"]["reasons"],
-                }
-                for e in data["events"]
-            ],
-        }
     else:
-        summary = _verify_locally(identifier)
+        document = _verify_locally(identifier)
     if as_json:
-        print_json(summary)
+        print_json(document)
     else:
-        _print_verification(summary)
-    code = _VERDICT_CODES.get(summary["verdict"], ExitCode.FAILED)
+        _print_verification(document)
+    code = _VERDICT_CODES.get(document["verdict"], ExitCode.FAILED)
     if code:
         raise typer.Exit(code=int(code))
 
 
-def _verify_locally(text: str) -> dict[str, Any]:
-    import re
-
+def _verify_locally(text: str) -> Mapping[str, Any]:
+    """The ledger's verification document of ``text``: an identifier's trail, or one event."""
     from ledger.store.repository import get_event_by_hash
     from ledger.verify import Verifier
 
     engine = backends.engine()
     verifier = Verifier(engine, backends.chain(), backends.deployment())
-    if text.startswith("ni:///") or re.fullmatch(r"0x[0-9a-f]{64}", text):
+    if text.startswith("ni:///") or _EVENT_HASH.fullmatch(text):
         stored = get_event_by_hash(engine, text)
         if stored is None:
             die(f"no event {text}", ExitCode.FAILED)
-        result = verifier.verify_event(stored.id)
-        return {
-            "identifier": text,
-            "verdict": result.status,
-            "reasons": list(result.reasons),
-            "recall": None,
-            "events": [
-                {
-                    "hash_id": result.hash_id,
-                    "event_type": stored.event_type,
-                    "event_time": stored.event_time.isoformat(),
-                    "biz_step": stored.event.get("bizStep"),
-                    "status": result.status,
-                    "reasons": list(result.reasons),
-                    "anchor": result.to_json()["anchor"],
-                }
-            ],
-        }
-    trail = verifier.verify_identifier(text)
-    return {
-        "identifier": trail.identifier,
-        "verdict": trail.verdict,
-        "reasons": list(trail.reasons),
-        "recall": trail.recall,
-        "events": [
-            {
-                "hash_id": entry.verification.hash_id,
-                "event_type": entry.event_type,
-                "event_time": entry.event_time.isoformat(),
-                "biz_step": entry.biz_step,
-                "status": entry.verification.status,
-                "reasons": list(entry.verification.reasons),
-                "anchor": entry.verification.to_json()["anchor"],
-            }
-            for entry in trail.events
-        ],
-    }
+        return verifier.verify_entry(stored.id).document()
+    return verifier.verify_identifier(text).to_json()
 
 
-def _print_verification(summary: dict[str, Any]) -> None:
+def _print_verification(document: Mapping[str, Any]) -> None:
+    """The events and the verdict as a table (from keys every verification document has)."""
     from rich.table import Table
 
     colours = {"verified": "green", "pending": "yellow", "recalled": "magenta"}
     table = Table("event time", "type", "biz step", "status", "why")
-    for event in summary["events"]:
-        colour = colours.get(event["status"], "red")
+    for event in document["events"]:
+        check = event["verification"]
+        colour = colours.get(check["status"], "red")
         table.add_row(
             str(event["event_time"]),
             event["event_type"],
-            str(event.get("biz_step") or ""),
-            f"[{colour}]{event['status']}[/]",
-            "; ".join(event["reasons"]),
+            str(event["biz_step"] or ""),
+            f"[{colour}]{check['status']}[/]",
+            "; ".join(check["reasons"]),
         )
     console.print(table)
-    verdict = summary["verdict"]
+    verdict = document["verdict"]
+    reasons = document["reasons"]
     console.print(
-        f"{summary['identifier']}: [bold {colours.get(verdict, 'red')}]{verdict}[/]"
-        + (f" ({'; '.join(summary['reasons'])})" if summary["reasons"] else "")
+        f"{document['identifier']['canonical']}: [bold {colours.get(verdict, 'red')}]{verdict}[/]"
+        + (f" ({'; '.join(reasons)})" if reasons else "")
     )
-    if summary.get("recall"):
-        console.print(f"recalled on chain: {summary['recall']}")
+    recall = document["recall"]
+    if recall and recall["recalled"]:
+        console.print(
+            f"recalled on chain: {recall['identifier']} by member {recall['org_id']} "
+            f"since block {recall['block']} (reason hash {recall['reason_hash']})"
+        )

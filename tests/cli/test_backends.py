@@ -3,6 +3,7 @@ database and the chain."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -31,7 +32,27 @@ def test_remote_api_mode(cli: Cli, served_api: str, tmp_path: Path) -> None:
     queried = cli.json("query", f"MATCH_anyEPC={case}", "--all", "--per-page", "1", *remote)
     assert len(queried["events"]) == 2
     assert queried["nextPageToken"] is None
-    assert cli.json("verify", items[0], *remote, code=3)["verdict"] == "pending"
+    trail = cli.json("verify", items[0], *remote, code=3)
+    assert trail["verdict"] == "pending"
+    # The API's trail as it answered it: the ledger's own document (the CLI's, verifying the
+    # same database locally) plus what the API node adds.
+    served_db = {"DATABASE_URL": f"sqlite:///{tmp_path / 'served.sqlite3'}"}
+    local = json.loads(cli("verify", items[0], "--json", code=3, env=served_db).stdout)
+    assert local["identifier"].items() <= trail["identifier"].items()
+    assert trail["identifier"]["resolver_url"].startswith("http")
+    for key in ("verdict", "reasons", "origin"):
+        assert trail[key] == local[key], key
+    assert local["recall"].items() <= trail["recall"].items()
+    assert len(trail["events"]) == len(local["events"]) == 2
+    for served, own in zip(trail["events"], local["events"], strict=True):
+        assert served == {**own, "declared_in_error": None}
+    # The table reads what both documents have.
+    tables = [
+        cli("verify", items[0], *remote, code=3),
+        cli("verify", items[0], code=3, env=served_db),
+    ]
+    for table in tables:
+        assert f"{trail['identifier']['canonical']}: pending" in table.stdout
     svg = tmp_path / "remote.svg"
     graph = cli.json("trace", case, "--direction", "backward", "--svg", str(svg), *remote)
     assert {index_identifier(item).canonical for item in items} <= {n["id"] for n in graph["nodes"]}

@@ -12,6 +12,7 @@ from defusedxml.ElementTree import fromstring
 
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
+from ledger.identifiers import parse
 from ledger.membership import Membership
 from ledger.store.db import make_engine
 from ledger.store.models import Event, metadata
@@ -54,9 +55,29 @@ def test_operator_and_auditor_flow(cli: Cli, tmp_path: Path) -> None:
     assert "anchored 3 events" in drained.stdout
     verified = cli.json("verify", items[0])
     assert verified["verdict"] == "verified"
-    assert [e["status"] for e in verified["events"]] == ["verified", "verified"]
+    assert [e["verification"]["status"] for e in verified["events"]] == ["verified", "verified"]
+    # The ledger's verification document (the API's trail is the same plus the node's links).
+    assert verified["identifier"]["canonical"] == parse(items[0]).canonical
+    assert verified["identifier"]["kind"] == "sgtin"
+    assert verified["recall"]["recalled"] is False
+    assert verified["origin"]["status"] == "confirmed"
+    assert verified["origin"]["owner"]["org_id"] == maker["org_id"]
+    anchor = verified["events"][0]["verification"]["anchor"]
+    assert anchor["coverage"] == "record"
+    assert anchor["block_number"] > 0
+    assert anchor["leaf_word"].startswith("0x")
+    assert anchor["proof"]
     event_hash = verified["events"][0]["hash_id"]
-    assert cli.json("verify", event_hash)["verdict"] == "verified"
+    one = cli.json("verify", event_hash)
+    assert one["verdict"] == "verified"
+    # One event: the same document, the event its only entry; recall and origin not judged.
+    assert one["identifier"]["canonical"] == event_hash
+    assert one["identifier"]["kind"] == "event"
+    assert (one["recall"], one["origin"]) == (None, None)
+    assert one["events"] == [verified["events"][0]]
+    table = cli("verify", items[0]).stdout
+    assert f"{parse(items[0]).canonical}: verified" in table
+    assert "commissioning" in table
 
     # Query, trace (JSON and SVG).
     queried = cli.json("query", f"MATCH_epc={items[1]}", "eventType=AggregationEvent")
@@ -111,7 +132,12 @@ def test_operator_and_auditor_flow(cli: Cli, tmp_path: Path) -> None:
     # its leaf no longer leads to the anchored root.
     assert [f["kind"] for f in findings] == ["tampered_event", "tampered_proof", "root_mismatch"]
     assert findings[0]["evidence"]["event_pk"] == row.id
-    assert cli.json("verify", items[0], code=1)["verdict"] == "tampered"
+    tampered_trail = cli.json("verify", items[0], code=1)
+    assert tampered_trail["verdict"] == "tampered"
+    assert [e["verification"]["status"] for e in tampered_trail["events"]] == [
+        "verified",
+        "tampered",
+    ]
     data = json.loads(bundle.read_text())
     data["events"][0]["event"]["disposition"] = "destroyed"
     bundle.write_text(json.dumps(data))
@@ -126,4 +152,9 @@ def test_operator_and_auditor_flow(cli: Cli, tmp_path: Path) -> None:
         Keyring(cli.data_dir, work_factor=WORK_FACTOR),
     )
     membership.recall(maker["org_id"], lot, "metal fragments")
-    assert cli.json("verify", items[2], code=4)["verdict"] == "recalled"
+    recalled = cli.json("verify", items[2], code=4)
+    assert recalled["verdict"] == "recalled"
+    assert recalled["recall"]["recalled"] is True
+    assert recalled["recall"]["identifier"] == parse(lot).canonical
+    assert recalled["recall"]["org_id"] == maker["org_id"]
+    assert f"recalled on chain: {parse(lot).canonical}" in cli("verify", items[2], code=4).stdout
