@@ -111,7 +111,7 @@ def _lookup(services: Services, text: str, types: list[str], indexes: list[int])
     except IdentifierError as exc:
         raise _handle_problem(400, 102, text, f"invalid handle: {exc.reason}") from None
     canonical = handle.canonical
-    owner = services.membership().owner_of(handle)
+    owner = services.membership_reader().owner_of(handle)
     if owner is None:
         raise _handle_problem(
             404,
@@ -123,7 +123,7 @@ def _lookup(services: Services, text: str, types: list[str], indexes: list[int])
     first = first_recorded(services.engine, handle.canonical)
     if first is None:
         raise _handle_problem(404, 100, canonical, "handle not found")
-    member = services.membership().member(owner)
+    member = services.membership_reader().member(owner)
     values = [
         v for v in _values(services, handle, first, member.name) if _matches(v, types, indexes)
     ]

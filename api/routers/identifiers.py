@@ -62,7 +62,7 @@ def recall_state(identifier: str, services: ServicesDep) -> RecallOut:
     """Whether the identifier, or the lot or product class it belongs to, is recalled on chain,
     with the recall notice's reason when it was recorded through this service."""
     parse_identifier(identifier)
-    status = services.membership().recall_status(identifier)
+    status = services.membership_reader().recall_status(identifier)
     return _recall_out(services, status)
 
 

@@ -126,7 +126,7 @@ def admit_member(
 @router.get("/members", response_model=list[MemberOut], summary="List members")
 def list_members(services: ServicesDep, _: ReaderDep) -> list[MemberOut]:
     """Every member, with its roles, state, signing addresses and prefixes."""
-    return [member_out(m) for m in services.membership().members()]
+    return [member_out(m) for m in services.membership_reader().members()]
 
 
 @router.get(
@@ -137,7 +137,7 @@ def list_members(services: ServicesDep, _: ReaderDep) -> list[MemberOut]:
 )
 def get_member(org_id: OrgId, services: ServicesDep, _: ReaderDep) -> MemberOut:
     """A member by organisation id."""
-    return member_out(services.membership().member(org_id))
+    return member_out(services.membership_reader().member(org_id))
 
 
 @router.post(
