@@ -36,15 +36,13 @@ from ledger.identifiers import (
 )
 from ledger.identifiers.hashing import keccak256
 from ledger.store.db import write_transaction
-from ledger.store.models import Organisation, OrgRole, Prefix, SigningKey, metadata
+from ledger.store.models import OrgRole
+from ledger.store.tables import ORGANISATION, PREFIX, SIGNING_KEY
 from wallets.keyring import Keyring
 from wallets.signer import Signer
 
 log = logging.getLogger("tracechain.membership")
 
-_org = metadata.tables[Organisation.__tablename__]
-_key = metadata.tables[SigningKey.__tablename__]
-_prefix = metadata.tables[Prefix.__tablename__]
 _ZERO = b"\0" * 32
 
 
@@ -125,10 +123,10 @@ def _prefix_clash(
     yet): another member holds it, a prefix enclosing it or one under it."""
     scheme = normalised.partition(":")[0]
     rows = conn.execute(
-        sa.select(_prefix.c.prefix, _org.c.name)
-        .join(_org, _org.c.id == _prefix.c.organisation_id)
-        .where(_prefix.c.prefix.like(scheme + ":%"))
-        .where(sa.true() if member_id is None else _prefix.c.organisation_id != member_id)
+        sa.select(PREFIX.c.prefix, ORGANISATION.c.name)
+        .join(ORGANISATION, ORGANISATION.c.id == PREFIX.c.organisation_id)
+        .where(PREFIX.c.prefix.like(scheme + ":%"))
+        .where(sa.true() if member_id is None else PREFIX.c.organisation_id != member_id)
     ).all()
     for prefix, name in rows:
         if prefix == normalised:
@@ -145,7 +143,7 @@ def _prefix_clash(
 def _add_key(conn: Connection, member_id: int, address: str, keystore_path: str | None) -> None:
     """Mirror a signing address of a member (``keystore_path`` when this server holds it)."""
     conn.execute(
-        _key.insert().values(
+        SIGNING_KEY.insert().values(
             organisation_id=member_id,
             address=address,
             keystore_path=keystore_path,
@@ -170,10 +168,10 @@ class MembershipReader:
         candidates = prefix_candidates(identifier)
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(_org.c.org_id)
-                .join(_prefix, _prefix.c.organisation_id == _org.c.id)
-                .where(_prefix.c.prefix.in_(list(candidates)))
-                .order_by(sa.func.length(_prefix.c.prefix).desc())
+                sa.select(ORGANISATION.c.org_id)
+                .join(PREFIX, PREFIX.c.organisation_id == ORGANISATION.c.id)
+                .where(PREFIX.c.prefix.in_(list(candidates)))
+                .order_by(sa.func.length(PREFIX.c.prefix).desc())
                 .limit(1)
             ).first()
         return None if row is None else str(row[0])
@@ -213,23 +211,23 @@ class MembershipReader:
         """A member as mirrored in the database."""
         oid = org_id.lower()
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(_org).where(_org.c.org_id == oid)).first()
+            row = conn.execute(sa.select(ORGANISATION).where(ORGANISATION.c.org_id == oid)).first()
             if row is None:
                 raise UnknownOrganisationError(f"no member {oid}", field="org_id")
             keys = (
                 conn.execute(
-                    sa.select(_key.c.address)
-                    .where(_key.c.organisation_id == row.id, _key.c.active.is_(True))
-                    .order_by(_key.c.id)
+                    sa.select(SIGNING_KEY.c.address)
+                    .where(SIGNING_KEY.c.organisation_id == row.id, SIGNING_KEY.c.active.is_(True))
+                    .order_by(SIGNING_KEY.c.id)
                 )
                 .scalars()
                 .all()
             )
             prefixes = (
                 conn.execute(
-                    sa.select(_prefix.c.prefix)
-                    .where(_prefix.c.organisation_id == row.id)
-                    .order_by(_prefix.c.prefix)
+                    sa.select(PREFIX.c.prefix)
+                    .where(PREFIX.c.organisation_id == row.id)
+                    .order_by(PREFIX.c.prefix)
                 )
                 .scalars()
                 .all()
@@ -241,7 +239,11 @@ class MembershipReader:
     def members(self) -> list[Member]:
         """Every member."""
         with self.engine.connect() as conn:
-            ids = conn.execute(sa.select(_org.c.org_id).order_by(_org.c.id)).scalars().all()
+            ids = (
+                conn.execute(sa.select(ORGANISATION.c.org_id).order_by(ORGANISATION.c.id))
+                .scalars()
+                .all()
+            )
         return [self.member(oid) for oid in ids]
 
     def names(self, org_ids: Iterable[str]) -> dict[str, str]:
@@ -252,7 +254,9 @@ class MembershipReader:
             return {}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(_org.c.org_id, _org.c.name).where(_org.c.org_id.in_(wanted))
+                sa.select(ORGANISATION.c.org_id, ORGANISATION.c.name).where(
+                    ORGANISATION.c.org_id.in_(wanted)
+                )
             ).all()
         return {str(oid): str(name) for oid, name in rows}
 
@@ -300,7 +304,9 @@ class Membership(MembershipReader):
         oid = (org_id or org_id_for(name)).lower()
         normalised = [normalise_prefix(p) for p in prefixes]
         with write_transaction(self.engine) as conn:
-            if conn.execute(sa.select(_org.c.id).where(_org.c.org_id == oid)).first():
+            if conn.execute(
+                sa.select(ORGANISATION.c.id).where(ORGANISATION.c.org_id == oid)
+            ).first():
                 raise MembershipError(f"organisation {oid} is a member already", field="org_id")
             for index, prefix in enumerate(normalised):
                 clash = _prefix_clash(conn, prefix, None)
@@ -340,9 +346,9 @@ class Membership(MembershipReader):
         conn: Connection, oid: str, name: str, roles: int, *, active: bool = True
     ) -> int:
         member_id: int = conn.execute(
-            _org.insert()
+            ORGANISATION.insert()
             .values(org_id=oid, name=name, roles=roles, active=active, created_at=datetime.now(UTC))
-            .returning(_org.c.id)
+            .returning(ORGANISATION.c.id)
         ).scalar_one()
         return member_id
 
@@ -366,7 +372,9 @@ class Membership(MembershipReader):
                     else self.anchor.functions.suspendMember
                 )
                 self._admin_tx(fn(HexBytes(oid)))
-            conn.execute(_org.update().where(_org.c.org_id == oid).values(active=active))
+            conn.execute(
+                ORGANISATION.update().where(ORGANISATION.c.org_id == oid).values(active=active)
+            )
         return self.member(oid)
 
     def rotate_key(self, org_id: str, *, revoke_old: bool = True) -> str:
@@ -376,8 +384,8 @@ class Membership(MembershipReader):
             member_id = self._require(conn, oid)
             old = (
                 conn.execute(
-                    sa.select(_key.c.address).where(
-                        _key.c.organisation_id == member_id, _key.c.active.is_(True)
+                    sa.select(SIGNING_KEY.c.address).where(
+                        SIGNING_KEY.c.organisation_id == member_id, SIGNING_KEY.c.active.is_(True)
                     )
                 )
                 .scalars()
@@ -392,8 +400,8 @@ class Membership(MembershipReader):
                 for previous in old:
                     self._admin_tx(self.anchor.functions.revokeSigner(previous))
                     conn.execute(
-                        _key.update()
-                        .where(_key.c.address == previous)
+                        SIGNING_KEY.update()
+                        .where(SIGNING_KEY.c.address == previous)
                         .values(active=False, revoked_at=now)
                     )
         return address
@@ -418,7 +426,7 @@ class Membership(MembershipReader):
         with write_transaction(self.engine) as conn:
             member_id = self._require(conn, oid)
             owner = conn.execute(
-                sa.select(_prefix.c.organisation_id).where(_prefix.c.prefix == normalised)
+                sa.select(PREFIX.c.organisation_id).where(PREFIX.c.prefix == normalised)
             ).first()
             clash = _prefix_clash(conn, normalised, member_id)
             if clash is not None:
@@ -428,7 +436,7 @@ class Membership(MembershipReader):
                 if on_chain_owner != HexBytes(oid):
                     self._admin_tx(self.anchor.functions.assignPrefix(normalised, HexBytes(oid)))
                 conn.execute(
-                    _prefix.insert().values(
+                    PREFIX.insert().values(
                         prefix=normalised,
                         prefix_key="0x" + key.hex(),
                         organisation_id=member_id,
@@ -468,7 +476,7 @@ class Membership(MembershipReader):
 
     def _require(self, conn: Connection, oid: str) -> int:
         member_id = conn.execute(
-            sa.select(_org.c.id).where(_org.c.org_id == oid)
+            sa.select(ORGANISATION.c.id).where(ORGANISATION.c.org_id == oid)
         ).scalar_one_or_none()
         if member_id is None:
             raise UnknownOrganisationError(f"no member {oid}", field="org_id")
@@ -477,10 +485,10 @@ class Membership(MembershipReader):
     def _member_signer(self, oid: str) -> Signer:
         with self.engine.connect() as conn:
             address = conn.execute(
-                sa.select(_key.c.address)
-                .join(_org, _org.c.id == _key.c.organisation_id)
-                .where(_org.c.org_id == oid, _key.c.active.is_(True))
-                .order_by(_key.c.id.desc())
+                sa.select(SIGNING_KEY.c.address)
+                .join(ORGANISATION, ORGANISATION.c.id == SIGNING_KEY.c.organisation_id)
+                .where(ORGANISATION.c.org_id == oid, SIGNING_KEY.c.active.is_(True))
+                .order_by(SIGNING_KEY.c.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
         if address is None:

@@ -83,24 +83,12 @@ from ledger.store.integrity import (
     derivation,
     record_problems,
 )
-from ledger.store.models import (
-    AnchorBatch,
-    Capture,
-    Event,
-    EventIdentifier,
-    Organisation,
-    metadata,
-)
+from ledger.store.tables import ANCHOR_BATCH, CAPTURE, EVENT, EVENT_IDENTIFIER, ORGANISATION
 from wallets.eip712 import SignatureError, recover_event_signer
 
 Status = Literal["verified", "pending", "tampered", "unknown"]
 Verdict = Literal["verified", "pending", "tampered", "recalled", "unknown", "unconfirmed_origin"]
 
-_event = metadata.tables[Event.__tablename__]
-_batch = metadata.tables[AnchorBatch.__tablename__]
-_org = metadata.tables[Organisation.__tablename__]
-_ident = metadata.tables[EventIdentifier.__tablename__]
-_capture = metadata.tables[Capture.__tablename__]
 #: Event pks per ``IN (...)`` list.
 _CHUNK = 500
 _ZERO = b"\0" * 32
@@ -406,39 +394,39 @@ _TRAIL_READS: ContextVar[_ChainReads | None] = ContextVar("tracechain_trail_read
 def _verification_select(*extra: sa.ColumnElement[Any]) -> sa.Select[Any]:
     """What verifying an event reads: the event, its recorder, its capture job and its batch
     (plus ``extra``)."""
-    derived = [_event.c[name] for name in DERIVED_COLUMNS if name not in ("event_hash", "hash_id")]
+    derived = [EVENT.c[name] for name in DERIVED_COLUMNS if name not in ("event_hash", "hash_id")]
     return (
         sa.select(
-            _event.c.id,
-            _event.c.hash_id,
-            _event.c.event_hash,
+            EVENT.c.id,
+            EVENT.c.hash_id,
+            EVENT.c.event_hash,
             *derived,
-            _event.c.captured_json,
-            _event.c.organisation_id,
-            _event.c.record_time,
-            _event.c.recorder_address,
-            _event.c.signature,
-            _event.c.proof,
-            _event.c.anchor_status,
-            _event.c.batch_id,
+            EVENT.c.captured_json,
+            EVENT.c.organisation_id,
+            EVENT.c.record_time,
+            EVENT.c.recorder_address,
+            EVENT.c.signature,
+            EVENT.c.proof,
+            EVENT.c.anchor_status,
+            EVENT.c.batch_id,
             *extra,
-            _org.c.org_id,
-            _org.c.name,
-            _capture.c.created_at.label("capture_created_at"),
-            _capture.c.organisation_id.label("capture_org"),
-            _batch.c.root,
-            _batch.c.tx_hash,
-            _batch.c.block_number,
-            _batch.c.status.label("batch_status"),
-            _batch.c.leaf_version,
-            _batch.c.signer_address.label("batch_signer"),
-            _batch.c.organisation_id.label("batch_org"),
-            _batch.c.event_count.label("batch_count"),
-            _batch.c.chain_id.label("batch_chain_id"),
+            ORGANISATION.c.org_id,
+            ORGANISATION.c.name,
+            CAPTURE.c.created_at.label("capture_created_at"),
+            CAPTURE.c.organisation_id.label("capture_org"),
+            ANCHOR_BATCH.c.root,
+            ANCHOR_BATCH.c.tx_hash,
+            ANCHOR_BATCH.c.block_number,
+            ANCHOR_BATCH.c.status.label("batch_status"),
+            ANCHOR_BATCH.c.leaf_version,
+            ANCHOR_BATCH.c.signer_address.label("batch_signer"),
+            ANCHOR_BATCH.c.organisation_id.label("batch_org"),
+            ANCHOR_BATCH.c.event_count.label("batch_count"),
+            ANCHOR_BATCH.c.chain_id.label("batch_chain_id"),
         )
-        .join(_org, _org.c.id == _event.c.organisation_id)
-        .outerjoin(_capture, _capture.c.id == _event.c.capture_id)
-        .outerjoin(_batch, _batch.c.id == _event.c.batch_id)
+        .join(ORGANISATION, ORGANISATION.c.id == EVENT.c.organisation_id)
+        .outerjoin(CAPTURE, CAPTURE.c.id == EVENT.c.capture_id)
+        .outerjoin(ANCHOR_BATCH, ANCHOR_BATCH.c.id == EVENT.c.batch_id)
     )
 
 
@@ -450,26 +438,26 @@ _TRAIL_SELECT = _verification_select()
 #: class (a lot or GTIN), in time order. Statements built once run without being rebuilt and
 #: re-keyed for SQLAlchemy's compiled cache on every page.
 _TRAIL_EVENTS = _TRAIL_SELECT.where(
-    _event.c.id.in_(
-        sa.select(_ident.c.event_pk)
+    EVENT.c.id.in_(
+        sa.select(EVENT_IDENTIFIER.c.event_pk)
         .where(
             sa.or_(
-                _ident.c.canonical == sa.bindparam("canonical"),
-                _ident.c.class_canonical == sa.bindparam("canonical"),
+                EVENT_IDENTIFIER.c.canonical == sa.bindparam("canonical"),
+                EVENT_IDENTIFIER.c.class_canonical == sa.bindparam("canonical"),
             )
         )
         .distinct()
     )
-).order_by(_event.c.event_time, _event.c.id)
-_EVENTS_BY_PK = _TRAIL_SELECT.where(_event.c.id.in_(sa.bindparam("pks", expanding=True)))
+).order_by(EVENT.c.event_time, EVENT.c.id)
+_EVENTS_BY_PK = _TRAIL_SELECT.where(EVENT.c.id.in_(sa.bindparam("pks", expanding=True)))
 _INDEX_ROWS = sa.select(
-    _ident.c.event_pk,
-    _ident.c.role,
-    _ident.c.value,
-    _ident.c.canonical,
-    _ident.c.id_key,
-    _ident.c.class_canonical,
-).where(_ident.c.event_pk.in_(sa.bindparam("pks", expanding=True)))
+    EVENT_IDENTIFIER.c.event_pk,
+    EVENT_IDENTIFIER.c.role,
+    EVENT_IDENTIFIER.c.value,
+    EVENT_IDENTIFIER.c.canonical,
+    EVENT_IDENTIFIER.c.id_key,
+    EVENT_IDENTIFIER.c.class_canonical,
+).where(EVENT_IDENTIFIER.c.event_pk.in_(sa.bindparam("pks", expanding=True)))
 
 
 def _index_rows(conn: sa.Connection, pks: Sequence[int]) -> dict[int, list[IndexRow]]:
@@ -505,7 +493,7 @@ class Verifier:
         """The stored event ``event_pk`` as a trail entry: what it says and how it verifies
         (:meth:`TrailEntry.document` makes it a verification document)."""
         with self.engine.connect() as conn:
-            row = conn.execute(_TRAIL_SELECT.where(_event.c.id == event_pk)).first()
+            row = conn.execute(_TRAIL_SELECT.where(EVENT.c.id == event_pk)).first()
             index = _index_rows(conn, [event_pk])
         if row is None:
             raise InvalidInputError(f"no stored event {event_pk}", field="event")
