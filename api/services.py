@@ -18,16 +18,15 @@ from sqlmodel import Session
 
 from api.cache import TrailCache
 from api.metrics import Metrics
-from devnet.launcher import ADMIN_PASSPHRASE_ENV
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.membership import Membership, MembershipReader
 from ledger.settings import Settings
 from ledger.store.db import make_engine, pool_options, session_factory
 from ledger.verify import Verifier
+from wallets.admin import AdminKey
 from wallets.keyring import Keyring
-from wallets.keystore import read_passphrase
-from wallets.signer import KeystoreSigner, Signer
+from wallets.signer import Signer
 
 #: Connections beyond the requests': the anchor worker's thread and asyncio's default executor
 #: (the watcher, readiness checks, metrics), at most min(32, CPUs + 4) threads.
@@ -75,13 +74,10 @@ class Services:
         where this process holds none (then admin operations answer 503)."""
         with self._lock:
             if self._admin is None:
-                path = self.settings.data_dir / "keys" / "admin.json"
-                if not path.exists():
+                admin = AdminKey(self.settings.data_dir)
+                if not admin.exists():
                     return None
-                passphrase = read_passphrase(
-                    env=ADMIN_PASSPHRASE_ENV, file=path.with_name("admin.passphrase")
-                )
-                self._admin = KeystoreSigner(path, passphrase)
+                self._admin = admin.signer()
             return self._admin
 
     def membership(self) -> Membership:

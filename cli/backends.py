@@ -71,25 +71,22 @@ def membership(*, admin: bool) -> Membership:
         ConfigurationError: ``admin`` and there is no admin keystore.
         wallets.errors.WalletError: the keystore or its passphrase cannot be read.
     """
-    from devnet.launcher import ADMIN_PASSPHRASE_ENV
     from ledger.errors import ConfigurationError
     from ledger.membership import Membership
+    from wallets.admin import AdminKey
     from wallets.keyring import Keyring
-    from wallets.keystore import read_passphrase
     from wallets.signer import KeystoreSigner
 
     settings = get_settings()
-    signer = None
+    signer: KeystoreSigner | None = None
     if admin:
-        path = settings.data_dir / "keys" / "admin.json"
-        if not path.exists():
+        key = AdminKey(settings.data_dir)
+        if not key.exists():
             raise ConfigurationError(
-                f"no consortium admin keystore at {path} (`tracechain devnet up` creates one)"
+                f"no consortium admin keystore at {key.keystore} "
+                "(`tracechain devnet up` creates one)"
             )
-        passphrase = read_passphrase(
-            env=ADMIN_PASSPHRASE_ENV, file=path.with_name("admin.passphrase")
-        )
-        signer = KeystoreSigner(path, passphrase)
+        signer = key.signer()
     keyring = Keyring(settings.data_dir, work_factor=settings.keystore_work_factor)
     return Membership(engine(migrate=True), chain(), deployment(), keyring, signer)
 

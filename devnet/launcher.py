@@ -27,6 +27,7 @@ from ledger.chain import ChainClient
 from ledger.deployment import DeployedContract, Deployment
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.settings import Settings
+from wallets.admin import ADMIN_PASSPHRASE_ENV, AdminKey
 from wallets.keystore import (
     SCRYPT_N,
     create_keystore,
@@ -38,7 +39,6 @@ from wallets.keystore import (
 )
 
 #: Environment variable that may hold the admin keystore's passphrase.
-ADMIN_PASSPHRASE_ENV = "TRACECHAIN_ADMIN_PASSPHRASE"  # noqa: S105 - a variable name
 #: Seconds to wait for anvil to answer after starting it.
 START_TIMEOUT_S = 30.0
 #: Seconds to wait for anvil to dump its state and exit on SIGTERM.
@@ -86,12 +86,12 @@ class DevnetPaths:
     @property
     def admin_keystore(self) -> Path:
         """The consortium admin's encrypted key (keystore v3)."""
-        return self.root / "keys" / "admin.json"
+        return AdminKey(self.root).keystore
 
     @property
     def admin_passphrase(self) -> Path:
         """The admin keystore's passphrase file (0600), when none is given in the environment."""
-        return self.root / "keys" / "admin.passphrase"
+        return AdminKey(self.root).passphrase_file
 
     @property
     def deployment(self) -> Path:
