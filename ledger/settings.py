@@ -1,92 +1,103 @@
-"""All settings of tracechain in one pydantic-settings class.
+"""All settings of tracechain in one pydantic-settings class, in groups.
 
-Values come from the environment (``TRACECHAIN_*``, plus the conventional ``DATABASE_URL``,
-``ANVIL_BIN`` and ``SOLC_BIN``), then from a ``.env`` file in the working directory, then from
-the defaults below, which suit a developer's checkout (`make run`).
+:class:`Settings` holds what belongs to the node as a whole (the data directory, the public
+URL, the keystores' work factor, the garbage collector) and one group per part of it:
+``devnet`` (the local chain and its toolchain), ``chain`` (the JSON-RPC endpoint),
+``anchoring`` (the anchor worker), ``api`` (the HTTP service) and ``database``.
+
+Values come from the environment, then from a ``.env`` file in the working directory, then
+from the defaults below. Every setting has one flat variable name (``TRACECHAIN_*``, plus the
+conventional ``DATABASE_URL``, ``ANVIL_BIN`` and ``SOLC_BIN``), listed in :data:`VARIABLES`:
+the names of the settings before they were grouped, so deployments, scripts and ``.env`` files
+need no change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-#: The repository root when running from a checkout (the parent of this package).
+#: The repository root when running from a checkout (the parent of this package). Only tests
+#: and development tools that are about the checkout use it; no setting's default does.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
-    """Every knob tracechain reads, with its environment variable."""
+class Group(BaseModel):
+    """A group of settings: frozen like :class:`Settings`, and strict about its names."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TRACECHAIN_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    data_dir: Path = Field(
-        default=REPO_ROOT / ".data",
-        description="Where the devnet state, keys and the SQLite database live.",
-    )
-    database_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("DATABASE_URL", "TRACECHAIN_DATABASE_URL"),
-        description="SQLAlchemy URL; default SQLite (WAL) in the data dir.",
-    )
-    rpc_url: str | None = Field(
-        default=None,
-        description="JSON-RPC endpoint of the chain; default the devnet on devnet_port.",
-    )
-    devnet_host: str = "127.0.0.1"
-    devnet_port: int = Field(default=8545, ge=1, le=65535)
+
+class DevnetSettings(Group):
+    """The local development chain (anvil) and the toolchain that builds and runs it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8545, ge=1, le=65535)
     #: Chain id of the devnet (a private, permissioned network).
-    devnet_chain_id: int = Field(default=46_802, ge=1)
+    chain_id: int = Field(default=46_802, ge=1)
     #: Seconds between anvil's state dumps; a kill -9 loses at most this much chain history.
-    devnet_state_interval: int = Field(default=2, ge=1)
-    devnet_hardfork: str = "prague"
-    anvil_bin: Path | None = Field(
-        default=None, validation_alias=AliasChoices("ANVIL_BIN", "TRACECHAIN_ANVIL_BIN")
-    )
-    solc_bin: Path | None = Field(
-        default=None, validation_alias=AliasChoices("SOLC_BIN", "TRACECHAIN_SOLC_BIN")
-    )
+    state_interval: int = Field(default=2, ge=1)
+    hardfork: str = "prague"
+    #: The anvil executable; default the pinned npm package in ``node_modules``.
+    anvil_bin: Path | None = None
+    #: A native solc; default solc-js from ``node_modules``.
+    solc_bin: Path | None = None
     node_modules: Path = Field(
-        default=REPO_ROOT / "devnet" / "node_modules",
-        description="The pinned npm toolchain (npm ci in devnet/).",
-    )
-
-    #: A batch closes when it holds this many events ...
-    anchor_batch_max_events: int = Field(default=2_000, ge=1, le=100_000)
-    #: ... or when its oldest event has waited this long (seconds).
-    anchor_batch_max_wait_s: float = Field(default=0.5, gt=0)
-    #: How often an idle anchor worker looks at the outbox (seconds).
-    anchor_poll_interval_s: float = Field(default=0.05, gt=0)
-    #: How long a worker's lease on a member's anchoring lasts without renewal (seconds).
-    anchor_lease_s: float = Field(default=15.0, gt=0)
-    #: Anchoring lag (age of the oldest event waiting to be anchored) above which /readyz
-    #: answers 503 and the audit reports ``anchoring_stalled`` (seconds).
-    anchor_lag_bound_seconds: float = Field(default=60.0, gt=0)
-    #: Run the anchor worker inside the API process (a background task).
-    anchor_worker_in_api: bool = True
-    #: Largest block range asked of eth_getLogs (Besu and anvil cap it).
-    logs_block_range: int = Field(default=2_000, ge=1)
-    #: scrypt work factor of newly created member keystores (2**18 is geth's standard).
-    keystore_work_factor: int = Field(default=1 << 18, ge=1 << 10)
-
-    #: Generation-0 threshold of the garbage collector (see ledger.runtime.tune_gc).
-    gc_gen0_threshold: int = Field(default=50_000, ge=100)
-
-    # ------------------------------------------------------------------ the HTTP service
-    public_url: str = Field(
-        default="",
+        default_factory=lambda: Path.cwd() / "devnet" / "node_modules",
         description=(
-            "Base URL the service is reached at; QR codes and Digital Links use it. "
-            "Default: http://{api_host}:{api_port}."
+            "The pinned npm toolchain (npm ci in devnet/); default devnet/node_modules under "
+            "the working directory, so a checkout's root."
         ),
     )
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=1, le=65535)
-    api_threads: int = Field(
+
+
+class ChainSettings(Group):
+    """The chain the ledger anchors on."""
+
+    rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC endpoint of the chain; default the devnet on devnet.port.",
+    )
+    #: Largest block range asked of eth_getLogs (Besu and anvil cap it).
+    logs_block_range: int = Field(default=2_000, ge=1)
+
+
+class AnchoringSettings(Group):
+    """The anchor worker: how it batches events and how long it may lag."""
+
+    #: A batch closes when it holds this many events ...
+    batch_max_events: int = Field(default=2_000, ge=1, le=100_000)
+    #: ... or when its oldest event has waited this long (seconds).
+    batch_max_wait_s: float = Field(default=0.5, gt=0)
+    #: How often an idle anchor worker looks at the outbox (seconds).
+    poll_interval_s: float = Field(default=0.05, gt=0)
+    #: How long a worker's lease on a member's anchoring lasts without renewal (seconds).
+    lease_s: float = Field(default=15.0, gt=0)
+    #: Anchoring lag (age of the oldest event waiting to be anchored) above which /readyz
+    #: answers 503 and the audit reports ``anchoring_stalled`` (seconds).
+    lag_bound_seconds: float = Field(default=60.0, gt=0)
+    #: Run the anchor worker inside the API process (a background task).
+    worker_in_api: bool = True
+
+
+class ApiSettings(Group):
+    """The HTTP service: where it listens, how much it takes at once, and its limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    threads: int = Field(
         default=16,
         ge=1,
         le=1000,
@@ -95,16 +106,13 @@ class Settings(BaseSettings):
             "database pool is sized to them. More requests wait in the admission queue."
         ),
     )
-    api_queue_size: int = Field(
+    queue_size: int = Field(
         default=256, ge=0, description="Requests that may wait for a turn; beyond, 503."
     )
-    api_queue_timeout_s: float = Field(
+    queue_timeout_s: float = Field(
         default=5.0, gt=0, description="Longest wait for a turn before a 503 + Retry-After."
     )
-    db_pool_timeout_s: float = Field(
-        default=5.0, gt=0, description="Longest wait for a database connection (then 503)."
-    )
-    admin_api_key: SecretStr | None = Field(
+    admin_key: SecretStr | None = Field(
         default=None,
         description=(
             "The consortium admin's API key. When unset, one is created on first start, "
@@ -128,27 +136,186 @@ class Settings(BaseSettings):
         description="How often the chain is polled for recalls made outside this service.",
     )
 
+
+class DatabaseSettings(Group):
+    """The ledger's database."""
+
+    url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite (WAL) in the data dir."
+    )
+    pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for a database connection (then 503)."
+    )
+
+
+#: Every environment variable (and ``.env`` line) tracechain reads, and the setting it sets:
+#: a top-level field, or a group and its field. Where two names set one setting, the first
+#: wins.
+VARIABLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "TRACECHAIN_DATA_DIR": ("data_dir",),
+        "TRACECHAIN_PUBLIC_URL": ("public_url",),
+        "TRACECHAIN_KEYSTORE_WORK_FACTOR": ("keystore_work_factor",),
+        "TRACECHAIN_GC_GEN0_THRESHOLD": ("gc_gen0_threshold",),
+        "TRACECHAIN_DEVNET_HOST": ("devnet", "host"),
+        "TRACECHAIN_DEVNET_PORT": ("devnet", "port"),
+        "TRACECHAIN_DEVNET_CHAIN_ID": ("devnet", "chain_id"),
+        "TRACECHAIN_DEVNET_STATE_INTERVAL": ("devnet", "state_interval"),
+        "TRACECHAIN_DEVNET_HARDFORK": ("devnet", "hardfork"),
+        "ANVIL_BIN": ("devnet", "anvil_bin"),
+        "TRACECHAIN_ANVIL_BIN": ("devnet", "anvil_bin"),
+        "SOLC_BIN": ("devnet", "solc_bin"),
+        "TRACECHAIN_SOLC_BIN": ("devnet", "solc_bin"),
+        "TRACECHAIN_NODE_MODULES": ("devnet", "node_modules"),
+        "TRACECHAIN_RPC_URL": ("chain", "rpc_url"),
+        "TRACECHAIN_LOGS_BLOCK_RANGE": ("chain", "logs_block_range"),
+        "TRACECHAIN_ANCHOR_BATCH_MAX_EVENTS": ("anchoring", "batch_max_events"),
+        "TRACECHAIN_ANCHOR_BATCH_MAX_WAIT_S": ("anchoring", "batch_max_wait_s"),
+        "TRACECHAIN_ANCHOR_POLL_INTERVAL_S": ("anchoring", "poll_interval_s"),
+        "TRACECHAIN_ANCHOR_LEASE_S": ("anchoring", "lease_s"),
+        "TRACECHAIN_ANCHOR_LAG_BOUND_SECONDS": ("anchoring", "lag_bound_seconds"),
+        "TRACECHAIN_ANCHOR_WORKER_IN_API": ("anchoring", "worker_in_api"),
+        "TRACECHAIN_API_HOST": ("api", "host"),
+        "TRACECHAIN_API_PORT": ("api", "port"),
+        "TRACECHAIN_API_THREADS": ("api", "threads"),
+        "TRACECHAIN_API_QUEUE_SIZE": ("api", "queue_size"),
+        "TRACECHAIN_API_QUEUE_TIMEOUT_S": ("api", "queue_timeout_s"),
+        "TRACECHAIN_ADMIN_API_KEY": ("api", "admin_key"),
+        "TRACECHAIN_MAX_BODY_BYTES": ("api", "max_body_bytes"),
+        "TRACECHAIN_MAX_CAPTURE_EVENTS": ("api", "max_capture_events"),
+        "TRACECHAIN_TRAIL_CACHE_SECONDS": ("api", "trail_cache_seconds"),
+        "TRACECHAIN_RECALL_POLL_SECONDS": ("api", "recall_poll_seconds"),
+        "DATABASE_URL": ("database", "url"),
+        "TRACECHAIN_DATABASE_URL": ("database", "url"),
+        "TRACECHAIN_DB_POOL_TIMEOUT_S": ("database", "pool_timeout_s"),
+    }
+)
+
+
+def variable_of(location: Sequence[str | int]) -> str | None:
+    """The environment variable that sets the setting at ``location`` (as a validation
+    error of :class:`Settings` names it, e.g. ``("devnet", "port")``), or None."""
+    path = tuple(str(part) for part in location)
+    return next((name for name, setting in VARIABLES.items() if setting == path), None)
+
+
+class FlatVariables(PydanticBaseSettingsSource):
+    """The variables of :data:`VARIABLES` among those ``variables`` read (the environment's,
+    or the ``.env`` file's), each put where its setting lives."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: EnvSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.variables = variables
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Not used: :meth:`__call__` reads the variables by name, not field by field."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The settings the variables set, nested by group (``{"devnet": {"port": "8546"}}``)."""
+        found = self.variables.env_vars
+        values: dict[str, Any] = {}
+        for name, (*groups, field) in VARIABLES.items():
+            value = found.get(name if self.variables.case_sensitive else name.lower())
+            if value is None:
+                continue
+            place = values
+            for group in groups:
+                place = place.setdefault(group, {})
+            place.setdefault(field, value)
+        return values
+
+
+class Settings(BaseSettings):
+    """Every knob tracechain reads; :data:`VARIABLES` names its environment variable.
+
+    No default depends on where tracechain is installed: ``data_dir`` defaults to ``.data``
+    and ``devnet.node_modules`` to ``devnet/node_modules``, both under the working directory
+    when the settings are read (absolute from then on), which for ``make run`` or
+    ``tracechain devnet up`` in a checkout is the checkout's root. Elsewhere set
+    ``TRACECHAIN_DATA_DIR`` (and ``ANVIL_BIN`` / ``SOLC_BIN`` for the devnet's tools).
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path.cwd() / ".data",
+        description=(
+            "Where the devnet state, keys and the SQLite database live; default .data under "
+            "the working directory."
+        ),
+    )
+    public_url: str = Field(
+        default="",
+        description=(
+            "Base URL the service is reached at; QR codes and Digital Links use it. "
+            "Default: http://{api.host}:{api.port}."
+        ),
+    )
+    #: scrypt work factor of newly created member keystores (2**18 is geth's standard).
+    keystore_work_factor: int = Field(default=1 << 18, ge=1 << 10)
+    #: Generation-0 threshold of the garbage collector (see ledger.runtime.tune_gc).
+    gc_gen0_threshold: int = Field(default=50_000, ge=100)
+
+    devnet: DevnetSettings = Field(default_factory=DevnetSettings)
+    chain: ChainSettings = Field(default_factory=ChainSettings)
+    anchoring: AnchoringSettings = Field(default_factory=AnchoringSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the environment, then ``.env``, each read by the flat
+        names of :data:`VARIABLES`."""
+        assert isinstance(env_settings, EnvSettingsSource)
+        assert isinstance(dotenv_settings, EnvSettingsSource)
+        return (
+            init_settings,
+            FlatVariables(settings_cls, env_settings),
+            FlatVariables(settings_cls, dotenv_settings),
+            file_secret_settings,
+        )
+
     @model_validator(mode="after")
     def _public_url_follows_the_listener(self) -> Settings:
         """Unless set, ``public_url`` is where the API listens, so QR codes point there."""
         if not self.public_url:
-            host = self.api_host
+            host = self.api.host
             if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a comparison, not a binding
                 host = "127.0.0.1"  # listening everywhere: loopback reaches it here
             elif ":" in host:
                 host = f"[{host}]"
-            object.__setattr__(self, "public_url", f"http://{host}:{self.api_port}")
+            object.__setattr__(self, "public_url", f"http://{host}:{self.api.port}")
         return self
+
+    def updated(self, **changes: Any) -> Settings:
+        """A copy with ``changes``, validated like the original: a top-level setting by name,
+        a group as a mapping of the fields to change (``devnet={"port": 8546}``; the group's
+        other fields stay). ``public_url`` stays as it was unless changed."""
+        values = self.model_dump()
+        for name, change in changes.items():
+            if isinstance(change, Mapping) and isinstance(values.get(name), dict):
+                values[name] = {**values[name], **change}
+            else:
+                values[name] = change
+        return type(self).model_validate(values)
 
     @property
     def effective_rpc_url(self) -> str:
         """The RPC URL to use: the configured one, or the devnet's."""
-        return self.rpc_url or f"http://{self.devnet_host}:{self.devnet_port}"
+        return self.chain.rpc_url or f"http://{self.devnet.host}:{self.devnet.port}"
 
     @property
     def effective_database_url(self) -> str:
         """The database URL to use: the configured one, or SQLite in the data dir."""
-        return self.database_url or f"sqlite:///{self.data_dir / 'tracechain.sqlite3'}"
+        return self.database.url or f"sqlite:///{self.data_dir / 'tracechain.sqlite3'}"
 
     @property
     def deployment_file(self) -> Path:
