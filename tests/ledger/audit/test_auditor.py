@@ -38,7 +38,7 @@ from ledger.store.indexing import index_identifier
 from ledger.store.integrity import DERIVED_COLUMNS, expected_record, record_problems
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
 from tests.ledger.conftest import Capture, MakeMember, document, object_event
-from tests.ledger.trace.test_tracer import build_supply_chain, gtin, offline_members
+from tests.ledger.trace.supply_chain import build_supply_chain, gtin, offline_members
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]

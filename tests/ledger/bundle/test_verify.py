@@ -32,7 +32,7 @@ from ledger.signing import event_keys
 from ledger.store.capture import capture_events
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
 from tests.ledger.conftest import MakeMember, document, object_event
-from tests.ledger.trace.test_tracer import ROLES, SupplyChain, build_supply_chain
+from tests.ledger.trace.supply_chain import ROLES, SupplyChain, build_supply_chain
 from wallets.eip712 import sign_event
 from wallets.keyring import Keyring
 
