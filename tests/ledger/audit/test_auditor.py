@@ -14,31 +14,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from sqlalchemy.engine import Engine
 from web3.contract import Contract
 
 from ledger.anchoring import AnchorConfig, AnchorWorker
-from ledger.audit import (
-    Auditor,
-    AuditReport,
-    primary_id_key,
-    primary_identifier,
-    primary_key_matches,
-)
+from ledger.audit import Auditor, AuditReport
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
-from ledger.events import parse_document
-from ledger.events.epc import normalise
 from ledger.membership import Member, Membership, reason_hash
 from ledger.merkle import MerkleTree, leaf_hash
-from ledger.signing import event_keys
-from ledger.store.indexing import index_identifier
-from ledger.store.integrity import DERIVED_COLUMNS, expected_record, record_problems
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
-from tests.ledger.conftest import Capture, MakeMember, document, object_event
-from tests.ledger.trace.supply_chain import build_supply_chain, gtin, offline_members
+from tests.ledger.conftest import Capture, MakeMember, object_event
+from tests.ledger.trace.supply_chain import gtin
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]
@@ -486,107 +474,3 @@ def test_report_json(ledger: Ledger, tmp_path: Path) -> None:
     assert data["chain"]["contract"] == ledger.auditor.deployment.anchor_address
     assert data["chain"]["from_block"] == ledger.from_block
     assert data["findings"][0]["evidence"]["event_pk"] == ledger.pks[0]
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-EXTRA: list[dict[str, Any]] = [
-    {"type": "ObjectEvent", "action": "OBSERVE", "epcList": [],
-     "quantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.812345.L9", "quantity": 3}]},
-    {"type": "AggregationEvent", "action": "ADD",
-     "parentID": "urn:epc:id:sscc:0614141.1234567890",
-     "childEPCs": ["urn:epc:id:sgtin:0614141.812345.C1"]},
-    {"type": "AggregationEvent", "action": "OBSERVE", "childEPCs": [],
-     "childQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.812345.L2"}],
-     "parentID": "urn:epc:id:sscc:0614141.1234567891"},
-    {"type": "TransformationEvent",
-     "inputEPCList": ["urn:epc:id:sgtin:0614141.812345.IN1"],
-     "outputEPCList": ["urn:epc:id:sgtin:0614141.812345.OUT1"]},
-    {"type": "TransformationEvent",
-     "inputEPCList": ["urn:epc:id:sgtin:0614141.812345.IN2"],
-     "outputQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.812345.L3"}]},
-    {"type": "ObjectEvent", "action": "OBSERVE", "epcList": [],
-     "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"}},
-]  # fmt: skip
-
-
-def test_primary_identifier_matches_the_store(engine: Engine) -> None:
-    events = [
-        {**e, "eventTime": "2026-03-01T08:00:00Z", "eventTimeZoneOffset": "+00:00"} for e in EXTRA
-    ]
-    parsed = parse_document(document(events), "application/ld+json")
-    for captured in parsed:
-        assert primary_id_key(captured.raw) == "0x" + event_keys(captured)[1].hex()
-    assert primary_identifier(parsed[0].raw) == "urn:epc:class:lgtin:0614141.812345.L9"
-    assert primary_identifier(parsed[1].raw) == "urn:epc:id:sscc:0614141.1234567890"
-    assert primary_identifier(parsed[-1].raw) is None
-    # And on a whole supply chain of every event type.
-    build_supply_chain(engine, offline_members(engine))
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(_event.c.captured_json, _event.c.primary_id_key)).all()
-    assert len(rows) > 20
-    for text, key in rows:
-        assert primary_id_key(json.loads(text)) == key
-
-
-@pytest.mark.parametrize(
-    "epc",
-    [
-        "urn:epc:id:sgtin:0614141.812345.6789",
-        "urn:epc:id:sgtin:0614141.812345.A%2FB",
-        "https://id.gs1.org/01/80614141123458/10/L1/21/S-1.x",
-        "https://example.com/shop/01/80614141123458/21/S1?17=280101",
-        "https://id.gs1.org/01/80614141123458/22/CPV1/10/L1/21/S1",
-        "https://id.gs1.org/01/80614141123458/21/%27quoted%27",
-        "https://id.gs1.org/00/106141412345678908",
-        "urn:epc:class:lgtin:0614141.812345.L9",
-        "urn:uuid:5c1f0a3e-1b2c-4d5e-8f90-123456789abc",
-    ],
-)
-def test_the_identifier_key_shortcut_agrees_with_the_full_parse(epc: str) -> None:
-    event = {
-        "type": "ObjectEvent",
-        "eventTime": "2026-03-01T08:00:00Z",
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": [epc],
-        "action": "OBSERVE",
-    }
-    (captured,) = parse_document(document([event]), "application/ld+json")
-    exact = "0x" + event_keys(captured)[1].hex()
-    assert primary_id_key(captured.raw) == exact
-    assert primary_key_matches(captured.raw, exact)
-    assert not primary_key_matches(captured.raw, "0x" + "77" * 32)
-    # A key of the constrained hash form is accepted only where it is the canonical form.
-    constrained = normalise(epc)
-    if constrained is not None and constrained != index_identifier(epc).canonical:
-        forged = "0x" + keccak(text=constrained).hex()
-        assert not primary_key_matches(captured.raw, forged)
-
-
-def test_record_problems_compares_columns_and_index_rows_exactly() -> None:
-    """The audit's one-tuple comparison (integrity.record_problems) still names a changed column,
-    and index rows that hold the right set but one row twice instead of another are refused
-    (length and set, not the set alone)."""
-    event = parse_document(document([object_event(), object_event()]), "application/ld+json")[0]
-    columns, rows = expected_record(event)
-    assert rows, "the event mentions an identifier"
-    stored = list(columns)
-    assert record_problems(columns, rows, stored, list(rows)) == []
-    biz_step = DERIVED_COLUMNS.index("biz_step")
-    stored[biz_step] = "https://ref.gs1.org/cbv/BizStep-shipping"
-    problems = record_problems(columns, rows, stored, list(rows))
-    assert len(problems) == 1
-    assert "biz_step" in problems[0]
-    # An event with two identifier rows: both stored, one of them twice (the same set).
-    aggregation = {
-        **object_event(),
-        "epcList": ["urn:epc:id:sgtin:0614141.812345.A1", "urn:epc:id:sgtin:0614141.812345.A2"],
-    }
-    wide = parse_document(document([aggregation]), "application/ld+json")[0]
-    wide_columns, wide_rows = expected_record(wide)
-    first, second = sorted(wide_rows, key=repr)
-    problems = record_problems(wide_columns, wide_rows, wide_columns, [first, second, first])
-    assert len(problems) == 1
-    assert "identifier index rows" in problems[0]
-    assert record_problems(wide_columns, wide_rows, wide_columns, [first]) != []
