@@ -16,26 +16,26 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ledger.bundle.verify import (
-    BUNDLE_FORMAT,
+from ledger.bundle.export import (
     MAX_BUNDLE_EVENTS,
-    _batch,
-    _batches,
-    _event,
-    _event_anchors,
-    _org,
+    bundled_event,
+    chain_info,
     event_selection,
+    known_event_anchors,
+    mined_batches,
 )
+from ledger.bundle.format import BUNDLE_FORMAT, Member
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.errors import InvalidInputError
+from ledger.store.tables import ANCHOR_BATCH, EVENT, ORGANISATION
 from ledger.trace import Direction
 
 __all__ = ["EVENTS_PER_PAGE", "BundlePlan", "plan_bundle"]
@@ -73,14 +73,15 @@ class BundlePlan:
         """The bundle's JSON text, piece by piece (each piece at most a page of events)."""
         opening = _dumps(self.head)
         yield opening[:-1] + ',"events":['
-        members: dict[str, dict[str, str]] = {}
+        members: dict[str, Member] = {}
         first = True
         for page in self._event_pages():
             entries = [self._entry(row, members) for row in page]
             text = ",".join(_dumps(entry) for entry in entries)
             yield text if first else "," + text
             first = False
-        yield '],"members":' + _dumps(members) + ',"batches":{'
+        named = {org_id: member.dump() for org_id, member in members.items()}
+        yield '],"members":' + _dumps(named) + ',"batches":{'
         first = True
         for batches in self._batch_groups():
             text = ",".join(_dumps(root) + ":" + _dumps(batch) for root, batch in batches)
@@ -101,25 +102,25 @@ class BundlePlan:
     def _event_pages(self) -> Iterator[Sequence[Any]]:
         after: tuple[datetime, int] | None = None
         columns = (
-            _event.c.id, _event.c.event_time, _event.c.hash_id, _event.c.event_hash,
-            _event.c.captured_json, _event.c.primary_id_key, _event.c.recorder_address,
-            _event.c.signature, _event.c.proof, _event.c.batch_id, _event.c.anchor_status,
-            _org.c.org_id, _org.c.name,
+            EVENT.c.id, EVENT.c.event_time, EVENT.c.hash_id, EVENT.c.event_hash,
+            EVENT.c.captured_json, EVENT.c.primary_id_key, EVENT.c.recorder_address,
+            EVENT.c.signature, EVENT.c.proof, EVENT.c.batch_id, EVENT.c.anchor_status,
+            ORGANISATION.c.org_id, ORGANISATION.c.name,
         )  # fmt: skip
         while True:
             query = (
                 sa.select(*columns)
-                .join(_org, _org.c.id == _event.c.organisation_id)
+                .join(ORGANISATION, ORGANISATION.c.id == EVENT.c.organisation_id)
                 .where(*self.conditions)
-                .order_by(_event.c.event_time, _event.c.id)
+                .order_by(EVENT.c.event_time, EVENT.c.id)
                 .limit(self.page)
             )
             if after is not None:
                 time, pk = after
                 query = query.where(
                     sa.or_(
-                        _event.c.event_time > time,
-                        sa.and_(_event.c.event_time == time, _event.c.id > pk),
+                        EVENT.c.event_time > time,
+                        sa.and_(EVENT.c.event_time == time, EVENT.c.id > pk),
                     )
                 )
             with self.engine.connect() as conn:
@@ -140,10 +141,10 @@ class BundlePlan:
             return
         found = dict(
             conn.execute(
-                sa.select(_batch.c.id, _batch.c.root).where(
-                    _batch.c.id.in_(unknown),
-                    _batch.c.status == "mined",
-                    _batch.c.chain_id == self.chain_id,
+                sa.select(ANCHOR_BATCH.c.id, ANCHOR_BATCH.c.root).where(
+                    ANCHOR_BATCH.c.id.in_(unknown),
+                    ANCHOR_BATCH.c.status == "mined",
+                    ANCHOR_BATCH.c.chain_id == self.chain_id,
                 )
             ).all()
         )
@@ -152,42 +153,34 @@ class BundlePlan:
         while len(self._roots) > _ROOT_CACHE:
             self._roots.popitem(last=False)
 
-    def _entry(self, row: Any, members: dict[str, dict[str, str]]) -> dict[str, Any]:
+    def _entry(self, row: Any, members: dict[str, Member]) -> dict[str, Any]:
         root = self._roots.get(row.batch_id) if row.batch_id is not None else None
         anchored = root is not None and row.anchor_status == "anchored"
-        members[row.org_id] = {"name": row.name}
-        return {
-            "event": json.loads(row.captured_json),
-            "hash_id": row.hash_id,
-            "event_hash": row.event_hash,
-            "id_key": row.primary_id_key,
-            "org_id": row.org_id,
-            "recorder": row.recorder_address,
-            "signature": row.signature,
-            "root": root if anchored else None,
-            "proof": list(row.proof or []) if anchored else [],
-        }
+        members[row.org_id] = Member(row.name)
+        return bundled_event(row, root if anchored else None).dump()
 
     # ------------------------------------------------------------------ batches and span
 
     def _selected_batches(self) -> sa.Select[Any]:
-        selected = sa.select(_event.c.batch_id).where(*self.conditions)
-        return sa.select(_batch.c.id, _batch.c.block_number).where(
-            _batch.c.id.in_(selected),
-            _batch.c.status == "mined",
-            _batch.c.chain_id == self.chain_id,
+        selected = sa.select(EVENT.c.batch_id).where(*self.conditions)
+        return sa.select(ANCHOR_BATCH.c.id, ANCHOR_BATCH.c.block_number).where(
+            ANCHOR_BATCH.c.id.in_(selected),
+            ANCHOR_BATCH.c.status == "mined",
+            ANCHOR_BATCH.c.chain_id == self.chain_id,
         )
 
     def _batch_groups(self) -> Iterator[list[tuple[str, dict[str, Any]]]]:
         after: tuple[int, int] | None = None
         while True:
-            query = self._selected_batches().order_by(_batch.c.block_number, _batch.c.id)
+            query = self._selected_batches().order_by(
+                ANCHOR_BATCH.c.block_number, ANCHOR_BATCH.c.id
+            )
             if after is not None:
                 block, pk = after
                 query = query.where(
                     sa.or_(
-                        _batch.c.block_number > block,
-                        sa.and_(_batch.c.block_number == block, _batch.c.id > pk),
+                        ANCHOR_BATCH.c.block_number > block,
+                        sa.and_(ANCHOR_BATCH.c.block_number == block, ANCHOR_BATCH.c.id > pk),
                     )
                 )
             with self.engine.connect() as conn:
@@ -195,15 +188,16 @@ class BundlePlan:
                 if not keys:
                     return
                 ids = [int(pk) for pk, _ in keys]
-                batches = _batches(conn, ids, self.chain_id)
+                batches = mined_batches(conn, ids, self.chain_id)
+                held: dict[int, list[str]] = {pk: [] for pk in batches}
                 for batch_id, digest in conn.execute(
-                    sa.select(_event.c.batch_id, _event.c.event_hash)
-                    .where(*self.conditions, _event.c.batch_id.in_(ids))
-                    .order_by(_event.c.event_time, _event.c.id)
+                    sa.select(EVENT.c.batch_id, EVENT.c.event_hash)
+                    .where(*self.conditions, EVENT.c.batch_id.in_(ids))
+                    .order_by(EVENT.c.event_time, EVENT.c.id)
                 ):
-                    batches[batch_id]["events"].append(digest)
+                    held[batch_id].append(digest)
             yield [
-                (batches[pk]["root"], {k: v for k, v in batches[pk].items() if k != "id"})
+                (batches[pk].root, replace(batches[pk], events=tuple(held[pk])).dump())
                 for pk in ids
                 if pk in batches
             ]
@@ -216,20 +210,24 @@ class BundlePlan:
             return
         after: tuple[int, int] | None = None
         while True:
-            query = sa.select(_batch.c.block_number, _batch.c.id, _batch.c.root).where(
-                _batch.c.chain_id == self.chain_id,
-                _batch.c.block_number >= low,
-                _batch.c.block_number <= high,
+            query = sa.select(
+                ANCHOR_BATCH.c.block_number, ANCHOR_BATCH.c.id, ANCHOR_BATCH.c.root
+            ).where(
+                ANCHOR_BATCH.c.chain_id == self.chain_id,
+                ANCHOR_BATCH.c.block_number >= low,
+                ANCHOR_BATCH.c.block_number <= high,
             )
             if after is not None:
                 block, pk = after
                 query = query.where(
                     sa.or_(
-                        _batch.c.block_number > block,
-                        sa.and_(_batch.c.block_number == block, _batch.c.id > pk),
+                        ANCHOR_BATCH.c.block_number > block,
+                        sa.and_(ANCHOR_BATCH.c.block_number == block, ANCHOR_BATCH.c.id > pk),
                     )
                 )
-            query = query.order_by(_batch.c.block_number, _batch.c.id).limit(_ROOTS_PER_PAGE)
+            query = query.order_by(ANCHOR_BATCH.c.block_number, ANCHOR_BATCH.c.id).limit(
+                _ROOTS_PER_PAGE
+            )
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
             if not rows:
@@ -267,7 +265,7 @@ def plan_bundle(
     plan = BundlePlan(engine, chain_id, conditions, {}, 0, (None, None), [])
     with engine.connect() as conn:
         count = conn.execute(
-            sa.select(sa.func.count()).select_from(_event).where(*conditions)
+            sa.select(sa.func.count()).select_from(EVENT).where(*conditions)
         ).scalar_one()
         if count > max_events:
             raise InvalidInputError(
@@ -278,21 +276,13 @@ def plan_bundle(
         low, high = conn.execute(
             sa.select(sa.func.min(blocks.c.block_number), sa.func.max(blocks.c.block_number))
         ).one()
-    span = {"from_block": low, "to_block": high}
-    contract = deployment.contracts["TraceAnchor"]
     plan.event_count = int(count)
     plan.span_blocks = (low, high)
-    plan.event_anchors = _event_anchors(chain, deployment, span, engine)
+    plan.event_anchors = known_event_anchors(chain, deployment, low, high, engine)
     plan.head = {
         "format": BUNDLE_FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scope": selection.scope,
-        "chain": {
-            "chain_id": chain_id,
-            "genesis_hash": deployment.genesis_hash,
-            "contract": contract.address,
-            "code_hash": contract.code_hash,
-            "deployed_block": contract.block,
-        },
+        "scope": selection.scope.dump(),
+        "chain": chain_info(deployment).dump(),
     }
     return plan

@@ -6,142 +6,28 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from web3.contract import Contract
 
-from ledger.anchoring import AnchorConfig, AnchorWorker
-from ledger.bundle import (
-    BUNDLE_FORMAT,
-    BundleVerification,
-    dump_bundle,
-    export_bundle,
-    load_bundle,
-    verify_bundle,
-)
+from ledger.bundle import BundleFormatError, verify_bundle
 from ledger.chain import ChainClient
-from ledger.deployment import Deployment
 from ledger.errors import InvalidInputError
 from ledger.events import parse_document
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.signing import event_keys
 from ledger.store.capture import capture_events
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
+from tests.ledger.bundle.conftest import Exported, drain, kinds
 from tests.ledger.conftest import MakeMember, document, object_event
-from tests.ledger.trace.supply_chain import ROLES, SupplyChain, build_supply_chain
 from wallets.eip712 import sign_event
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
 _ident = metadata.tables[EventIdentifier.__tablename__]
-
-
-@dataclass
-class Exported:
-    engine: Engine
-    chain: ChainClient
-    deployment: Deployment
-    supply: SupplyChain
-    member_ids: dict[str, int]
-    org_ids: dict[str, str]
-
-    def export(self, **scope: Any) -> dict[str, Any]:
-        return export_bundle(self.engine, self.chain, self.deployment, **scope)
-
-    def verify(self, bundle: dict[str, Any]) -> BundleVerification:
-        # Only an RPC URL: no database, no API.
-        return verify_bundle(load_bundle(dump_bundle(bundle)), ChainClient(self.chain.rpc_url))
-
-
-def drain(engine: Engine, chain: ChainClient, deployment: Deployment, keyring: Keyring) -> int:
-    worker = AnchorWorker(
-        engine, ChainClient(chain.rpc_url), deployment, keyring, AnchorConfig(max_events=4)
-    )
-    return worker.drain()
-
-
-@pytest.fixture
-def exported(
-    engine: Engine,
-    chain: ChainClient,
-    deployment: Deployment,
-    keyring: Keyring,
-    make_member: MakeMember,
-) -> Exported:
-    members = {role: make_member(role.replace("_", " ").title()) for role in ROLES}
-    supply = build_supply_chain(engine, {role: m.id for role, m in members.items()})
-    assert drain(engine, chain, deployment, keyring) == supply.event_count
-    return Exported(
-        engine,
-        chain,
-        deployment,
-        supply,
-        {role: m.id for role, m in members.items()},
-        {role: m.org_id for role, m in members.items()},
-    )
-
-
-def kinds(result: BundleVerification) -> set[str]:
-    return {f.kind for f in result.findings}
-
-
-def test_a_lot_bundle_verifies_offline(exported: Exported) -> None:
-    bundle = exported.export(lot=exported.supply.lots["cocoa"])
-    assert bundle["format"] == BUNDLE_FORMAT
-    assert bundle["chain"]["chain_id"] == exported.deployment.chain_id
-    assert bundle["chain"]["contract"] == exported.deployment.anchor_address
-    assert bundle["chain"]["genesis_hash"] == exported.deployment.genesis_hash
-    # The lot's events: commissioned, the bag of it, shipped, received, consumed.
-    assert len(bundle["events"]) == 5
-    for entry in bundle["events"]:
-        assert entry["root"] in bundle["batches"]
-        assert entry["proof"]
-        assert entry["recorder"]
-        assert entry["hash_id"].startswith("ni:///sha-256;")
-    for batch in bundle["batches"].values():
-        assert batch["tx_hash"].startswith("0x")
-        assert len(batch["leaves"]) == batch["event_count"]
-    result = exported.verify(bundle)
-    assert result.ok, [f.to_json() for f in result.findings]
-    assert result.verified == 5
-    assert {s["status"] for s in result.statuses} == {"verified"}
-
-
-def test_identifier_trace_and_time_range_bundles(exported: Exported) -> None:
-    supply = exported.supply
-    pallet = exported.export(identifier=supply.pallets["pallet_1"])
-    assert len(pallet["events"]) == 4  # packed, shipped, received, unpacked
-    traced = exported.export(identifier=supply.pallets["pallet_1"], trace="backward")
-    assert len(traced["events"]) > len(pallet["events"])
-    hash_ids = {e["hash_id"] for e in traced["events"]}
-    assert {e["hash_id"] for e in pallet["events"]} <= hash_ids
-    assert exported.verify(traced).ok
-    timed = exported.export(from_time="2026-02-01T06:00:00Z", to_time="2026-02-01T06:10:00Z")
-    assert len(timed["events"]) == 9
-    assert timed["scope"]["from"].startswith("2026-02-01T06:00:00")
-    assert exported.verify(timed).ok
-    everything = exported.export(from_time="2026-01-01T00:00:00Z")
-    assert len(everything["events"]) == supply.event_count
-    result = exported.verify(everything)
-    assert result.ok, [f.to_json() for f in result.findings]
-
-
-def test_bad_selections(exported: Exported) -> None:
-    with pytest.raises(InvalidInputError):
-        exported.export()
-    with pytest.raises(InvalidInputError):
-        exported.export(lot=exported.supply.pallets["pallet_1"])  # not a lot
-    with pytest.raises(InvalidInputError):
-        exported.export(from_time="yesterday")
-    with pytest.raises(InvalidInputError):
-        exported.export(from_time="2026-01-01T00:00:00Z", max_events=3)
-    with pytest.raises(InvalidInputError):
-        load_bundle(b'{"format": "something else"}')
 
 
 # ---------------------------------------------------------------------- tampered bundles
@@ -377,3 +263,19 @@ def test_signed_events(
     assert result.statuses[0]["status"] == "failed"
     del bundle["events"][0]["signature"]
     assert kinds(exported.verify(bundle)) == {"tampered_proof"}
+
+
+def test_a_malformed_bundle_is_refused_naming_the_member(exported: Exported) -> None:
+    """A bundle whose shape is broken is no bundle: refused before the chain is asked, with
+    the member at fault named (its values, once the shape holds, are what findings are for)."""
+    bundle = _cocoa(exported)
+    del bundle["events"][2]["hash_id"]
+    with pytest.raises(BundleFormatError) as refused:
+        exported.verify(bundle)
+    assert refused.value.field == "events[2].hash_id"
+    bundle = _cocoa(exported)
+    root = bundle["events"][0]["root"]
+    bundle["batches"][root]["block"] = str(bundle["batches"][root]["block"])
+    with pytest.raises(InvalidInputError) as refused:
+        verify_bundle(bundle, ChainClient(exported.chain.rpc_url))
+    assert refused.value.field == f"batches[{root}].block"
