@@ -3,7 +3,7 @@
 ``uvicorn api.app:app`` serves the default settings (``TRACECHAIN_*``). On startup the app
 migrates the database, makes sure the consortium admin has an API key (printing a new one once),
 starts the watcher that follows captures made elsewhere and recalls made on chain, and, unless
-``TRACECHAIN_ANCHOR_WORKER=false``, the anchor worker as a background task.
+``TRACECHAIN_ANCHOR_WORKER_IN_API=false``, the anchor worker as a background task.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Worker threads for the routes' blocking work: as many as requests admitted at once.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.threads
         await asyncio.to_thread(_prepare_database, services)
         # Everything imported and built so far lives as long as the process: keep it out of
         # the garbage collector's full passes, which otherwise stall requests.
@@ -195,9 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the trail replay: a replayed trail needs no turn (no thread, no connection).
     app.add_middleware(
         Admission,
-        limit=settings.api_threads,
-        queue=settings.api_queue_size,
-        timeout_s=settings.api_queue_timeout_s,
+        limit=settings.api.threads,
+        queue=settings.api.queue_size,
+        timeout_s=settings.api.queue_timeout_s,
     )
     app.add_middleware(TrailReplay, services=services)
     app.add_middleware(RequestMetricsMiddleware, services=services)
@@ -207,7 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _prepare_database(services: Services) -> None:
     migrate(services.engine)
-    configured = services.settings.admin_api_key
+    configured = services.settings.api.admin_key
     created = bootstrap_admin_key(
         services.engine, configured.get_secret_value() if configured else None
     )

@@ -66,7 +66,7 @@ def _recall_logs(services: Services, state: _WatchState) -> bool:
         ("Recalled", "RecallLifted"),
         state.last_block + 1,
         head,
-        block_range=services.settings.logs_block_range,
+        block_range=services.settings.chain.logs_block_range,
     )
     changed = next(recalls, None) is not None
     state.last_block = head
@@ -109,7 +109,7 @@ async def watch(services: Services) -> None:
             await asyncio.to_thread(poll_once, services, state)
         except Exception:
             log.exception("watcher round failed")
-        await asyncio.sleep(services.settings.recall_poll_seconds)
+        await asyncio.sleep(services.settings.api.recall_poll_seconds)
 
 
 async def anchor(services: Services) -> None:
@@ -146,7 +146,7 @@ def start(services: Services) -> list[asyncio.Task[None]]:
     """Start the background tasks of the app: the watcher and, unless disabled
     (``TRACECHAIN_ANCHOR_WORKER_IN_API=false``), the anchor worker."""
     tasks = [asyncio.create_task(watch(services), name="tracechain-watcher")]
-    if services.settings.anchor_worker_in_api:
+    if services.settings.anchoring.worker_in_api:
         tasks.append(asyncio.create_task(anchor(services), name="tracechain-anchor-worker"))
     return tasks
 

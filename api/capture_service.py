@@ -114,7 +114,7 @@ def parse_events(
             body,
             content_type,
             organisation_id=_organisation(who),
-            max_events=services.settings.max_capture_events,
+            max_events=services.settings.api.max_capture_events,
         )
 
 
@@ -137,7 +137,7 @@ def capture_body(
             body,
             content_type,
             organisation_id=_organisation(who),
-            max_events=services.settings.max_capture_events,
+            max_events=services.settings.api.max_capture_events,
             single_event=single_event,
         )
     result, events = captured.result, captured.events

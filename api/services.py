@@ -40,14 +40,14 @@ class Services:
         self.settings = settings
         self.public_url = settings.public_url.rstrip("/")
         url = settings.effective_database_url
-        # One connection per request in progress (Admission lets api_threads in, each holding
+        # One connection per request in progress (Admission lets api.threads in, each holding
         # at most one) plus the background threads', so requests never wait for the pool.
         pool = pool_options(
-            url, settings.api_threads + BACKGROUND_CONNECTIONS, settings.db_pool_timeout_s
+            url, settings.api.threads + BACKGROUND_CONNECTIONS, settings.database.pool_timeout_s
         )
         self.engine: Engine = make_engine(url, **pool)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        self.trails = TrailCache(ttl=settings.trail_cache_seconds)
+        self.trails = TrailCache(ttl=settings.api.trail_cache_seconds)
         self.metrics = Metrics()
         self._deployment: Deployment | None = None
         self._admin: Signer | None = None

@@ -40,7 +40,7 @@ def audit(
         backends.engine(),
         backends.chain(),
         backends.deployment(),
-        logs_block_range=settings.logs_block_range,
+        logs_block_range=settings.chain.logs_block_range,
         workers=workers,
     )
     if progress:

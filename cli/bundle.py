@@ -82,7 +82,7 @@ def verify_bundle(
     result = run_verification(
         bundle,
         ChainClient(rpc or settings.effective_rpc_url),
-        logs_block_range=settings.logs_block_range,
+        logs_block_range=settings.chain.logs_block_range,
     )
     if as_json:
         print_json(result.to_json())

@@ -67,10 +67,11 @@ def _ledger_error(exc: LedgerError) -> NoReturn:
 def _settings_error(exc: Any) -> NoReturn:
     """Invalid settings (a pydantic ``ValidationError`` of :class:`ledger.settings.Settings`):
     name the environment variable of the first bad one."""
+    from ledger.settings import variable_of
+
     problems = exc.errors()
     first = problems[0] if problems else {"loc": (), "msg": "invalid"}
-    name = str(first["loc"][0]) if first["loc"] else "settings"
-    variable = name if name.isupper() else f"TRACECHAIN_{name.upper()}"
+    variable = variable_of(first["loc"]) or ".".join(map(str, first["loc"])) or "settings"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     die(f"invalid setting {variable}: {first['msg']}{more}")
 

@@ -104,7 +104,7 @@ def _capture_locally(body: bytes, media: str, org_id: str, signature: str | None
         body,
         media,
         organisation_id=organisation.id,
-        max_events=get_settings().max_capture_events,
+        max_events=get_settings().api.max_capture_events,
         signature=signed,
     )
 

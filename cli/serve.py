@@ -33,8 +33,8 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    host = host or settings.api_host
-    port = port or settings.api_port
+    host = host or settings.api.host
+    port = port or settings.api.port
     # The app reads its settings from the environment: let it see what is served here.
     os.environ["TRACECHAIN_API_HOST"] = host
     os.environ["TRACECHAIN_API_PORT"] = str(port)

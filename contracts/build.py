@@ -33,12 +33,12 @@ OPTIMIZER_RUNS = 10_000
 
 def compiler(settings: Settings | None = None) -> Path:
     """The compiler executable: ``SOLC_BIN`` or the solc-js shim."""
-    settings = settings or get_settings()
-    if settings.solc_bin is not None:
-        return settings.solc_bin
-    if not (settings.node_modules / "solc").is_dir():
+    devnet = (settings or get_settings()).devnet
+    if devnet.solc_bin is not None:
+        return devnet.solc_bin
+    if not (devnet.node_modules / "solc").is_dir():
         raise ConfigurationError(
-            f"solc-js is not installed in {settings.node_modules}; run `make` (npm ci in devnet/)"
+            f"solc-js is not installed in {devnet.node_modules}; run `make` (npm ci in devnet/)"
         )
     return SHIM
 
@@ -49,7 +49,7 @@ def _sources() -> dict[str, Path]:
 
 def _source_file(name: str, settings: Settings) -> Path:
     if name.startswith("@"):
-        return settings.node_modules / name
+        return settings.devnet.node_modules / name
     return CONTRACTS_DIR / name
 
 

@@ -117,16 +117,17 @@ class Devnet:
     def __init__(self, settings: Settings, *, key_work_factor: int = SCRYPT_N) -> None:
         self.settings = settings
         self.paths = DevnetPaths(settings.data_dir)
-        self.rpc_url = f"http://{settings.devnet_host}:{settings.devnet_port}"
+        self.rpc_url = f"http://{settings.devnet.host}:{settings.devnet.port}"
         self._key_work_factor = key_work_factor
 
     # ------------------------------------------------------------------ commands
 
     def anvil_bin(self) -> Path:
         """The anvil executable: ``ANVIL_BIN`` or the pinned npm package."""
-        if self.settings.anvil_bin is not None:
-            return self.settings.anvil_bin
-        path = self.settings.node_modules / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+        devnet = self.settings.devnet
+        if devnet.anvil_bin is not None:
+            return devnet.anvil_bin
+        path = devnet.node_modules / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
         if not path.exists():
             raise ConfigurationError(
                 f"anvil is not installed at {path}; run `make` (npm ci in devnet/) or set ANVIL_BIN"
@@ -138,16 +139,16 @@ class Devnet:
         s = self.settings
         return [
             str(self.anvil_bin()),
-            "--host", s.devnet_host,
-            "--port", str(s.devnet_port),
-            "--chain-id", str(s.devnet_chain_id),
-            "--hardfork", s.devnet_hardfork,
+            "--host", s.devnet.host,
+            "--port", str(s.devnet.port),
+            "--chain-id", str(s.devnet.chain_id),
+            "--hardfork", s.devnet.hardfork,
             "--gas-price", "0",
             "--base-fee", "0",
             "--disable-min-priority-fee",
             "--accounts", "0",
             "--state", str(self.paths.state),
-            "--state-interval", str(s.devnet_state_interval),
+            "--state-interval", str(s.devnet.state_interval),
         ]  # fmt: skip
 
     def up(self, *, redeploy: bool = False) -> DevnetStatus:
@@ -238,7 +239,7 @@ class Devnet:
     # ------------------------------------------------------------------ internals
 
     def _start(self) -> subprocess.Popen[bytes]:
-        host, port = self.settings.devnet_host, self.settings.devnet_port
+        host, port = self.settings.devnet.host, self.settings.devnet.port
         if _port_open(host, port):
             raise DevnetError(
                 f"{host}:{port} is taken by another process; stop it or set TRACECHAIN_DEVNET_PORT"
@@ -259,7 +260,7 @@ class Devnet:
         """Wait until the process and its listening socket are gone (threads exit last)."""
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while time.monotonic() < deadline and (
-            _alive(pid) or _port_open(self.settings.devnet_host, self.settings.devnet_port)
+            _alive(pid) or _port_open(self.settings.devnet.host, self.settings.devnet.port)
         ):
             time.sleep(0.02)
         self.paths.pid.unlink(missing_ok=True)

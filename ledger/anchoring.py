@@ -108,7 +108,7 @@ class AnchorConfig:
     max_wait_s: float = 0.5
     poll_interval_s: float = 0.05
     lease_s: float = 15.0
-    #: Largest block range asked of eth_getLogs (None: ``settings.logs_block_range``).
+    #: Largest block range asked of eth_getLogs (None: ``settings.chain.logs_block_range``).
     logs_block_range: int | None = None
     #: A sent transaction neither mined nor pending (queued behind a nonce gap, dropped, its
     #: nonce taken) for this long is sent again with the nonce the chain expects (seconds).
@@ -120,11 +120,11 @@ class AnchorConfig:
     def from_settings(cls, settings: Settings) -> AnchorConfig:
         """The configuration in ``settings``."""
         return cls(
-            max_events=settings.anchor_batch_max_events,
-            max_wait_s=settings.anchor_batch_max_wait_s,
-            poll_interval_s=settings.anchor_poll_interval_s,
-            lease_s=settings.anchor_lease_s,
-            logs_block_range=settings.logs_block_range,
+            max_events=settings.anchoring.batch_max_events,
+            max_wait_s=settings.anchoring.batch_max_wait_s,
+            poll_interval_s=settings.anchoring.poll_interval_s,
+            lease_s=settings.anchoring.lease_s,
+            logs_block_range=settings.chain.logs_block_range,
         )
 
 

@@ -508,13 +508,13 @@ class ChainClient:
         several, or None for any) in blocks [``from_block``, ``to_block``], in chain order.
 
         Nodes cap the block range of one ``eth_getLogs`` (Besu and anvil), so the range is
-        asked in pages of ``block_range`` blocks (default ``settings.logs_block_range``), each
+        asked in pages of ``block_range`` blocks (default ``settings.chain.logs_block_range``), each
         page only once the previous one is consumed.
 
         Raises:
             ChainError: the node did not answer a page, or refused it.
         """
-        step = block_range if block_range is not None else get_settings().logs_block_range
+        step = block_range if block_range is not None else get_settings().chain.logs_block_range
         step = max(1, step)
         checksum = to_checksum_address(address)
         wanted = [

@@ -98,8 +98,8 @@ def capture_options(request: Request, services: ServicesDep) -> Response:
     """Limits and behaviour of ``POST /capture`` in the REST binding's discovery headers."""
     headers = {
         **discovery_headers(request, _CAPTURE_ALLOW),
-        "GS1-EPCIS-Capture-Limit": str(services.settings.max_capture_events),
-        "GS1-EPCIS-Capture-File-Size-Limit": str(services.settings.max_body_bytes),
+        "GS1-EPCIS-Capture-Limit": str(services.settings.api.max_capture_events),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(services.settings.api.max_body_bytes),
         "GS1-Capture-Error-Behaviour": "rollback",
         "Accept-Post": ", ".join((*JSON_TYPES, *XML_TYPES)),
     }
@@ -146,7 +146,7 @@ async def capture(
             field="GS1-Capture-Error-Behaviour",
         )
     content_type = check_media_type(request, (*JSON_TYPES, *XML_TYPES))
-    body = await read_body(request, services.settings.max_body_bytes)
+    body = await read_body(request, services.settings.api.max_body_bytes)
     captured = await run_in_threadpool(capture_body, services, who, body, content_type)
     result = captured.result
     job = CaptureJobOut(
@@ -250,7 +250,7 @@ async def capture_event(request: Request, services: ServicesDep, who: RecorderDe
     """Capture one event synchronously (JSON / JSON-LD): 201 with its URL in ``Location``,
     409 when the same event (same CBV 2.0 event hash) was captured before."""
     content_type = check_media_type(request, JSON_TYPES)
-    body = await read_body(request, services.settings.max_body_bytes)
+    body = await read_body(request, services.settings.api.max_body_bytes)
     try:
         captured = await run_in_threadpool(
             capture_body, services, who, body, content_type, single_event=True

@@ -81,7 +81,7 @@ def _check_chain(services: Services) -> Check:
 def _check_anchoring(services: Services) -> Check:
     """The anchoring lag (the oldest waiting event's age) against its bound."""
     start = time.perf_counter()
-    bound = services.settings.anchor_lag_bound_seconds
+    bound = services.settings.anchoring.lag_bound_seconds
     sample = backlog(services)
     if sample is None:
         return Check(ok=False, detail="the outbox cannot be read", latency_ms=_ms(start))
@@ -107,7 +107,7 @@ def _ms(start: float) -> float:
 )
 async def readyz(services: ServicesDep, response: Response) -> Readiness:
     """200 when the database and the chain (with our deployment) answer and no event has
-    waited to be anchored longer than ``anchor_lag_bound_seconds``, else 503."""
+    waited to be anchored longer than ``anchoring.lag_bound_seconds``, else 503."""
     database, chain, anchoring = await asyncio.gather(
         asyncio.to_thread(_check_database, services),
         asyncio.to_thread(_check_chain, services),
