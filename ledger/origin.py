@@ -42,6 +42,7 @@ from typing import Any, Final, Literal
 import sqlalchemy as sa
 
 from ledger.identifiers import Identifier, prefix_candidates
+from ledger.store.indexing import QUANTITY_ROLES
 from ledger.store.integrity import IndexRow
 from ledger.store.tables import EVENT, EVENT_IDENTIFIER, ORGANISATION, PREFIX
 
@@ -49,8 +50,8 @@ OriginStatus = Literal["confirmed", "pending", "tampered", "unknown", "unconfirm
 
 
 #: Index roles naming what an ObjectEvent / a TransformationEvent brings into being.
-_OBJECT_ROLES: Final = ("epc", "quantity")
-_OUTPUT_ROLES: Final = ("output", "output_quantity")
+_OBJECT_ROLES: Final = ("epc", QUANTITY_ROLES["quantity"])
+_OUTPUT_ROLES: Final = ("output", QUANTITY_ROLES["output"])
 #: Evidence events verified per trail (the earliest ones).
 MAX_EVIDENCE: Final = 4
 _CANDIDATES: Final = 64

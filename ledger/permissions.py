@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ledger.errors import ForbiddenError
-from ledger.events import CapturedEvent
+from ledger.events import INSTANCE_FIELDS, QUANTITY_FIELDS, CapturedEvent
 from ledger.events.validation import item_path, join_path
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
 from ledger.store.tables import ORGANISATION, PREFIX
@@ -33,14 +33,9 @@ __all__ = [
 ]
 
 
-#: Fields naming instances (``parentID`` one, the others a list), in the event's order.
-_INSTANCE_FIELDS: Final = ("epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList")
-_QUANTITY_FIELDS: Final = (
-    "quantityList",
-    "childQuantityList",
-    "inputQuantityList",
-    "outputQuantityList",
-)
+#: The members naming instances and quantity classes (:data:`ledger.events.INSTANCE_FIELDS`).
+_INSTANCE_FIELDS: Final = tuple(name for name, _ in INSTANCE_FIELDS)
+_QUANTITY_FIELDS: Final = tuple(name for name, _ in QUANTITY_FIELDS)
 
 
 class NotPrefixOwnerError(ForbiddenError):

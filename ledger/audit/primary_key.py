@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
 
+from ledger.events import INSTANCE_FIELDS, QUANTITY_FIELDS
 from ledger.events.epc import normalise
 from ledger.identifiers import IdentifierError, parse
 from ledger.identifiers.hashing import keccak256
@@ -15,15 +16,11 @@ from ledger.store.indexing import NO_ID_KEY
 
 __all__ = ["primary_id_key", "primary_identifier", "primary_key_matches"]
 
-#: Instance lists in the order that picks an event's primary identifier
-#: (:func:`ledger.store.indexing.identifier_rows`), then the quantity lists.
-_INSTANCE_KEYS: Final = ("epcList", "parentID", "childEPCs", "outputEPCList", "inputEPCList")
-_QUANTITY_KEYS: Final = (
-    "quantityList",
-    "childQuantityList",
-    "inputQuantityList",
-    "outputQuantityList",
-)
+#: Instance members in the order that picks an event's primary identifier, then the quantity
+#: lists (:data:`ledger.events.INSTANCE_FIELDS`, as :func:`ledger.store.indexing.identifier_rows`
+#: orders them).
+_INSTANCE_KEYS: Final = tuple(name for name, _ in INSTANCE_FIELDS)
+_QUANTITY_KEYS: Final = tuple(name for name, _ in QUANTITY_FIELDS)
 
 
 def primary_identifier(raw: Mapping[str, Any]) -> str | None:

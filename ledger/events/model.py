@@ -25,13 +25,21 @@ Role = Literal["epc", "parent", "child", "input", "output", "quantity"]
 #: Which quantity list a quantity element is in.
 QuantityRole = Literal["quantity", "child", "input", "output"]
 
-_INSTANCE_LISTS: Final[tuple[tuple[str, Role], ...]] = (
+#: The EPCIS members naming object instances and the role of an identifier there, in the
+#: order that picks an event's primary identifier (the one its Merkle leaf commits to):
+#: epcList, parentID, childEPCs, outputEPCList, inputEPCList. ``parentID`` holds one URI, the
+#: others a list. The one table of these names: capture, indexing, permissions and the audit
+#: read it.
+INSTANCE_FIELDS: Final[tuple[tuple[str, Role], ...]] = (
     ("epcList", "epc"),
+    ("parentID", "parent"),
     ("childEPCs", "child"),
-    ("inputEPCList", "input"),
     ("outputEPCList", "output"),
+    ("inputEPCList", "input"),
 )
-_QUANTITY_LISTS: Final[tuple[tuple[str, QuantityRole], ...]] = (
+#: The EPCIS quantity lists and which list each is (an event without instances takes its
+#: primary identifier from the first class of these, in this order).
+QUANTITY_FIELDS: Final[tuple[tuple[str, QuantityRole], ...]] = (
     ("quantityList", "quantity"),
     ("childQuantityList", "child"),
     ("inputQuantityList", "input"),
@@ -121,13 +129,12 @@ def captured_event(raw: dict[str, Any]) -> CapturedEvent:
         raise ValueError("captured_event needs a validated event (eventTime)")
     record = raw.get("recordTime")
     identifiers: list[tuple[Role, str]] = []
-    if isinstance(raw.get("parentID"), str):
-        identifiers.append(("parent", raw["parentID"]))
-    for name, role in _INSTANCE_LISTS:
-        for value in raw.get(name) or ():
+    for name, role in INSTANCE_FIELDS:
+        named = raw.get(name)
+        for value in (named,) if isinstance(named, str) else named or ():
             identifiers.append((role, value))
     quantities: list[Quantity] = []
-    for name, quantity_role in _QUANTITY_LISTS:
+    for name, quantity_role in QUANTITY_FIELDS:
         for element in raw.get(name) or ():
             epc_class = element["epcClass"]
             identifiers.append(("quantity", epc_class))

@@ -18,7 +18,7 @@ from itertools import chain
 from typing import Final
 
 from ledger.errors import InvalidInputError
-from ledger.events import CapturedEvent
+from ledger.events import INSTANCE_FIELDS, CapturedEvent
 from ledger.identifiers import IdentifierError, parse
 from ledger.identifiers.hashing import keccak256
 
@@ -39,7 +39,7 @@ NO_ID_KEY: Final = "0x" + "00" * 32
 _HASH_ID: Final = re.compile(r"ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0")
 
 #: Instance roles in the order that picks an event's primary identifier.
-_INSTANCE_ORDER: Final = {"epc": 0, "parent": 1, "child": 2, "output": 3, "input": 4}
+_INSTANCE_ORDER: Final = {role: rank for rank, (_, role) in enumerate(INSTANCE_FIELDS)}
 #: ``event_identifier.role`` of each quantity list (``CapturedEvent.quantities[i].role``).
 QUANTITY_ROLES: Final = {
     "quantity": "quantity",

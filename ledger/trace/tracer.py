@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.errors import InvalidInputError
 from ledger.events import shorten
 from ledger.events.vocabulary import term_of
-from ledger.store.indexing import index_identifier, location_key
+from ledger.store.indexing import QUANTITY_ROLES, index_identifier, location_key
 from ledger.store.tables import EVENT, EVENT_IDENTIFIER, ORGANISATION
 from ledger.trace.graph import (
     Direction,
@@ -52,12 +52,10 @@ _SHIP_STEPS: Final = frozenset({"shipping", "receiving"})
 #: CBV source/destination types followed, as bare terms (any form of them is read).
 _SDT_FOLLOWED: Final = frozenset({"location", "owning_party", "possessing_party"})
 _LINKING_TYPES: Final = frozenset({"AggregationEvent", "AssociationEvent"})
-_QUANTITY_ROLES: Final = frozenset(
-    {"quantity", "child_quantity", "input_quantity", "output_quantity"}
-)
-_INPUTS: Final = ("input", "input_quantity")
-_OUTPUTS: Final = ("output", "output_quantity")
-_CHILDREN: Final = ("child", "child_quantity")
+_QUANTITY_ROLES: Final = frozenset(QUANTITY_ROLES.values())
+_INPUTS: Final = ("input", QUANTITY_ROLES["input"])
+_OUTPUTS: Final = ("output", QUANTITY_ROLES["output"])
+_CHILDREN: Final = ("child", QUANTITY_ROLES["child"])
 
 #: How an event concerns a frontier node: as itself, as an item of a lot in the frontier
 #: (``lot-item``), or (forward) by the node's lot's quantity (``item-lot``).
