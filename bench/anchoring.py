@@ -180,7 +180,9 @@ def main() -> dict[str, Any]:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        settings = Settings(data_dir=root, devnet_port=free_port(), _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
+            data_dir=root, devnet={"port": free_port()}
+        )
         net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
         net.up()
         try:

@@ -382,11 +382,8 @@ def run_api_crash(
     restarts = 0
     with tempfile.TemporaryDirectory(prefix="tracechain-apicrash-") as tmp:
         data_dir = Path(tmp)
-        settings = Settings(
-            data_dir=data_dir,
-            devnet_port=free_port(),
-            devnet_state_interval=1,
-            _env_file=None,  # type: ignore[call-arg]
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
+            data_dir=data_dir, devnet={"port": free_port(), "state_interval": 1}
         )
         net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
         net.up()
@@ -395,7 +392,7 @@ def run_api_crash(
 
                 def start() -> Server:
                     return stack.enter_context(
-                        serve(data_dir, net.settings.devnet_port, database_url=url,
+                        serve(data_dir, net.settings.devnet.port, database_url=url,
                               env=env, admin_key=admin_key)
                     )  # fmt: skip
 

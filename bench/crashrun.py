@@ -214,11 +214,9 @@ class FaultLedger:
 
     def devnet(self, *, before_dump: bool) -> Devnet:
         """The run's devnet, dumping its state every second or only on a clean stop."""
-        settings = Settings(
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
             data_dir=self.root,
-            devnet_port=self.port,
-            devnet_state_interval=_NO_DUMP_S if before_dump else 1,
-            _env_file=None,  # type: ignore[call-arg]
+            devnet={"port": self.port, "state_interval": _NO_DUMP_S if before_dump else 1},
         )
         return Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
 

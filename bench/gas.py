@@ -43,7 +43,9 @@ def free_port() -> int:
 
 def main() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), devnet_port=free_port(), _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
+            data_dir=Path(tmp), devnet={"port": free_port()}
+        )
         devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
         devnet.up()
         try:

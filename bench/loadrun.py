@@ -426,11 +426,13 @@ def run_load(
     overall: req/s, ``errors_5xx``, ``shed_503``, ``missing_events``, RSS before/after)."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        settings = Settings(data_dir=data_dir, devnet_port=free_port(), _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
+            data_dir=data_dir, devnet={"port": free_port()}
+        )
         devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
         devnet.up()
         try:
-            with serve(data_dir, settings.devnet_port, database_url=database_url) as server:
+            with serve(data_dir, settings.devnet.port, database_url=database_url) as server:
                 ledger = record_ledger(
                     server.base, server.admin_key, cold_lots=cold_lots, hot_lots=hot_lots
                 )

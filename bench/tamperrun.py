@@ -561,11 +561,8 @@ def run_tamper(*, seed: int = 11, per_column: int = 1) -> dict[str, Any]:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tamperrun-") as tmp:
         root = Path(tmp)
-        settings = Settings(
-            data_dir=root / "devnet",
-            devnet_port=_free_port(),
-            devnet_state_interval=1,
-            _env_file=None,  # type: ignore[call-arg]
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
+            data_dir=root / "devnet", devnet={"port": _free_port(), "state_interval": 1}
         )
         net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
         net.up()

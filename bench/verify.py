@@ -350,12 +350,14 @@ def _measure(
 def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        settings = Settings(data_dir=data_dir, devnet_port=free_port(), _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
+            data_dir=data_dir, devnet={"port": free_port()}
+        )
         devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
         devnet.up()
         devnet.admin_account()
         try:
-            server, base = start_server(data_dir, settings.devnet_port, data_dir / "bench.sqlite3")
+            server, base = start_server(data_dir, settings.devnet.port, data_dir / "bench.sqlite3")
             try:
                 paths, cold_paths = record(base, args.cold_items)
                 print(

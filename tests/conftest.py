@@ -69,12 +69,15 @@ def free_port() -> int:
 
 
 def devnet_settings(data_dir: Path, port: int | None = None) -> Settings:
-    """Settings for a throwaway devnet in ``data_dir``."""
-    return Settings(
+    """Settings for a throwaway devnet in ``data_dir``, with the checkout's npm toolchain
+    (whatever the working directory)."""
+    return Settings(_env_file=None).updated(  # type: ignore[call-arg]
         data_dir=data_dir,
-        devnet_port=port or free_port(),
-        devnet_state_interval=1,
-        _env_file=None,  # type: ignore[call-arg]
+        devnet={
+            "port": port or free_port(),
+            "state_interval": 1,
+            "node_modules": REPO_ROOT / "devnet" / "node_modules",
+        },
     )
 
 

@@ -119,20 +119,18 @@ def app_settings(
     *,
     worker: bool = False,
     public_url: str = PUBLIC_URL,
-    **api: Any,
+    **changes: Any,
 ) -> Settings:
-    """Settings of an app on the session devnet with its own database."""
-    settings = devnet.settings.model_copy(
-        update={
-            "database_url": database_url,
-            "keystore_work_factor": KEY_WORK_FACTOR,
-            "anchor_worker_in_api": worker,
-            "anchor_batch_max_wait_s": 0.2,
-        }
+    """Settings of an app on the session devnet with its own database, then ``changes`` as
+    :meth:`Settings.updated` takes them (``api={"threads": 2}``, ``data_dir=...``)."""
+    settings = devnet.settings.updated(
+        database={"url": database_url},
+        keystore_work_factor=KEY_WORK_FACTOR,
+        anchoring={"worker_in_api": worker, "batch_max_wait_s": 0.2},
+        api={"admin_key": SecretStr(ADMIN_KEY), "recall_poll_seconds": 0.2},
+        public_url=public_url,
     )
-    api.setdefault("admin_api_key", SecretStr(ADMIN_KEY))
-    api.setdefault("recall_poll_seconds", 0.2)
-    return settings.model_copy(update={"public_url": public_url, **api})
+    return settings.updated(**changes)
 
 
 @pytest.fixture(scope="session")
@@ -143,11 +141,11 @@ def make_api(
     all are closed at the end of the session."""
     made: list[Api] = []
 
-    def make(database_url: str | None = None, *, worker: bool = False, **api: Any) -> Api:
+    def make(database_url: str | None = None, *, worker: bool = False, **changes: Any) -> Api:
         if database_url is None:
             folder = tmp_path_factory.mktemp("api")
             database_url = f"sqlite:///{folder / 'tracechain.sqlite3'}"
-        client = Api(create_app(app_settings(devnet, database_url, worker=worker, **api)))
+        client = Api(create_app(app_settings(devnet, database_url, worker=worker, **changes)))
         made.append(client)
         return client
 

@@ -259,7 +259,7 @@ def test_admin_key_created_once(
 ) -> None:
     """Without a configured admin key the first start creates one and shows it once: on a
     terminal, else (as here) in a 0600 file of the data dir, never in the output (a log)."""
-    first = make_api(admin_api_key=None)
+    first = make_api(api={"admin_key": None})
     assert "tc_" not in capsys.readouterr().err
     key_file = first.services.settings.data_dir / ADMIN_KEY_FILE
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
@@ -268,7 +268,7 @@ def test_admin_key_created_once(
     assert len(printed) == 1
     assert first.get("/me", key=printed[0]).json()["role"] == "admin"
     assert first.get("/me", key=ADMIN_KEY).status_code == 401
-    again = make_api(first.services.settings.effective_database_url, admin_api_key=None)
+    again = make_api(first.services.settings.effective_database_url, api={"admin_key": None})
     assert "tc_" not in capsys.readouterr().err
     assert not key_file.exists()
     assert again.get("/me", key=printed[0]).json()["role"] == "admin"

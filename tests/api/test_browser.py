@@ -113,7 +113,7 @@ def server(devnet: Devnet, api: Api, tmp_path_factory: pytest.TempPathFactory) -
     env = {
         **os.environ,
         "TRACECHAIN_DATA_DIR": str(devnet.settings.data_dir),
-        "TRACECHAIN_DEVNET_PORT": str(devnet.settings.devnet_port),
+        "TRACECHAIN_DEVNET_PORT": str(devnet.settings.devnet.port),
         "DATABASE_URL": api.services.settings.effective_database_url,
         "TRACECHAIN_PUBLIC_URL": base,
         "TRACECHAIN_ADMIN_API_KEY": ADMIN_KEY,

@@ -132,8 +132,8 @@ def test_capture_discovery_names_its_limits(api: Api) -> None:
     """OPTIONS /capture adds the capture limits and the error behaviour."""
     answer = api.request("OPTIONS", "/capture")
     settings = api.services.settings
-    assert answer.headers["GS1-EPCIS-Capture-Limit"] == str(settings.max_capture_events)
-    assert answer.headers["GS1-EPCIS-Capture-File-Size-Limit"] == str(settings.max_body_bytes)
+    assert answer.headers["GS1-EPCIS-Capture-Limit"] == str(settings.api.max_capture_events)
+    assert answer.headers["GS1-EPCIS-Capture-File-Size-Limit"] == str(settings.api.max_body_bytes)
     assert answer.headers["GS1-Capture-Error-Behaviour"] == "rollback"
 
 

@@ -128,7 +128,7 @@ def test_media_types(api: Api, supplier: Member) -> None:
 
 def test_limits_on_a_small_app(make_api: Callable[..., Api]) -> None:
     """413 with the REST binding's limit headers."""
-    small = make_api(max_body_bytes=4096, max_capture_events=2)
+    small = make_api(api={"max_body_bytes": 4096, "max_capture_events": 2})
     member = admit(small, "Small Limits Ltd")
     huge = small.post(
         "/capture", content=b"[" + b"0," * 4000 + b"0]",

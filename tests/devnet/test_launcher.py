@@ -42,7 +42,7 @@ def test_up_deploys_once_and_writes_the_record(net: Devnet) -> None:
     assert status.deployed_now
     record = Deployment.load(net.paths.deployment)
     client = ChainClient(net.rpc_url)
-    assert record.chain_id == client.chain_id == net.settings.devnet_chain_id
+    assert record.chain_id == client.chain_id == net.settings.devnet.chain_id
     assert record.mismatches(client) == []
     assert client.w3.eth.get_code(record.anchor_address) != b""
     # The node holds no keys: every transaction must be signed by its sender.
@@ -110,7 +110,7 @@ def test_a_node_slow_to_exec_is_waited_for(tmp_path: Path) -> None:
     slow = tmp_path / "slow-start"
     slow.write_text(f'#!/bin/sh\nsleep 1\nexec "{real}" "$@"\n')
     slow.chmod(0o755)
-    settings = devnet_settings(tmp_path / "data").model_copy(update={"anvil_bin": slow})
+    settings = devnet_settings(tmp_path / "data").updated(devnet={"anvil_bin": slow})
     devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
     try:
         status = devnet.up()

@@ -118,7 +118,7 @@ def test_lost_blocks_are_reconciled_and_re_anchored(
 ) -> None:
     # A devnet of its own, dumping state only on a clean stop.
     settings = devnet_settings(tmp_path / "chain")
-    settings = settings.model_copy(update={"devnet_state_interval": 3600})
+    settings = settings.updated(devnet={"state_interval": 3600})
     net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
     net.up()
     try:

@@ -43,7 +43,7 @@ def test_paged_logs_equal_one_big_query(
     assert len(blocks) >= 4  # so that pages of 1 to 3 blocks split the logs several ways
     for step in (1, 2, 3):
         assert list(chain.logs(anchor.address, [], start, end, block_range=step)) == whole
-    default = get_settings().logs_block_range
+    default = get_settings().chain.logs_block_range
     assert list(chain.logs(anchor.address, [], start, end)) == list(
         chain.logs(anchor.address, [], start, end, block_range=default)
     )

@@ -1,7 +1,7 @@
 """Chain faults under a running anchor worker: anvil killed before its state dump (blocks lost,
 the member's nonce goes back) and after it; every acknowledged event ends up anchored once,
 within a bound, without restarting the worker or the API. And a stall is reported: /readyz
-and the audit compare the anchoring lag with ``anchor_lag_bound_seconds``.
+and the audit compare the anchoring lag with ``anchoring.lag_bound_seconds``.
 
 Conditions are waited for with generous deadlines; no sleep decides an outcome.
 """
@@ -69,8 +69,8 @@ def _prefix_events(prefix: str, count: int) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_the_api_keeps_anchoring_after_the_chain_lost_blocks(tmp_path: Path) -> None:
-    settings = devnet_settings(tmp_path / "chain").model_copy(
-        update={"devnet_state_interval": 3600}  # a dump only on a clean stop
+    settings = devnet_settings(tmp_path / "chain").updated(
+        devnet={"state_interval": 3600}  # a dump only on a clean stop
     )
     net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
     net.up()
@@ -120,7 +120,7 @@ def test_a_stall_is_reported_by_readyz_and_the_audit(tmp_path: Path) -> None:
                 devnet,
                 f"sqlite:///{tmp_path / 'stall.sqlite3'}",
                 worker=False,  # nobody anchors: the events stall
-                anchor_lag_bound_seconds=bound,
+                anchoring={"lag_bound_seconds": bound},
             )
         )
     )
@@ -165,8 +165,8 @@ def test_a_lost_anchoring_block_is_noticed_at_the_next_check(tmp_path: Path) -> 
     """The worker's marker follows the blocks it anchored in, not only the head it last polled:
     when anvil is killed before its dump and restarts with a block the worker polled earlier
     (unchanged), the lost anchoring block still tells it that the chain went back."""
-    settings = devnet_settings(tmp_path / "chain").model_copy(
-        update={"devnet_state_interval": 3600}  # a dump only on a clean stop
+    settings = devnet_settings(tmp_path / "chain").updated(
+        devnet={"state_interval": 3600}  # a dump only on a clean stop
     )
     net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
     net.up()
@@ -199,9 +199,7 @@ def test_an_anchor_in_a_block_that_replaced_a_lost_one_starts_reconciliation(
     the worker notices the marked block changed while anchoring and reconciles at once, with
     no periodic check (``rewind_check_s`` is an hour here) and long before the periodic
     reconciliation."""
-    settings = devnet_settings(tmp_path / "chain").model_copy(
-        update={"devnet_state_interval": 3600}
-    )
+    settings = devnet_settings(tmp_path / "chain").updated(devnet={"state_interval": 3600})
     net = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
     net.up()
     api = Api(create_app(app_settings(net, f"sqlite:///{tmp_path / 'api.sqlite3'}")))

@@ -40,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, D
     devnet = Devnet(devnet_settings(data_dir), key_work_factor=SCRYPT_N_LIGHT)
     devnet.up()
     try:
-        with serve(data_dir, devnet.settings.devnet_port) as running:
+        with serve(data_dir, devnet.settings.devnet.port) as running:
             yield running, devnet
     finally:
         devnet.down()

@@ -56,11 +56,13 @@ def small_api(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Itera
     settings = app_settings(
         devnet,
         f"sqlite:///{folder / 'tracechain.sqlite3'}",
-        api_threads=THREADS,
-        api_queue_size=1,
-        api_queue_timeout_s=1.0,
-        db_pool_timeout_s=0.3,
-        recall_poll_seconds=3600,
+        api={
+            "threads": THREADS,
+            "queue_size": 1,
+            "queue_timeout_s": 1.0,
+            "recall_poll_seconds": 3600,
+        },
+        database={"pool_timeout_s": 0.3},
     )
     api = Api(create_app(settings))
     yield api

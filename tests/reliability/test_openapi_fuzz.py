@@ -111,7 +111,7 @@ def fuzzed(
     devnet = Devnet(devnet_settings(data_dir), key_work_factor=SCRYPT_N_LIGHT)
     devnet.up()
     try:
-        with serve(data_dir, devnet.settings.devnet_port) as server:
+        with serve(data_dir, devnet.settings.devnet.port) as server:
             state = Fuzzed(server, server.admin_key, _admit_member(server.base, server.admin_key))
             yield state
             _report(request, state)

@@ -50,7 +50,7 @@ def test_no_secret_in_logs_answers_or_database(tmp_path: Path) -> None:
     outputs: list[bytes] = []
     try:
         env = {"TRACECHAIN_ADMIN_API_KEY": ""}  # the server creates the admin key itself
-        with serve(data_dir, devnet.settings.devnet_port, env=env) as server:
+        with serve(data_dir, devnet.settings.devnet.port, env=env) as server:
             key_file = data_dir / ADMIN_KEY_FILE
             admin_key = key_file.read_text().strip()
             assert admin_key.startswith("tc_")
@@ -185,7 +185,7 @@ def _cli(
     env = {
         **os.environ,
         "TRACECHAIN_DATA_DIR": str(data_dir),
-        "TRACECHAIN_DEVNET_PORT": str(devnet.settings.devnet_port),
+        "TRACECHAIN_DEVNET_PORT": str(devnet.settings.devnet.port),
         "DATABASE_URL": database_url,
     }
     bundle = data_dir.parent / "bundle.json"
