@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -23,7 +22,8 @@ from ledger.membership import Membership, PrefixOwnershipError
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import AnchorBatch, Event, Organisation, Outbox, metadata
 from ledger.verify import Verifier
-from tests.ledger.conftest import Capture, MakeMember, object_event
+from tests.helpers import sgtin_event, unique_prefix
+from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]
@@ -76,7 +76,7 @@ def test_capture_anchor_verify(
     chain: ChainClient,
 ) -> None:
     member = make_member()
-    result = capture(member, [object_event(offset_minutes=i) for i in range(25)])
+    result = capture(member, [sgtin_event(offset_minutes=i) for i in range(25)])
     pks = [r.event_pk for r in result.events]
     assert {verifier.verify_event(pk).status for pk in pks} == {"pending"}
     start = chain.w3.eth.block_number
@@ -109,7 +109,7 @@ def test_batches_close_on_size_or_time(
     engine: Engine, make_member: MakeMember, capture: Capture, make_worker: MakeWorker
 ) -> None:
     member = make_member()
-    capture(member, [object_event() for _ in range(7)])
+    capture(member, [sgtin_event() for _ in range(7)])
     slow = make_worker(max_events=5, max_wait_s=3600)
     assert slow.run_once() == 5  # one full batch; the remaining 2 wait for time or size
     assert slow.pending_count() == 2
@@ -152,7 +152,7 @@ def test_tampering_is_detected(
     reason: str,
 ) -> None:
     member = make_member()
-    pks = [r.event_pk for r in capture(member, [object_event() for _ in range(4)]).events]
+    pks = [r.event_pk for r in capture(member, [sgtin_event() for _ in range(4)]).events]
     make_worker().drain()
     victim = pks[1]
     with engine.begin() as conn:
@@ -172,7 +172,7 @@ def test_one_changed_byte_of_the_stored_event_is_detected(
     verifier: Verifier,
 ) -> None:
     member = make_member()
-    (record,) = capture(member, [object_event(serial="ABC123")]).events
+    (record,) = capture(member, [sgtin_event(serial="ABC123")]).events
     make_worker().drain()
     text = _captured(engine, record.event_pk)
     at = text.index("ABC123") + 3
@@ -194,7 +194,7 @@ def test_swapped_recorder_is_detected(
     verifier: Verifier,
 ) -> None:
     honest, other = make_member("Honest"), make_member("Other")
-    (record,) = capture(honest, [object_event()]).events
+    (record,) = capture(honest, [sgtin_event()]).events
     make_worker().drain()
     with engine.begin() as conn:
         conn.execute(
@@ -229,7 +229,7 @@ def test_suspended_member_cannot_anchor_until_reinstated(
 ) -> None:
     member = make_member()
     membership.suspend(member.org_id)
-    (record,) = capture(member, [object_event()]).events
+    (record,) = capture(member, [sgtin_event()]).events
     worker = make_worker()
     assert worker.run_once(force=True) == 0
     assert worker.pending_count() == 1
@@ -248,11 +248,11 @@ def test_key_rotation_keeps_old_anchors_valid(
     verifier: Verifier,
 ) -> None:
     member = make_member()
-    (old,) = capture(member, [object_event()]).events
+    (old,) = capture(member, [sgtin_event()]).events
     make_worker().drain()
     new_address = membership.rotate_key(member.org_id)
     assert membership.member(member.org_id).signing_addresses == (new_address,)
-    (new,) = capture(member, [object_event()]).events
+    (new,) = capture(member, [sgtin_event()]).events
     make_worker().drain()
     old_result, new_result = (
         verifier.verify_event(old.event_pk),
@@ -274,7 +274,7 @@ def test_concurrent_workers_never_double_anchor(
     members = [make_member(f"Member {i}") for i in range(3)]
     for member in members:
         for _ in range(4):
-            capture(member, [object_event() for _ in range(15)])
+            capture(member, [sgtin_event() for _ in range(15)])
     start = chain.w3.eth.block_number
     workers = [make_worker(max_events=20, max_wait_s=0.01) for _ in range(3)]
     stop = threading.Event()
@@ -313,15 +313,15 @@ def test_trail_of_an_identifier_and_recall(
     make_worker: MakeWorker,
     verifier: Verifier,
 ) -> None:
-    gcp = unique_company_prefix()  # the member owns it: its commissioning confirms the origin
+    gcp = unique_prefix("09")  # the member owns it: its commissioning confirms the origin
     member = make_member(prefixes=(gcp,))
     serial = "TRAIL-1"
     capture(
         member,
         [
-            object_event(serial, company_prefix=gcp, biz_step="commissioning", offset_minutes=0),
-            object_event(serial, company_prefix=gcp, biz_step="packing", offset_minutes=5),
-            object_event(serial, company_prefix=gcp, biz_step="shipping", offset_minutes=10),
+            sgtin_event(serial, company_prefix=gcp, biz_step="commissioning", offset_minutes=0),
+            sgtin_event(serial, company_prefix=gcp, biz_step="packing", offset_minutes=5),
+            sgtin_event(serial, company_prefix=gcp, biz_step="shipping", offset_minutes=10),
         ],
     )
     epc = f"urn:epc:id:sgtin:{gcp}.812345.TRAIL-1"
@@ -340,14 +340,6 @@ def test_trail_of_an_identifier_and_recall(
     assert verifier.verify_identifier("urn:epc:id:sgtin:0614141.812345.NOPE").verdict == "unknown"
 
 
-def unique_company_prefix() -> str:
-    """A 7-digit GS1 company prefix no other test of this session owns on the chain."""
-    return f"09{next(_prefixes):05d}"
-
-
-_prefixes = itertools.count(int(time.time() * 10) % 90_000)
-
-
 @pytest.mark.parametrize("scope", ["item", "lot"])
 def test_recall_by_prefix_owner_shows_in_the_trail(
     make_member: MakeMember,
@@ -357,11 +349,11 @@ def test_recall_by_prefix_owner_shows_in_the_trail(
     verifier: Verifier,
     scope: str,
 ) -> None:
-    gcp = unique_company_prefix()
+    gcp = unique_prefix("09")
     owner = make_member("Owner", prefixes=(gcp,))
     stranger = make_member("Stranger")
     epc = f"urn:epc:id:sgtin:{gcp}.812345.R1"
-    lot_event = object_event("R1", company_prefix=gcp)
+    lot_event = sgtin_event("R1", company_prefix=gcp)
     lot_event["ilmd"] = {"cbvmda:lotNumber": "LOT-9"}
     capture(owner, [lot_event])
     make_worker().drain()

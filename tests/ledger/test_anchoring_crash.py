@@ -29,7 +29,8 @@ from ledger.settings import REPO_ROOT
 from ledger.store.models import AnchorBatch, Event, metadata
 from ledger.verify import Verifier
 from tests.conftest import devnet_settings
-from tests.ledger.conftest import Capture, MakeMember, object_event
+from tests.helpers import sgtin_event
+from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
 
@@ -79,7 +80,7 @@ def test_kill_9_at_each_crash_point_loses_and_doubles_nothing(
 ) -> None:
     member = make_member()
     signer = member.signing_addresses[0]
-    pks = [r.event_pk for r in capture(member, [object_event() for _ in range(25)]).events]
+    pks = [r.event_pk for r in capture(member, [sgtin_event() for _ in range(25)]).events]
     crashed = run_worker(tmp_path, devnet, engine, crash_at)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     assert f"crash point {crash_at}" in crashed.stderr
@@ -129,7 +130,7 @@ def test_lost_blocks_are_reconciled_and_re_anchored(
         member = membership.admit("Lost Blocks Ltd")
         net.down()  # a clean stop: the member's admission is in the dump
         net.up()
-        pks = [r.event_pk for r in capture(member, [object_event() for _ in range(6)]).events]
+        pks = [r.event_pk for r in capture(member, [sgtin_event() for _ in range(6)]).events]
         worker = AnchorWorker(engine, chain, deployment, keyring, AnchorConfig())
         assert worker.drain() == 6
         assert worker.reconcile() == []
@@ -174,7 +175,7 @@ def test_chain_down_then_back_the_worker_catches_up(
         thread.start()
         net.down()
         # The chain is gone: capture goes on, nothing is lost, everything waits.
-        pks = [r.event_pk for r in capture(member, [object_event() for _ in range(12)]).events]
+        pks = [r.event_pk for r in capture(member, [sgtin_event() for _ in range(12)]).events]
         time.sleep(1.5)
         assert worker.pending_count() == 12
         net.up()

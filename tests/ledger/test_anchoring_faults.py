@@ -13,7 +13,8 @@ from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.chain import ChainClient, TxState
 from ledger.deployment import Deployment
 from ledger.store.models import AnchorBatch, metadata
-from tests.ledger.conftest import Capture, MakeMember, object_event
+from tests.helpers import sgtin_event
+from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 
 _batch = metadata.tables[AnchorBatch.__tablename__]
@@ -28,7 +29,7 @@ def test_a_queued_batch_transaction_is_replaced_by_one_with_the_chains_nonce(
     capture: Capture,
 ) -> None:
     member = make_member()
-    capture(member, [object_event() for _ in range(4)])
+    capture(member, [sgtin_event() for _ in range(4)])
     worker = AnchorWorker(
         engine, chain, deployment, keyring, AnchorConfig(max_wait_s=0.01, tx_stuck_s=0.2)
     )

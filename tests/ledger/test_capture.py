@@ -3,9 +3,6 @@ the session devnet's membership: limits, failed captures, prefix ownership, all 
 
 from __future__ import annotations
 
-import itertools
-import time
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -14,17 +11,12 @@ from ledger.capture import FailedCaptureError, NotSingleEventError, capture_docu
 from ledger.errors import TooManyEventsError
 from ledger.permissions import NotPrefixOwnerError, UnassignedPrefixError
 from ledger.store.models import Capture, Event, metadata
-from tests.ledger.conftest import MakeMember, document, object_event
+from tests.helpers import document_bytes, sgtin_event, unique_prefix
+from tests.ledger.conftest import MakeMember
 
 _capture = metadata.tables[Capture.__tablename__]
 _event = metadata.tables[Event.__tablename__]
-_prefixes = itertools.count(int(time.time() * 10) % 90_000)
 JSON_LD = "application/ld+json"
-
-
-def unique_prefix() -> str:
-    """A 7-digit company prefix no other test of the session owns on chain."""
-    return f"08{next(_prefixes) % 100_000:05d}"
 
 
 def rows(engine: Engine) -> tuple[list[tuple[str, int]], int]:
@@ -36,13 +28,13 @@ def rows(engine: Engine) -> tuple[list[tuple[str, int]], int]:
 
 
 def test_only_the_prefix_owner_commissions(engine: Engine, make_member: MakeMember) -> None:
-    prefix = unique_prefix()
+    prefix = unique_prefix("08")
     owner = make_member("Owner", prefixes=(prefix,))
     other = make_member("Other")
-    mine = object_event(company_prefix=prefix)
-    stray = object_event(company_prefix=unique_prefix())
+    mine = sgtin_event(company_prefix=prefix)
+    stray = sgtin_event(company_prefix=unique_prefix("08"))
     with pytest.raises(NotPrefixOwnerError) as refused:
-        capture_document(engine, document([mine, stray]), JSON_LD, organisation_id=other.id,
+        capture_document(engine, document_bytes(mine, stray), JSON_LD, organisation_id=other.id,
                          max_events=10)  # fmt: skip
     # One error per refused identifier, each of the class that says why; the first decides.
     assert [(type(e), e.field) for e in refused.value.errors] == [
@@ -51,26 +43,26 @@ def test_only_the_prefix_owner_commissions(engine: Engine, make_member: MakeMemb
     ]
     assert refused.value.reason.endswith("(and 1 more)")
     with pytest.raises(UnassignedPrefixError):
-        capture_document(engine, document([stray]), JSON_LD, organisation_id=owner.id,
+        capture_document(engine, document_bytes(stray), JSON_LD, organisation_id=owner.id,
                          max_events=10)  # fmt: skip
     assert rows(engine) == ([], 0)
     captured = capture_document(
-        engine, document([mine]), JSON_LD, organisation_id=owner.id, max_events=10
+        engine, document_bytes(mine), JSON_LD, organisation_id=owner.id, max_events=10
     )
     assert captured.result.new_count == 1
     assert rows(engine) == ([("accepted", 1)], 1)
 
 
 def test_refused_documents(engine: Engine, make_member: MakeMember) -> None:
-    member = make_member("Refused", prefixes=(prefix := unique_prefix(),))
-    events = [object_event(company_prefix=prefix) for _ in range(3)]
+    member = make_member("Refused", prefixes=(prefix := unique_prefix("08"),))
+    events = [sgtin_event(company_prefix=prefix) for _ in range(3)]
     with pytest.raises(TooManyEventsError) as too_many:
-        capture_document(engine, document(events), JSON_LD, organisation_id=member.id,
+        capture_document(engine, document_bytes(*events), JSON_LD, organisation_id=member.id,
                          max_events=2)  # fmt: skip
     assert (too_many.value.count, too_many.value.limit) == (3, 2)
     assert too_many.value.field == "epcisBody.eventList"
     with pytest.raises(NotSingleEventError) as not_one:
-        capture_document(engine, document(events[:2]), JSON_LD, organisation_id=member.id,
+        capture_document(engine, document_bytes(*events[:2]), JSON_LD, organisation_id=member.id,
                          max_events=2, single_event=True)  # fmt: skip
     assert not_one.value.count == 2
     # Neither is a capture job; a body that is no EPCIS document is a failed one.

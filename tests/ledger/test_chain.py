@@ -13,7 +13,7 @@ from ledger.chain import ChainClient, RpcRequest, Transaction, event_topics
 from ledger.deployment import Deployment
 from ledger.errors import ChainError
 from ledger.settings import get_settings
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.ledger.conftest import MakeMember
 
 #: An unknown transaction hash (nobody signed anything hashing to it).

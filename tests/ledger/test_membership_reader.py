@@ -4,9 +4,6 @@ opens the admin's key only when a write needs it. Real anvil, real SQLite."""
 
 from __future__ import annotations
 
-import itertools
-import time
-
 import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
@@ -16,17 +13,11 @@ from ledger.deployment import Deployment
 from ledger.identifiers import parse
 from ledger.membership import Membership, MembershipError, MembershipReader
 from ledger.store.models import OrgRole
+from tests.helpers import unique_prefix
 from tests.ledger.conftest import MakeMember
 from wallets.errors import PassphraseError
 from wallets.keyring import Keyring
 from wallets.signer import Signer
-
-_prefixes = itertools.count(int(time.time() * 10) % 90_000 + 7_000)
-
-
-def company_prefix() -> str:
-    """A 7-digit GS1 company prefix no other test of this session owns on the chain."""
-    return f"04{next(_prefixes) % 100_000:05d}"
 
 
 def test_reads_need_no_key(
@@ -36,7 +27,7 @@ def test_reads_need_no_key(
     make_member: MakeMember,
     membership: Membership,
 ) -> None:
-    gcp = company_prefix()
+    gcp = unique_prefix("04")
     owner = make_member("Reader", prefixes=(gcp,))
     reader = MembershipReader(engine, chain, deployment)
     item = parse(f"urn:epc:id:sgtin:{gcp}.812345.R1")
@@ -72,7 +63,7 @@ def test_the_admin_key_is_opened_only_by_the_writes_that_need_it(
 
     membership = Membership(engine, chain, deployment, keyring, admin_key=locked)
     assert membership.member(owner.org_id) == owner
-    unrecalled = f"urn:epc:id:sgtin:{company_prefix()}.812345.X"
+    unrecalled = f"urn:epc:id:sgtin:{unique_prefix('04')}.812345.X"
     assert membership.recall_status(unrecalled).recalled is False
     assert opened == []
     org_id = "0x" + "ab" * 32

@@ -15,7 +15,8 @@ from ledger.signing import SignatureRejectedError, check_event_signature, event_
 from ledger.store.capture import capture_events
 from ledger.store.models import Event, metadata
 from ledger.verify import Verifier
-from tests.ledger.conftest import MakeMember, document, object_event
+from tests.helpers import document_bytes, sgtin_event
+from tests.ledger.conftest import MakeMember
 from wallets.eip712 import sign_event
 from wallets.keyring import Keyring
 from wallets.signer import AccountSigner
@@ -34,7 +35,7 @@ def test_signed_event_is_checked_kept_anchored_and_verified(
     member = make_member()
     own_key = AccountSigner(Account.create())
     membership.add_external_key(member.org_id, own_key.address)
-    (event,) = parse_document(document([object_event()]), "application/json")
+    (event,) = parse_document(document_bytes(sgtin_event()), "application/json")
     event_hash, id_key = event_keys(event)
     signature = (
         "0x"

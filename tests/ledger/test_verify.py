@@ -19,7 +19,8 @@ from ledger.deployment import Deployment
 from ledger.membership import Member
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
 from ledger.verify import Verifier
-from tests.ledger.conftest import Capture, MakeMember, object_event
+from tests.helpers import sgtin_event
+from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]
@@ -29,7 +30,7 @@ _ident = metadata.tables[EventIdentifier.__tablename__]
 
 def full_event(serial: str, **extra: Any) -> dict[str, Any]:
     """An event carrying the members the CBV 2.0 hash leaves out."""
-    event = object_event(serial)
+    event = sgtin_event(serial)
     event.update(
         {
             "eventID": f"urn:uuid:6d0c1a4e-0000-4000-8000-{serial.rjust(12, '0')[-12:]}",

@@ -5,9 +5,7 @@ every value is checked against the database or the chain, not against the code t
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
 
 import sqlalchemy as sa
 from hexbytes import HexBytes
@@ -21,11 +19,11 @@ from ledger.identifiers import parse
 from ledger.membership import Membership
 from ledger.store.models import Event, metadata
 from ledger.verify import TrailVerification, Verifier
-from tests.ledger.conftest import Capture, MakeMember, object_event
+from tests.helpers import sgtin_event, unique_prefix
+from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]
-_prefixes = itertools.count(int(time.time() * 10) % 90_000 + 3_000)
 
 #: The keys of one event of a trail, in the order the API's trail has always had them.
 ENTRY_KEYS = [
@@ -33,11 +31,6 @@ ENTRY_KEYS = [
     "read_point", "biz_location", "verification", "event",
 ]  # fmt: skip
 ANCHOR_KEYS = ["root", "tx_hash", "block_number", "id_key", "proof", "coverage", "leaf_word"]
-
-
-def company_prefix() -> str:
-    """A 7-digit GS1 company prefix no other test of this session owns on the chain."""
-    return f"07{next(_prefixes) % 100_000:05d}"
 
 
 def anchor_all(engine: Engine, rpc_url: str, deployment: Deployment, keyring: Keyring) -> int:
@@ -55,7 +48,7 @@ def test_one_event_is_a_document_anyone_can_check_on_chain(
     anchor: Contract,
 ) -> None:
     member = make_member("Documented")
-    (record,) = capture(member, [object_event("D1")]).events
+    (record,) = capture(member, [sgtin_event("D1")]).events
     verifier = Verifier(engine, chain, deployment)
 
     pending = verifier.verify_entry(record.event_pk).document()
@@ -117,10 +110,10 @@ def test_a_trail_document_has_the_identifier_verdict_recall_origin_and_events(
     make_member: MakeMember,
     capture: Capture,
 ) -> None:
-    gcp = company_prefix()
+    gcp = unique_prefix("07")
     owner = make_member("Trail Owner", prefixes=(gcp,))
     events = [
-        object_event("T1", company_prefix=gcp, biz_step=step, offset_minutes=n)
+        sgtin_event("T1", company_prefix=gcp, biz_step=step, offset_minutes=n)
         for n, step in enumerate(["commissioning", "shipping"])
     ]
     records = capture(owner, events).events

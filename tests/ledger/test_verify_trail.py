@@ -5,8 +5,6 @@ blocks), real SQLite."""
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,20 +22,15 @@ from ledger.deployment import Deployment
 from ledger.membership import Member, Membership
 from ledger.store.models import AnchorBatch, Event, OrgRole, metadata
 from ledger.verify import Verifier
-from tests.conftest import devnet_settings, free_port
-from tests.ledger.conftest import Capture, MakeMember, object_event
+from tests.conftest import devnet_settings
+from tests.helpers import free_port, sgtin_event, unique_prefix
+from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
 from wallets.signer import as_signer
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
-_prefixes = itertools.count(int(time.time() * 10) % 90_000 + 5_000)
-
-
-def company_prefix() -> str:
-    """A 7-digit GS1 company prefix no other test of this session owns on the chain."""
-    return f"08{next(_prefixes) % 100_000:05d}"
 
 
 class CountingChain(ChainClient):
@@ -68,10 +61,10 @@ def item_trail(
     make_member: MakeMember, capture: Capture, *, steps: Sequence[str]
 ) -> tuple[Member, str, list[int]]:
     """A member commissioning an item under its own prefix, then ``steps``; the EPC and pks."""
-    gcp = company_prefix()
+    gcp = unique_prefix("08")
     member = make_member("Trail Owner", prefixes=(gcp,))
     events = [
-        object_event("T1", company_prefix=gcp, biz_step=step, offset_minutes=n)
+        sgtin_event("T1", company_prefix=gcp, biz_step=step, offset_minutes=n)
         for n, step in enumerate(steps)
     ]
     result = capture(member, events)
@@ -91,8 +84,8 @@ def test_a_trail_reads_the_chain_in_one_batch(
     only for the two blocks' hashes instead, again in one batch."""
     member, epc, _ = item_trail(make_member, capture, steps=["commissioning"])
     anchor_all(engine, chain.rpc_url, deployment, keyring)
-    capture(member, [object_event("T1", company_prefix=epc.split(":")[4].split(".")[0],
-                                  biz_step="shipping", offset_minutes=9)])  # fmt: skip
+    capture(member, [sgtin_event("T1", company_prefix=epc.split(":")[4].split(".")[0],
+                                 biz_step="shipping", offset_minutes=9)])  # fmt: skip
     anchor_all(engine, chain.rpc_url, deployment, keyring)
     counting = CountingChain(chain.rpc_url)
     verifier = Verifier(engine, counting, deployment)
@@ -189,9 +182,9 @@ def test_a_lost_block_drops_the_cached_record(
     membership = Membership(
         engine, chain, deployment, keyring, as_signer(own_devnet.admin_account())
     )
-    gcp = company_prefix()
+    gcp = unique_prefix("08")
     member = membership.admit(f"Lost Blocks {gcp}", OrgRole.RECORDER, prefixes=(gcp,))
-    capture(member, [object_event("L1", company_prefix=gcp)])
+    capture(member, [sgtin_event("L1", company_prefix=gcp)])
     epc = f"urn:epc:id:sgtin:{gcp}.812345.L1"
     snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     anchor_all(engine, own_devnet.rpc_url, deployment, keyring)
