@@ -1,72 +1,32 @@
-"""EPCIS 2.0 JSON-LD documents for the store's tests, parsed by the real capture parser."""
+"""EPCIS 2.0 events for the store's tests, parsed by the real capture parser (the builders
+they are made of are in :mod:`tests.helpers`)."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from datetime import timedelta
+from typing import Any
 
 from ledger.events import CapturedEvent, parse_document
-
-CONTEXT: Final = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
-START: Final = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
-
-
-def timestamp(when: datetime) -> str:
-    """An EPCIS timestamp in UTC with milliseconds."""
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def document(events: Sequence[dict[str, Any]]) -> bytes:
-    """An EPCISDocument holding ``events``."""
-    body = {
-        "@context": [CONTEXT],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2024-03-01T00:00:00.000Z",
-        "epcisBody": {"eventList": list(events)},
-    }
-    return json.dumps(body).encode()
+from tests.helpers import OBSERVATION_START, document_bytes, sgtin_observation, timestamp
 
 
 def parse(events: Sequence[dict[str, Any]]) -> list[CapturedEvent]:
     """The captured events of a document holding ``events``."""
-    return parse_document(document(events), "application/ld+json")
-
-
-def object_event(
-    serials: Sequence[str | int],
-    *,
-    minute: int = 0,
-    gtin_ref: str = "812345",
-    biz_step: str = "shipping",
-    **extra: Any,
-) -> dict[str, Any]:
-    """An ObjectEvent observing SGTINs of company prefix 0614141."""
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": timestamp(START + timedelta(minutes=minute)),
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": [f"urn:epc:id:sgtin:0614141.{gtin_ref}.{s}" for s in serials],
-        "action": "OBSERVE",
-        "bizStep": biz_step,
-    }
-    event.update(extra)
-    return event
+    return parse_document(document_bytes(*events), "application/ld+json")
 
 
 def mixed_events(count: int, *, seed: str = "a") -> list[dict[str, Any]]:
     """``count`` distinct events of the five types, unique per ``seed``."""
     events: list[dict[str, Any]] = []
     for i in range(count):
-        when = timestamp(START + timedelta(seconds=i))
+        when = timestamp(OBSERVATION_START + timedelta(seconds=i))
         kind = i % 5
         serial = f"{seed}{i}"
         sscc_reference = f"{zlib.crc32(seed.encode()) % 10**5:05d}{i:05d}"
         if kind == 0:
-            event: dict[str, Any] = object_event([serial, serial + "b"], minute=0)
+            event: dict[str, Any] = sgtin_observation([serial, serial + "b"], minute=0)
             event["eventTime"] = when
             event["readPoint"] = {"id": "urn:epc:id:sgln:0614141.00777.0"}
         elif kind == 1:

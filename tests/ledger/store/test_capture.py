@@ -28,7 +28,8 @@ from ledger.store.capture import (
 )
 from ledger.store.indexing import NO_ID_KEY
 from ledger.store.models import Capture, Event, EventIdentifier, Outbox
-from tests.ledger.store.documents import mixed_events, object_event, parse
+from tests.helpers import sgtin_observation
+from tests.ledger.store.documents import mixed_events, parse
 
 _EVENT: sa.Table = Event.__table__  # type: ignore[attr-defined]
 _IDENTIFIER: sa.Table = EventIdentifier.__table__  # type: ignore[attr-defined]
@@ -102,7 +103,7 @@ def test_primary_id_key_and_identifier_index(engine: Engine, org: int) -> None:
                 "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"},
                 "bizLocation": {"id": "https://example.com/warehouses/7"},
             },
-            object_event([], quantityList=[{"epcClass": "https://example.com/classes/x"}]),
+            sgtin_observation([], quantityList=[{"epcClass": "https://example.com/classes/x"}]),
             {
                 "type": "TransformationEvent",
                 "eventTime": "2024-03-01T10:00:00.000Z",
@@ -160,7 +161,7 @@ def test_primary_id_key_and_identifier_index(engine: Engine, org: int) -> None:
 
 
 def test_event_without_identifiers_has_zero_primary_key(engine: Engine, org: int) -> None:
-    result = capture_events(engine, parse([object_event([])]), organisation_id=org)
+    result = capture_events(engine, parse([sgtin_observation([])]), organisation_id=org)
     with engine.connect() as connection:
         key = connection.execute(sa.select(_EVENT.c.primary_id_key)).scalar_one()
     assert key == NO_ID_KEY == "0x" + "00" * 32
@@ -182,9 +183,9 @@ def test_same_document_twice_stores_nothing_new(engine: Engine, org: int) -> Non
 
 
 def test_duplicate_inside_one_document(engine: Engine, org: int) -> None:
-    event = object_event([1, 2])
-    same_again = object_event([2, 1])  # same event: EPC list order does not change the hash
-    other = object_event([3])
+    event = sgtin_observation([1, 2])
+    same_again = sgtin_observation([2, 1])  # same event: EPC list order does not change the hash
+    other = sgtin_observation([3])
     result = capture_events(engine, parse([event, other, same_again, event]), organisation_id=org)
 
     pks = [r.event_pk for r in result.events]
@@ -216,7 +217,7 @@ def test_signature_is_for_one_event(engine: Engine, org: int) -> None:
     assert raised.value.field == "signature"
     assert counts(engine)["event"] == 0
 
-    event = object_event([9])
+    event = sgtin_observation([9])
     capture_events(engine, parse([event, event]), organisation_id=org, signature=signature)
     with engine.connect() as connection:
         assert connection.execute(sa.select(_EVENT.c.signature)).scalar_one() == signature
@@ -305,7 +306,7 @@ def test_database_error_on_the_500th_event_stores_nothing(engine: Engine, org: i
     capture_events(engine, parse(mixed_events(5, seed="kept")), organisation_id=org)
     before = counts(engine)
     raw = mixed_events(999, seed="doc")
-    raw.insert(499, object_event(["poison"]))
+    raw.insert(499, sgtin_observation(["poison"]))
     events = parse(raw)
     with failing_trigger(engine), pytest.raises(SQLAlchemyError, match="poisoned event"):
         capture_events(engine, events, organisation_id=org)

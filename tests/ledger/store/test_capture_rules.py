@@ -26,8 +26,9 @@ from ledger.store.capture import (
 )
 from ledger.store.db import make_engine, migrate, write_transaction
 from ledger.store.models import Capture, Event
+from tests.helpers import EPCIS_CONTEXT, document, sgtin_observation
 from tests.ledger.store.conftest import BACKENDS
-from tests.ledger.store.documents import CONTEXT, document, object_event, parse
+from tests.ledger.store.documents import parse
 from tests.ledger.store.test_capture import counts
 
 _EVENT: sa.Table = Event.__table__  # type: ignore[attr-defined]
@@ -65,13 +66,13 @@ def event_ids_stored(engine: Engine) -> list[tuple[str | None, bool]]:
 
 
 def test_two_events_with_one_event_id_in_a_document_store_nothing(engine: Engine, org: int) -> None:
-    capture_events(engine, parse([object_event([100])]), organisation_id=org)
+    capture_events(engine, parse([sgtin_observation([100])]), organisation_id=org)
     before = counts(engine)
     events = parse(
         [
-            object_event([1], eventID=EVENT_ID),
-            object_event([2]),
-            object_event([3], eventID=EVENT_ID),  # another event (another hash), same eventID
+            sgtin_observation([1], eventID=EVENT_ID),
+            sgtin_observation([2]),
+            sgtin_observation([3], eventID=EVENT_ID),  # another event (another hash), same eventID
         ]
     )
     with pytest.raises(DuplicateEventIDError) as refused:
@@ -87,15 +88,15 @@ def test_an_event_id_taken_by_a_stored_event_is_refused_and_nothing_stored(
     engine: Engine, org: int
 ) -> None:
     (first,) = capture_events(
-        engine, parse([object_event([1], eventID=EVENT_ID)]), organisation_id=org
+        engine, parse([sgtin_observation([1], eventID=EVENT_ID)]), organisation_id=org
     ).events
     before = counts(engine)
     events = parse(
         [
-            object_event([2]),
-            object_event([3], eventID=OTHER_ID),
-            object_event([4], eventID=EVENT_ID),
-            object_event([5]),
+            sgtin_observation([2]),
+            sgtin_observation([3], eventID=OTHER_ID),
+            sgtin_observation([4], eventID=EVENT_ID),
+            sgtin_observation([5]),
         ]
     )
     with pytest.raises(DuplicateEventIDError) as refused:
@@ -107,11 +108,11 @@ def test_an_event_id_taken_by_a_stored_event_is_refused_and_nothing_stored(
 
 
 def test_a_single_event_names_its_event_id_from_the_root(engine: Engine, org: int) -> None:
-    capture_events(engine, parse([object_event([1], eventID=EVENT_ID)]), organisation_id=org)
+    capture_events(engine, parse([sgtin_observation([1], eventID=EVENT_ID)]), organisation_id=org)
     with pytest.raises(DuplicateEventIDError) as refused:
         capture_events(
             engine,
-            parse([object_event([2], eventID=EVENT_ID)]),
+            parse([sgtin_observation([2], eventID=EVENT_ID)]),
             organisation_id=org,
             events_path="$",
         )
@@ -119,7 +120,7 @@ def test_a_single_event_names_its_event_id_from_the_root(engine: Engine, org: in
 
 
 def test_recapturing_the_identical_event_stays_idempotent(engine: Engine, org: int) -> None:
-    event = object_event([1], eventID=EVENT_ID)
+    event = sgtin_observation([1], eventID=EVENT_ID)
     first = capture_events(engine, parse([event, event]), organisation_id=org)
     again = capture_events(engine, parse([event]), organisation_id=org)
     assert [r.new for r in first.events] == [True, False]
@@ -129,7 +130,7 @@ def test_recapturing_the_identical_event_stays_idempotent(engine: Engine, org: i
 
 
 def test_an_error_declaration_may_repeat_the_event_id(engine: Engine, org: int) -> None:
-    original = object_event([1], eventID=EVENT_ID)
+    original = sgtin_observation([1], eventID=EVENT_ID)
     capture_events(engine, parse([original]), organisation_id=org)
     # A copy of the original with errorDeclaration: the same CBV 2.0 hash (errorDeclaration
     # and eventID are not hashed), stored as a record of its own beside the event.
@@ -141,7 +142,7 @@ def test_an_error_declaration_may_repeat_the_event_id(engine: Engine, org: int) 
     assert stored.events[0].new
     assert event_ids_stored(engine) == [(EVENT_ID, False), (EVENT_ID, True), (EVENT_ID, True)]
     # ...and in one document with its original.
-    other = object_event([2], eventID=OTHER_ID)
+    other = sgtin_observation([2], eventID=OTHER_ID)
     both = capture_events(
         engine, parse([other, declaration(other, disposition="damaged")]), organisation_id=org
     )
@@ -155,9 +156,9 @@ def test_concurrent_captures_of_one_event_id_store_one(engine: Engine, org: int)
     wait for it (PostgreSQL: on the unique index; SQLite: on the write lock) and then be
     refused. A check that only reads before inserting lets both in on PostgreSQL."""
     first = prepare_capture(
-        parse([object_event([1], eventID=EVENT_ID)]), organisation_id=org, capture_id="first"
+        parse([sgtin_observation([1], eventID=EVENT_ID)]), organisation_id=org, capture_id="first"
     )
-    second = parse([object_event([2], eventID=EVENT_ID)])
+    second = parse([sgtin_observation([2], eventID=EVENT_ID)])
     outcome: list[CaptureResult | BaseException] = []
 
     def capture_second() -> None:
@@ -199,7 +200,7 @@ def wait_until_blocked_or_done(engine: Engine, thread: threading.Thread) -> None
 
 def test_the_unique_index_is_the_arbiter(engine: Engine, org: int) -> None:
     """A row written behind capture's back cannot break the rule either."""
-    capture_events(engine, parse([object_event([1], eventID=EVENT_ID)]), organisation_id=org)
+    capture_events(engine, parse([sgtin_observation([1], eventID=EVENT_ID)]), organisation_id=org)
     with engine.connect() as connection:
         row = dict(connection.execute(sa.select(_EVENT)).mappings().one())
     row.pop("id")
@@ -223,8 +224,8 @@ def listed(engine: Engine, capture_id: str) -> list[str]:
 
 
 def test_a_capture_lists_its_events_in_input_order(engine: Engine, org: int) -> None:
-    with_id = object_event([1], eventID=EVENT_ID)
-    without_id = object_event([2])
+    with_id = sgtin_observation([1], eventID=EVENT_ID)
+    without_id = sgtin_observation([2])
     result = capture_events(
         engine, parse([with_id, without_id, with_id]), organisation_id=org, capture_id="listed"
     )
@@ -241,7 +242,9 @@ def test_a_capture_lists_its_events_in_input_order(engine: Engine, org: int) -> 
     )
     assert again.event_ids == listed(engine, "again") == [result.events[1].hash_id, EVENT_ID]
     # A capture id used again keeps its first list.
-    capture_events(engine, parse([object_event([3])]), organisation_id=org, capture_id="listed")
+    capture_events(
+        engine, parse([sgtin_observation([3])]), organisation_id=org, capture_id="listed"
+    )
     assert listed(engine, "listed") == expected
 
 
@@ -335,15 +338,14 @@ def nested(levels: int) -> Any:
 def deep_event(levels: int) -> dict[str, Any]:
     """An event whose extension nests ``levels`` objects below the event (the event itself is
     level 1, so its deepest object is at level ``levels + 1``)."""
-    return {**object_event([1]), "ex:deep": nested(levels)}
+    return {**sgtin_observation([1]), "ex:deep": nested(levels)}
 
 
 def body(events: list[dict[str, Any]], kind: str = "EPCISDocument") -> bytes:
     """A document (``@context`` declaring ``ex``) of ``events``."""
-    context = [CONTEXT, {"ex": "https://example.com/ns/"}]
+    context = [EPCIS_CONTEXT, {"ex": "https://example.com/ns/"}]
     if kind == "EPCISDocument":
-        doc = json.loads(document(events))
-        doc["@context"] = context
+        doc = document(*events, context=context)
     else:
         doc = {
             "@context": context,
@@ -365,9 +367,9 @@ def test_an_event_nests_at_most_64_levels_wherever_it_is(kind: str) -> None:
     def read(levels: int) -> Any:
         event = deep_event(levels)
         if kind == "event":
-            event = {"@context": [CONTEXT, {"ex": "https://example.com/ns/"}], **event}
+            event = {"@context": [EPCIS_CONTEXT, {"ex": "https://example.com/ns/"}], **event}
             return parse_document(json.dumps(event).encode(), "application/ld+json")
-        return parse_document(body([object_event([0]), event], kind), "application/ld+json")
+        return parse_document(body([sgtin_observation([0]), event], kind), "application/ld+json")
 
     assert MAX_EVENT_DEPTH == 64
     read(MAX_EVENT_DEPTH - 1)  # the deepest object at level 64: accepted
@@ -384,7 +386,7 @@ def test_an_event_nests_at_most_64_levels_wherever_it_is(kind: str) -> None:
 
 
 def test_document_level_values_nest_at_most_69_levels() -> None:
-    doc = json.loads(body([object_event([0])]))
+    doc = json.loads(body([sgtin_observation([0])]))
     doc["ex:header"] = nested(MAX_BODY_DEPTH - 1)  # document level 1, so the last is level 69
     parse_document(json.dumps(doc).encode(), "application/ld+json")
     doc["ex:header"] = nested(MAX_BODY_DEPTH)
@@ -400,7 +402,7 @@ def test_document_level_values_nest_at_most_69_levels() -> None:
         ('{"a":' * 100_000 + "1" + "}" * 100_000, ".".join("a" * MAX_BODY_DEPTH)),
         (
             # Deep inside an event, after strings holding brackets and escaped quotes.
-            body([{**object_event([0]), "ex:s": '[{"\\'}]).decode()[:-4]
+            body([{**sgtin_observation([0]), "ex:s": '[{"\\'}]).decode()[:-4]
             + ', "ex:deep": '
             + "[" * 100_000
             + "]" * 100_000

@@ -276,12 +276,13 @@ CRASH_SCRIPT = textwrap.dedent(
     from ledger.store.capture import capture_events
     from ledger.store.db import make_engine, migrate
     from ledger.store.repository import create_organisation
-    from tests.ledger.store.documents import document, mixed_events
+    from tests.helpers import document_bytes
+    from tests.ledger.store.documents import mixed_events
 
     engine = make_engine(sys.argv[1])
     migrate(engine)
     org = create_organisation(engine, org_id="0x" + "07" * 32, name="o", roles=1)
-    events = parse_document(document(mixed_events(200)), "application/ld+json")
+    events = parse_document(document_bytes(*mixed_events(200)), "application/ld+json")
     result = capture_events(engine, events, organisation_id=org.id)
     print(result.new_count, flush=True)
     time.sleep(60)

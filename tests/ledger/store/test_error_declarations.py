@@ -24,8 +24,9 @@ from ledger.store.models import Event, EventIdentifier, Outbox
 from ledger.store.query import QueryError, query_events
 from ledger.store.records import ErrorDeclaration
 from ledger.store.repository import create_organisation, get_event_by_event_id, get_event_by_hash
+from tests.helpers import sgtin_observation
 from tests.ledger.store.conftest import BACKENDS
-from tests.ledger.store.documents import object_event, parse
+from tests.ledger.store.documents import parse
 from tests.ledger.store.test_capture import counts
 
 _EVENT: sa.Table = Event.__table__  # type: ignore[attr-defined]
@@ -60,7 +61,7 @@ def records(engine: Engine) -> list[tuple[str, str | None, bool]]:
 
 
 def test_a_declaration_is_stored_beside_its_event(engine: Engine, org: int) -> None:
-    original = object_event([1], eventID=EVENT_ID)
+    original = sgtin_observation([1], eventID=EVENT_ID)
     event = capture_events(engine, parse([original]), organisation_id=org).events[0]
     declared = capture_events(engine, parse([declaration(original)]), organisation_id=org)
     record = declared.events[0]
@@ -83,7 +84,7 @@ def test_a_declaration_is_stored_beside_its_event(engine: Engine, org: int) -> N
 
 
 def test_recapturing_the_same_declaration_is_idempotent(engine: Engine, org: int) -> None:
-    original = object_event([1], eventID=EVENT_ID)
+    original = sgtin_observation([1], eventID=EVENT_ID)
     twice = capture_events(
         engine, parse([original, declaration(original), declaration(original)]), organisation_id=org
     )
@@ -97,10 +98,10 @@ def test_recapturing_the_same_declaration_is_idempotent(engine: Engine, org: int
 def test_a_second_different_declaration_is_refused_and_nothing_is_stored(
     engine: Engine, org: int
 ) -> None:
-    original = object_event([1], eventID=EVENT_ID)
+    original = sgtin_observation([1], eventID=EVENT_ID)
     capture_events(engine, parse([original, declaration(original)]), organisation_id=org)
     before = counts(engine)
-    other = object_event([9])
+    other = sgtin_observation([9])
     with pytest.raises(DuplicateDeclarationError) as raised:
         capture_events(
             engine,
@@ -116,7 +117,7 @@ def test_a_second_different_declaration_is_refused_and_nothing_is_stored(
 
 
 def test_two_different_declarations_in_one_document_are_refused(engine: Engine, org: int) -> None:
-    original = object_event([1], eventID=EVENT_ID)
+    original = sgtin_observation([1], eventID=EVENT_ID)
     with pytest.raises(DuplicateDeclarationError) as raised:
         capture_events(
             engine,
@@ -130,7 +131,7 @@ def test_two_different_declarations_in_one_document_are_refused(engine: Engine, 
 
 def test_a_declaration_of_an_event_not_stored_is_stored(engine: Engine, org: int) -> None:
     # EPCIS allows declaring an event captured elsewhere; the event may still arrive later.
-    original = object_event([1], eventID=EVENT_ID)
+    original = sgtin_observation([1], eventID=EVENT_ID)
     first = capture_events(engine, parse([declaration(original)]), organisation_id=org)
     later = capture_events(engine, parse([original]), organisation_id=org)
     assert first.events[0].new
@@ -139,8 +140,8 @@ def test_a_declaration_of_an_event_not_stored_is_stored(engine: Engine, org: int
 
 
 def test_readers_find_the_declaration(engine: Engine, org: int) -> None:
-    original = object_event([1], eventID=EVENT_ID)
-    plain = object_event([2])
+    original = sgtin_observation([1], eventID=EVENT_ID)
+    plain = sgtin_observation([2])
     capture_events(engine, parse([original, plain, declaration(original)]), organisation_id=org)
     only = query_events(engine, {"EXISTS_errorDeclaration": ""}).events
     assert [e.error_declaration for e in only] == [True]
@@ -173,12 +174,12 @@ def test_migration_0005_keeps_every_row_and_its_downgrade_refuses_shared_hashes(
         org = create_organisation(engine, org_id="0x" + "cd" * 32, name="Acme", roles=1).id
         assert org is not None
         capture_events(
-            engine, parse([object_event([1, 2]), object_event([3])]), organisation_id=org
+            engine, parse([sgtin_observation([1, 2]), sgtin_observation([3])]), organisation_id=org
         )
         before = counts(engine)
         migrate(engine)
         assert counts(engine) == before
-        original = object_event([1, 2])
+        original = sgtin_observation([1, 2])
         declared = capture_events(engine, parse([declaration(original)]), organisation_id=org)
         assert declared.events[0].new
         with engine.begin() as connection, pytest.raises(RuntimeError, match="share an event"):

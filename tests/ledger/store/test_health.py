@@ -9,7 +9,8 @@ from ledger.store.capture import capture_events
 from ledger.store.health import AnchoringBacklog, anchoring_backlog, ping
 from ledger.store.models import utc_now
 from ledger.store.tables import ANCHOR_BATCH, OUTBOX
-from tests.ledger.store.documents import object_event, parse
+from tests.helpers import sgtin_observation
+from tests.ledger.store.documents import parse
 
 
 def test_ping(engine: Engine) -> None:
@@ -21,9 +22,9 @@ def test_an_empty_backlog(engine: Engine) -> None:
 
 
 def test_the_backlog(engine: Engine, org: int) -> None:
-    capture_events(engine, parse([object_event([1]), object_event([2], minute=1)]),
+    capture_events(engine, parse([sgtin_observation([1]), sgtin_observation([2], minute=1)]),
                    organisation_id=org)  # fmt: skip
-    capture_events(engine, parse([object_event([3], minute=2)]), organisation_id=org)
+    capture_events(engine, parse([sgtin_observation([3], minute=2)]), organisation_id=org)
     with engine.begin() as connection:
         queued = connection.execute(
             sa.select(OUTBOX.c.created_at).order_by(OUTBOX.c.id).limit(1)

@@ -10,12 +10,13 @@ from ledger.store.db import session_factory
 from ledger.store.jobs import CaptureFailure, get_capture_job, list_capture_jobs
 from ledger.store.models import OrgRole
 from ledger.store.repository import create_organisation
-from tests.ledger.store.documents import object_event, parse
+from tests.helpers import sgtin_observation
+from tests.ledger.store.documents import parse
 
 
 def test_an_accepted_job_lists_its_events(engine: Engine, org: int) -> None:
-    events = [object_event([1], eventID="urn:uuid:6f0a5b1e-0000-4000-8000-000000000001"),
-              object_event([2], minute=1)]  # fmt: skip
+    events = [sgtin_observation([1], eventID="urn:uuid:6f0a5b1e-0000-4000-8000-000000000001"),
+              sgtin_observation([2], minute=1)]  # fmt: skip
     result = capture_events(engine, parse(events), organisation_id=org)
     with session_factory(engine)() as session:
         job = get_capture_job(session, result.capture_id)
@@ -54,7 +55,7 @@ def test_capture_failure_of_an_older_row() -> None:
 
 
 def test_a_job_seen_only_by_its_member(engine: Engine, org: int) -> None:
-    result = capture_events(engine, parse([object_event([3])]), organisation_id=org)
+    result = capture_events(engine, parse([sgtin_observation([3])]), organisation_id=org)
     with session_factory(engine)() as session:
         assert get_capture_job(session, result.capture_id, organisation_id=org) is not None
         assert get_capture_job(session, result.capture_id, organisation_id=org + 1) is None
@@ -67,11 +68,11 @@ def test_pages_newest_first(engine: Engine, org: int) -> None:
     )
     assert other.id is not None
     mine = [
-        capture_events(engine, parse([object_event([10])]), organisation_id=org).capture_id,
+        capture_events(engine, parse([sgtin_observation([10])]), organisation_id=org).capture_id,
         record_failed_capture(engine, organisation_id=org, errors=[InvalidInputError("no")]),
-        capture_events(engine, parse([object_event([11])]), organisation_id=org).capture_id,
+        capture_events(engine, parse([sgtin_observation([11])]), organisation_id=org).capture_id,
     ]
-    theirs = capture_events(engine, parse([object_event([12])]), organisation_id=other.id)
+    theirs = capture_events(engine, parse([sgtin_observation([12])]), organisation_id=other.id)
     with session_factory(engine)() as session:
         everyone = list_capture_jobs(session, limit=10)
         assert not everyone.more

@@ -8,7 +8,8 @@ from ledger.store.capture import capture_events
 from ledger.store.indexing import index_identifier
 from ledger.store.mentions import Mention, first_recorded, last_mention_pk, mentions_after
 from ledger.store.repository import get_event_by_hash
-from tests.ledger.store.documents import object_event, parse
+from tests.helpers import sgtin_observation
+from tests.ledger.store.documents import parse
 
 SERIAL_1 = index_identifier("urn:epc:id:sgtin:0614141.812345.1")
 SERIAL_2 = index_identifier("urn:epc:id:sgtin:0614141.812345.2")
@@ -17,8 +18,8 @@ SERIAL_2 = index_identifier("urn:epc:id:sgtin:0614141.812345.2")
 def test_first_recorded(engine: Engine, org: int) -> None:
     assert SERIAL_1.class_canonical is not None
     assert first_recorded(engine, SERIAL_1.canonical) is None
-    first = capture_events(engine, parse([object_event([1])]), organisation_id=org)
-    capture_events(engine, parse([object_event([1, 2], minute=5)]), organisation_id=org)
+    first = capture_events(engine, parse([sgtin_observation([1])]), organisation_id=org)
+    capture_events(engine, parse([sgtin_observation([1, 2], minute=5)]), organisation_id=org)
     stored = get_event_by_hash(engine, first.events[0].hash_id)
     assert stored is not None
     assert first_recorded(engine, SERIAL_1.canonical) == stored.record_time
@@ -33,10 +34,10 @@ def test_first_recorded(engine: Engine, org: int) -> None:
 def test_mentions_after(engine: Engine, org: int) -> None:
     assert last_mention_pk(engine) == 0
     assert mentions_after(engine, 0) == []
-    one = capture_events(engine, parse([object_event([1])]), organisation_id=org)
+    one = capture_events(engine, parse([sgtin_observation([1])]), organisation_id=org)
     pk_one = one.events[0].event_pk
     assert last_mention_pk(engine) == pk_one
-    two = capture_events(engine, parse([object_event([2], minute=1)]), organisation_id=org)
+    two = capture_events(engine, parse([sgtin_observation([2], minute=1)]), organisation_id=org)
     pk_two = two.events[0].event_pk
     assert last_mention_pk(engine) == pk_two
     assert mentions_after(engine, pk_one) == [

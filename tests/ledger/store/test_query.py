@@ -32,8 +32,9 @@ from ledger.store.query import (
     query_statement,
 )
 from ledger.store.repository import create_organisation
+from tests.helpers import sgtin_observation
 from tests.ledger.store.conftest import BACKENDS
-from tests.ledger.store.documents import mixed_events, object_event, parse
+from tests.ledger.store.documents import mixed_events, parse
 
 
 def uuid_of(n: int) -> str:
@@ -437,7 +438,7 @@ def test_pagination_walks_every_event_once_while_events_are_inserted(
     engine: Engine, org: int, params: dict[str, str]
 ) -> None:
     # 60 events, several sharing one event time (ties broken by id).
-    originals = [object_event([f"o{i}"], minute=i // 3) for i in range(60)]
+    originals = [sgtin_observation([f"o{i}"], minute=i // 3) for i in range(60)]
     first = capture_events(engine, parse(originals), organisation_id=org)
     original_ids = {r.event_pk for r in first.events}
     seen: list[int] = []
@@ -454,7 +455,7 @@ def test_pagination_walks_every_event_once_while_events_are_inserted(
             break
         # Between pages, others capture events before, among and after the ones walked so far.
         batch = [
-            object_event([f"n{inserted}-{k}"], minute=minute)
+            sgtin_observation([f"n{inserted}-{k}"], minute=minute)
             for k, minute in enumerate((-5, 3, 10, 19, 40))
         ]
         capture_events(engine, parse(batch), organisation_id=org)

@@ -25,7 +25,8 @@ from ledger.store.repository import (
     revoke_signing_key,
     signing_keys,
 )
-from tests.ledger.store.documents import object_event, parse
+from tests.helpers import sgtin_observation
+from tests.ledger.store.documents import parse
 
 ORG_ID = "0x" + "Ab" * 32
 
@@ -125,8 +126,8 @@ def test_prefixes(engine: Engine, org: int) -> None:
 
 
 def test_event_lookups(engine: Engine, org: int) -> None:
-    with_id = object_event([1], eventID="urn:uuid:6ef3f1e4-0d39-4c4c-9f1a-6cfd1b4a2a6e")
-    without_id = object_event([2])
+    with_id = sgtin_observation([1], eventID="urn:uuid:6ef3f1e4-0d39-4c4c-9f1a-6cfd1b4a2a6e")
+    without_id = sgtin_observation([2])
     result = capture_events(engine, parse([with_id, without_id]), organisation_id=org)
     first, second = result.events
 
@@ -150,7 +151,7 @@ def test_event_lookups(engine: Engine, org: int) -> None:
 
 def test_events_by_identifier_in_time_order_over_all_roles(engine: Engine, org: int) -> None:
     item = "urn:epc:id:sgtin:0614141.812345.7"
-    shipped = object_event([7], minute=30)
+    shipped = sgtin_observation([7], minute=30)
     packed = {
         "type": "AggregationEvent",
         "eventTime": "2024-03-01T08:10:00.000Z",
@@ -166,7 +167,7 @@ def test_events_by_identifier_in_time_order_over_all_roles(engine: Engine, org: 
         "inputEPCList": ["urn:epc:id:sgtin:0614141.812345.6"],
         "outputEPCList": [item],
     }
-    unrelated = object_event([8], minute=1)
+    unrelated = sgtin_observation([8], minute=1)
     pk = {
         label: record.event_pk
         for label, record in zip(
