@@ -33,6 +33,8 @@ from ledger.events.vocabulary import (
     SOURCE_DEST_TYPES,
 )
 from ledger.events.xml_binding import EPCIS_CONTEXT_URL
+from ledger.identifiers.gs1 import check_digit
+from tests.helpers import document
 
 PREFIXES = {"acme": "https://ns.acme.example/epcis/", "lab": "https://lab.example.org/v1/"}
 CONTEXT: list[Any] = [EPCIS_CONTEXT_URL, dict(PREFIXES)]
@@ -43,12 +45,6 @@ UNITS = ("KGM", "LTR", "MTR", "H87", "CEL", "A93")
 _ALNUM = string.ascii_letters + string.digits
 _serial = st.text(alphabet=_ALNUM, min_size=1, max_size=12)
 _digits = st.text(alphabet=string.digits, min_size=1, max_size=6)
-
-
-def check_digit(body: str) -> str:
-    """The GS1 mod-10 check digit of ``body``."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
 
 
 @st.composite
@@ -456,10 +452,6 @@ def events(draw: st.DrawFn, kind: str | None = None) -> dict[str, Any]:
 @st.composite
 def documents(draw: st.DrawFn, max_events: int = 3) -> dict[str, Any]:
     """An ``EPCISDocument`` with 1-``max_events`` valid events."""
-    return {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": draw(timestamps()),
-        "epcisBody": {"eventList": draw(st.lists(events(), min_size=1, max_size=max_events))},
-    }
+    created = draw(timestamps())
+    drawn = draw(st.lists(events(), min_size=1, max_size=max_events))
+    return document(*drawn, context=CONTEXT, creation_date=created)

@@ -18,6 +18,7 @@ from ledger.events import (
     parse_document,
     prehash,
 )
+from tests.helpers import document_bytes
 
 CONTEXT = [
     "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
@@ -38,15 +39,7 @@ def _event(**fields: Any) -> dict[str, Any]:
 
 
 def _document(*events: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "@context": CONTEXT,
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2024-05-01T10:00:00Z",
-            "epcisBody": {"eventList": list(events)},
-        }
-    ).encode()
+    return document_bytes(*events, context=CONTEXT, creation_date="2024-05-01T10:00:00Z")
 
 
 def test_typed_fields_of_a_transformation() -> None:

@@ -19,7 +19,6 @@ expanded, in keys as ``{namespace}local``, in values as the full IRI).
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ import pytest
 
 from ledger.events import parse_document
 from ledger.events.xml_binding import EPCIS_CONTEXT_URL
+from tests.helpers import document_bytes
 
 EXAMPLE = "https://ns.example.com/epcis/"
 #: Standard-context prefixes (and the user's ``example``) with their namespaces.
@@ -365,14 +365,7 @@ def _rename(text: str, values: Any) -> str:
 
 
 def _json_document(event: dict[str, Any], context: list[Any]) -> bytes:
-    document = {
-        "@context": context,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2024-05-01T10:00:00Z",
-        "epcisBody": {"eventList": [event]},
-    }
-    return json.dumps(document).encode()
+    return document_bytes(event, context=context, creation_date="2024-05-01T10:00:00Z")
 
 
 def variants(case: Case) -> dict[str, tuple[bytes, str]]:

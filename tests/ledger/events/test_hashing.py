@@ -12,6 +12,7 @@ import pytest
 from ledger.events import event_hash, prehash
 from ledger.events.hashing import hash_id
 from ledger.events.timestamps import hash_timestamp
+from tests.helpers import document
 from tests.ledger.events.reference import reference_prehashes
 
 CONTEXT = [
@@ -130,16 +131,9 @@ def test_sensor_report_biz_rules_go_with_the_leftovers_like_the_reference() -> N
     fields outside the canonical order."""
     report = {"type": "Mass", "value": 3, "bizRules": "https://rules.acme.example/1"}
     event = _with(sensorElementList=[{"sensorReport": [report]}])
-    document = {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2024-05-01T10:00:00Z",
-        "epcisBody": {"eventList": [{k: v for k, v in event.items() if k != "@context"}]},
-    }
     ours = prehash(event)
     assert "sensorElementListsensorElementsensorReportbizRules=https://rules.acme.example/1" in ours
-    assert [ours] == reference_prehashes(document)
+    assert [ours] == reference_prehashes(_document(event))
 
 
 def test_non_gs1_identifiers_are_kept() -> None:
@@ -157,13 +151,8 @@ def test_ignored_user_fields_only_when_asked() -> None:
 
 
 def _document(event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2024-05-01T10:00:00Z",
-        "epcisBody": {"eventList": [{k: v for k, v in event.items() if k != "@context"}]},
-    }
+    bare = {k: v for k, v in event.items() if k != "@context"}
+    return document(bare, context=CONTEXT, creation_date="2024-05-01T10:00:00Z")
 
 
 def test_apostrophe_semicolon_equals_stay_unescaped_like_the_reference() -> None:
