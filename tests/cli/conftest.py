@@ -4,7 +4,6 @@ real subprocesses, on the session devnet with a real SQLite database of its own,
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -27,18 +26,9 @@ from devnet.launcher import Devnet
 from ledger.chain import ChainClient
 from ledger.settings import REPO_ROOT, get_settings
 from tests.api.conftest import app_settings
-from tests.conftest import free_port
-from tests.ledger.test_trace import gln, gtin, sscc
+from tests.helpers import free_port
 
-_prefixes = itertools.count(int(time.time() * 10) % 90_000)
 WORK_FACTOR = 1 << 10
-CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
-DL = "https://id.gs1.org"
-
-
-def unique_prefix() -> str:
-    """A 7-digit company prefix no other test of the session owns on chain."""
-    return f"05{next(_prefixes) % 100_000:05d}"
 
 
 @dataclass
@@ -103,60 +93,6 @@ def cli(devnet: Devnet, tmp_path: Path) -> Cli:
         "COLUMNS": "200",
     }
     return Cli(env, data_dir, database_url, devnet.rpc_url, CliRunner())
-
-
-def epcis(*events: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "@context": [CONTEXT],
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2026-03-01T09:00:00Z",
-            "epcisBody": {"eventList": list(events)},
-        }
-    )
-
-
-def supply_document(prefix: str) -> tuple[str, list[str], str, str]:
-    """Commissioning of 4 items of a lot, packing them in a case, shipping the case."""
-    lot = f"{DL}/01/{gtin(prefix, 1)}/10/L1"
-    items = [f"{lot}/21/{n}" for n in range(4)]
-    case = f"{DL}/00/{sscc(prefix, 1)}"
-    site = f"{DL}/414/{gln(prefix, 1)}"
-    shop = f"{DL}/414/{gln(prefix, 2)}"
-    doc = epcis(
-        {
-            "type": "ObjectEvent",
-            "eventTime": "2026-03-01T08:00:00Z",
-            "eventTimeZoneOffset": "+01:00",
-            "epcList": items,
-            "action": "ADD",
-            "bizStep": "commissioning",
-            "disposition": "active",
-            "readPoint": {"id": site},
-        },
-        {
-            "type": "AggregationEvent",
-            "eventTime": "2026-03-01T08:05:00Z",
-            "eventTimeZoneOffset": "+01:00",
-            "parentID": case,
-            "childEPCs": items,
-            "action": "ADD",
-            "bizStep": "packing",
-            "readPoint": {"id": site},
-        },
-        {
-            "type": "ObjectEvent",
-            "eventTime": "2026-03-01T08:10:00Z",
-            "eventTimeZoneOffset": "+01:00",
-            "epcList": [case],
-            "action": "OBSERVE",
-            "bizStep": "shipping",
-            "readPoint": {"id": site},
-            "destinationList": [{"type": "location", "destination": shop}],
-        },
-    )
-    return doc, items, case, lot
 
 
 @pytest.fixture

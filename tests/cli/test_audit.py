@@ -9,14 +9,15 @@ from pathlib import Path
 
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
-from tests.cli.conftest import WORK_FACTOR, Cli, supply_document, unique_prefix
+from tests.cli.conftest import WORK_FACTOR, Cli
+from tests.helpers import supply_document, unique_prefix
 from wallets.keyring import Keyring
 
 
 def test_audit_in_its_own_process(cli: Cli, tmp_path: Path) -> None:
     """The real thing: a separate process, its worker pool over both cores, the JSON report."""
     start = cli.block() + 1
-    prefix = unique_prefix()
+    prefix = unique_prefix("05")
     maker = cli.json("members", "admit", f"Process {prefix} {time.time()}", "--prefix", prefix)[0]
     doc, _, _, _ = supply_document(prefix)
     path = tmp_path / "doc.jsonld"

@@ -12,12 +12,13 @@ from defusedxml.ElementTree import fromstring
 
 from ledger.store.indexing import index_identifier
 from tests.api.conftest import ADMIN_KEY
-from tests.cli.conftest import Cli, supply_document, unique_prefix
+from tests.cli.conftest import Cli
+from tests.helpers import supply_document, unique_prefix
 
 
 def test_remote_api_mode(cli: Cli, served_api: str, tmp_path: Path) -> None:
     admin = httpx.Client(base_url=served_api, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-    prefix = unique_prefix()
+    prefix = unique_prefix("05")
     member = admin.post(
         "/members", json={"name": f"Remote {prefix} {time.time()}", "prefixes": [prefix]}
     )

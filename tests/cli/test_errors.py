@@ -8,7 +8,8 @@ from pathlib import Path
 from typer.testing import Result
 
 from devnet.launcher import ADMIN_PASSPHRASE_ENV
-from tests.cli.conftest import Cli, epcis, unique_prefix
+from tests.cli.conftest import Cli
+from tests.helpers import document_bytes, unique_prefix
 
 
 def test_errors_give_nonzero_exit_codes(cli: Cli, tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_errors_give_nonzero_exit_codes(cli: Cli, tmp_path: Path) -> None:
     cli("query", "NOPE=1", code=1)
     cli("export", code=1)
     doc = tmp_path / "doc.json"
-    doc.write_text(epcis())
+    doc.write_bytes(document_bytes())
     cli("capture", str(doc), code=1)  # no --member
     cli("verify-bundle", str(doc), "--rpc", "http://127.0.0.1:1", code=1)  # not a bundle
     # Operational failures exit 2: a database without tables (a wrong DATABASE_URL) ...
@@ -46,7 +47,7 @@ def one_error_line(result: Result) -> str:
 def test_a_wrong_admin_passphrase_is_one_line_and_exit_2(cli: Cli) -> None:
     wrong = "not-the-admin-passphrase"
     result = cli(
-        "members", "admit", f"Locked {unique_prefix()}", code=2,
+        "members", "admit", f"Locked {unique_prefix('05')}", code=2,
         env={ADMIN_PASSPHRASE_ENV: wrong},
     )  # fmt: skip
     line = one_error_line(result)
@@ -54,7 +55,7 @@ def test_a_wrong_admin_passphrase_is_one_line_and_exit_2(cli: Cli) -> None:
     assert wrong not in result.output
     # The same in a process of its own: its stderr is that one line.
     done = cli.run(
-        "members", "admit", f"Locked {unique_prefix()}", env={ADMIN_PASSPHRASE_ENV: wrong}
+        "members", "admit", f"Locked {unique_prefix('05')}", env={ADMIN_PASSPHRASE_ENV: wrong}
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -73,7 +74,7 @@ def test_a_missing_or_corrupt_admin_keystore_is_one_line_and_exit_2(cli: Cli) ->
     corrupt = cli("members", "reinstate", "0x" + "ab" * 32, code=2)
     assert "cannot read keystore" in one_error_line(corrupt)
     keystore.unlink()
-    missing = cli("members", "assign-prefix", "0x" + "ab" * 32, unique_prefix(), code=2)
+    missing = cli("members", "assign-prefix", "0x" + "ab" * 32, unique_prefix("05"), code=2)
     assert f"no consortium admin keystore at {keystore}" in one_error_line(missing)
 
 

@@ -15,7 +15,8 @@ from ledger.events import parse_document
 from ledger.signing import event_keys
 from ledger.store.db import make_engine
 from ledger.store.models import Capture, Event, metadata
-from tests.cli.conftest import WORK_FACTOR, Cli, epcis, supply_document, unique_prefix
+from tests.cli.conftest import WORK_FACTOR, Cli
+from tests.helpers import document_bytes, supply_document, unique_prefix
 from wallets.eip712 import sign_event
 from wallets.keyring import Keyring
 
@@ -40,7 +41,7 @@ def stored(cli: Cli) -> tuple[list[Any], list[Any]]:
 
 
 def test_a_document_over_the_capture_limit_is_refused(cli: Cli, tmp_path: Path) -> None:
-    prefix = unique_prefix()
+    prefix = unique_prefix("05")
     maker = cli.json("members", "admit", f"Limited {prefix} {time.time()}", "--prefix", prefix)[0]
     doc, _, _, _ = supply_document(prefix)
     path = tmp_path / "three.jsonld"
@@ -54,9 +55,9 @@ def test_a_document_over_the_capture_limit_is_refused(cli: Cli, tmp_path: Path) 
 
 
 def test_a_rejected_document_is_recorded_as_a_failed_capture(cli: Cli, tmp_path: Path) -> None:
-    maker = cli.json("members", "admit", f"Sloppy {unique_prefix()} {time.time()}")[0]
+    maker = cli.json("members", "admit", f"Sloppy {unique_prefix('05')} {time.time()}")[0]
     broken = tmp_path / "broken.jsonld"
-    broken.write_text(epcis({"type": "ObjectEvent", "action": "ADD"}))
+    broken.write_bytes(document_bytes({"type": "ObjectEvent", "action": "ADD"}))
     refused = cli("capture", str(broken), "--member", maker["org_id"], code=1)
     jobs, events = stored(cli)
     assert events == []
@@ -71,14 +72,14 @@ def test_a_rejected_document_is_recorded_as_a_failed_capture(cli: Cli, tmp_path:
 
 
 def test_a_member_signed_event_is_checked_then_kept(cli: Cli, tmp_path: Path) -> None:
-    prefix = unique_prefix()
+    prefix = unique_prefix("05")
     maker = cli.json("members", "admit", f"Signer {prefix} {time.time()}", "--prefix", prefix)[0]
     doc, _, _, _ = supply_document(prefix)
     first = json.loads(doc)["epcisBody"]["eventList"][0]
-    body = epcis(first)
+    body = document_bytes(first)
     path = tmp_path / "one.jsonld"
-    path.write_text(body)
-    (event,) = parse_document(body.encode(), "application/ld+json")
+    path.write_bytes(body)
+    (event,) = parse_document(body, "application/ld+json")
     deployment = Deployment.load(cli.data_dir / "deployment.json")
     keyring = Keyring(cli.data_dir, work_factor=WORK_FACTOR)
     signer = keyring.signer(maker["org_id"], maker["signing_addresses"][0])

@@ -16,7 +16,8 @@ from ledger.identifiers import parse
 from ledger.membership import Membership
 from ledger.store.db import make_engine
 from ledger.store.models import Event, metadata
-from tests.cli.conftest import WORK_FACTOR, Cli, supply_document, unique_prefix
+from tests.cli.conftest import WORK_FACTOR, Cli
+from tests.helpers import supply_document, unique_prefix
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]
@@ -24,7 +25,7 @@ _event = metadata.tables[Event.__tablename__]
 
 def test_operator_and_auditor_flow(cli: Cli, tmp_path: Path) -> None:
     start = cli.block() + 1
-    prefix = unique_prefix()
+    prefix = unique_prefix("05")
     stamp = f"{prefix} {time.time()}"
     maker = cli.json("members", "admit", f"Maker {stamp}", "--prefix", prefix)[0]
     assert maker["prefixes"] == [f"gs1:{prefix}"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from tests.cli.conftest import Cli, unique_prefix
+from tests.cli.conftest import Cli
+from tests.helpers import unique_prefix
 
 
 def test_membership_commands(cli: Cli) -> None:
-    prefix, other = unique_prefix(), unique_prefix()
+    prefix, other = unique_prefix("05"), unique_prefix("05")
     member = cli.json("members", "admit", f"Rotating {prefix} {time.time()}")[0]
     org_id = member["org_id"]
     suspended = cli.json("members", "suspend", org_id)[0]
