@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from devnet.launcher import Devnet
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.settings import REPO_ROOT, Settings
+from tests.helpers import free_port
 from wallets.keystore import SCRYPT_N_LIGHT
 
 #: Property tests are deterministic: the same examples on every run and every machine, no example
@@ -59,13 +59,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
         if fixtures & CHAIN_FIXTURES or folder in CHAIN_FOLDERS:
             item.add_marker(pytest.mark.chain)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def devnet_settings(data_dir: Path, port: int | None = None) -> Settings:

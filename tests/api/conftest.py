@@ -1,5 +1,6 @@
 """Fixtures of the API tests: the real app on the session devnet, called through httpx's ASGI
-transport (with its lifespan), members admitted through the API, and EPCIS event builders."""
+transport (with its lifespan), and members admitted through the API (the EPCIS builders they
+capture are in :mod:`tests.helpers`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,42 +25,14 @@ from api.services import Services
 from devnet.launcher import Devnet
 from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.settings import Settings
+from tests.helpers import gln, gtin, moment, unique_prefix
 
 PUBLIC_URL = "http://tracechain.test"
 ADMIN_KEY = "tc_a1b2c3d4e5f6_" + "s" * 43
-EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 #: Light scrypt for the members' test keys.
 KEY_WORK_FACTOR = 1 << 10
 
 _rng = random.Random()
-_used_prefixes: set[str] = set()
-
-
-def unique_prefix() -> str:
-    """A 7-digit GS1 company prefix (China's 690-699 range) no other test uses."""
-    while True:
-        prefix = "69" + "".join(_rng.choice("0123456789") for _ in range(5))
-        if prefix not in _used_prefixes:
-            _used_prefixes.add(prefix)
-            return prefix
-
-
-def check_digit(digits: str) -> str:
-    """The GS1 mod-10 check digit of ``digits``."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
-
-
-def gtin(prefix: str, item: int = 1) -> str:
-    """A GTIN-14 under a 7-digit company prefix."""
-    body = "0" + prefix + f"{item:05d}"
-    return body + check_digit(body)
-
-
-def gln(prefix: str, location: int = 1) -> str:
-    """A GLN under a 7-digit company prefix."""
-    body = prefix + f"{location:05d}"
-    return body + check_digit(body)
 
 
 class Api:
@@ -216,62 +189,6 @@ def distributor(api: Api) -> Member:
 def auditor(api: Api) -> Member:
     """An auditor (reads everything, records nothing)."""
     return admit(api, "Audit Bureau", roles=("auditor",))
-
-
-_clock = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-_ticks = iter(range(10**9))
-
-
-def moment() -> str:
-    """A fresh event time (one minute apart, so every event is distinct)."""
-    return (_clock + timedelta(minutes=next(_ticks))).isoformat(timespec="milliseconds")
-
-
-def object_event(
-    *,
-    epcs: list[str] | None = None,
-    classes: list[str] | None = None,
-    action: str = "OBSERVE",
-    biz_step: str | None = "shipping",
-    disposition: str | None = "in_transit",
-    location: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """An ObjectEvent (JSON-LD, without @context: put it in a document or add it)."""
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": moment(),
-        "eventTimeZoneOffset": "+08:00",
-        "epcList": epcs or [],
-        "action": action,
-    }
-    if classes:
-        event["quantityList"] = [{"epcClass": c, "quantity": 10} for c in classes]
-    if biz_step:
-        event["bizStep"] = biz_step
-    if disposition:
-        event["disposition"] = disposition
-    if location:
-        event["readPoint"] = {"id": location}
-        event["bizLocation"] = {"id": location}
-    event.update(extra)
-    return event
-
-
-def document(*events: dict[str, Any]) -> dict[str, Any]:
-    """An EPCISDocument holding ``events``."""
-    return {
-        "@context": [EPCIS_CONTEXT],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": moment(),
-        "epcisBody": {"eventList": list(events)},
-    }
-
-
-def single(event: dict[str, Any]) -> dict[str, Any]:
-    """A single event with its @context (for POST /events)."""
-    return {"@context": [EPCIS_CONTEXT], **event}
 
 
 def capture(api: Api, key: str, doc: dict[str, Any]) -> httpx.Response:

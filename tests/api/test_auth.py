@@ -18,19 +18,8 @@ from api.auth import bootstrap_admin_key
 from devnet.launcher import ADMIN_PASSPHRASE_ENV, Devnet
 from ledger.errors import ConfigurationError
 from ledger.store.db import make_engine, migrate
-from tests.api.conftest import (
-    ADMIN_KEY,
-    Api,
-    Member,
-    admit,
-    capture,
-    document,
-    gln,
-    gtin,
-    new_batch,
-    object_event,
-    unique_prefix,
-)
+from tests.api.conftest import ADMIN_KEY, Api, Member, admit, capture, new_batch
+from tests.helpers import document, gln, gtin, object_event, unique_prefix
 
 
 def problem(answer: httpx.Response, status: int, slug: str) -> dict[str, Any]:

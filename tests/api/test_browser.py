@@ -31,11 +31,9 @@ from tests.api.conftest import (
     Api,
     Member,
     capture,
-    document,
     new_batch,
-    object_event,
 )
-from tests.conftest import free_port
+from tests.helpers import document, free_port, object_event
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium"))
 pytestmark = pytest.mark.skipif(

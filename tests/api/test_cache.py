@@ -13,15 +13,8 @@ from web3.contract import Contract
 
 from ledger.chain import ChainClient
 from ledger.identifiers import parse
-from tests.api.conftest import (
-    Api,
-    Member,
-    capture,
-    document,
-    new_batch,
-    object_event,
-    path_of,
-)
+from tests.api.conftest import Api, Member, capture, new_batch, path_of
+from tests.helpers import document, object_event
 
 PHONE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "en-GB"}
 

@@ -12,18 +12,8 @@ from urllib.parse import quote
 import httpx
 
 from ledger.events import parse_document
-from tests.api.conftest import (
-    EPCIS_CONTEXT,
-    Api,
-    Member,
-    capture,
-    document,
-    event_list,
-    gtin,
-    object_event,
-    single,
-    unique_prefix,
-)
+from tests.api.conftest import Api, Member, capture, event_list
+from tests.helpers import EPCIS_CONTEXT, document, gtin, object_event, single, unique_prefix
 
 
 def problem(answer: httpx.Response, status: int, slug: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import Api, Member, capture, gtin, moment, object_event, single
+from tests.api.conftest import Api, Member, capture
 from tests.api.test_auth import problem
+from tests.helpers import gtin, moment, object_event, single
 
 
 def xml_event(member: Member, *, action: str = "OBSERVE", swapped: bool = False) -> str:

@@ -19,16 +19,8 @@ import sqlalchemy as sa
 from ledger.audit import Auditor
 from ledger.chain import ChainClient
 from ledger.store.models import Event
-from tests.api.conftest import (
-    Api,
-    Member,
-    admit,
-    capture,
-    document,
-    event_list,
-    gtin,
-    object_event,
-)
+from tests.api.conftest import Api, Member, admit, capture, event_list
+from tests.helpers import document, gtin, object_event
 
 EVENT_ID = "urn:uuid:3f9c2b1a-5d4e-4f6a-8b7c-9d0e1f2a3b4c"
 CORRECTIVE_ID = "urn:uuid:4a0d3c2b-6e5f-4a7b-9c8d-0e1f2a3b4c5d"

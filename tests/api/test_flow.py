@@ -21,16 +21,11 @@ from tests.api.conftest import (
     Member,
     admit,
     capture,
-    check_digit,
-    document,
     event_list,
-    gtin,
-    moment,
     new_batch,
-    object_event,
     path_of,
-    single,
 )
+from tests.helpers import document, gtin, moment, object_event, single, sscc
 
 
 def wait_for(api: Api, url: str, verdict: str, timeout: float = 30.0) -> dict[str, Any]:
@@ -297,13 +292,12 @@ def test_trace_and_recall_scope(
     commissioned = object_event(epcs=[item], action="ADD", biz_step="commissioning",
                                 disposition="active")  # fmt: skip
     assert capture(api, supplier.key, document(commissioned)).status_code == 202
-    sscc_body = "0" + distributor.prefix + "000000001"
-    sscc = f"https://id.gs1.org/00/{sscc_body}{check_digit(sscc_body)}"
+    pallet = f"https://id.gs1.org/00/{sscc(distributor.prefix, 1)}"
     packing = {
         "type": "AggregationEvent",
         "eventTime": moment(),
         "eventTimeZoneOffset": "+08:00",
-        "parentID": sscc,
+        "parentID": pallet,
         "childEPCs": [item],
         "action": "ADD",
         "bizStep": "packing",
@@ -313,14 +307,14 @@ def test_trace_and_recall_scope(
     forward = api.get(f"/identifiers/{lot}/trace?direction=forward", key=auditor.key)
     assert forward.status_code == 200, forward.text
     nodes = {node["id"] for node in forward.json()["nodes"]}
-    assert {batch["identifier"], sscc} <= nodes
+    assert {batch["identifier"], pallet} <= nodes
     scope = api.get(f"/identifiers/{lot}/recall-scope", key=supplier.key).json()
-    assert sscc in scope["logistic_units"]
+    assert pallet in scope["logistic_units"]
     svg = api.get(f"/identifiers/{lot}/trace?format=svg", key=auditor.key)
     assert svg.headers["content-type"] == "image/svg+xml"
     assert svg.text.lstrip().startswith("<")
     backward = api.get(
-        f"/identifiers/{quote(sscc, safe='')}/trace?direction=backward", key=auditor.key
+        f"/identifiers/{quote(pallet, safe='')}/trace?direction=backward", key=auditor.key
     ).json()
     assert batch["identifier"] in {node["id"] for node in backward["nodes"]}
     assert api.get(f"/identifiers/{lot}/trace").status_code == 401

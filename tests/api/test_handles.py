@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import random
 import re
 
 import pytest
 
-from tests.api.conftest import Api, Member, admit, capture, document, object_event
+from tests.api.conftest import Api, Member, admit, capture
 from tests.api.test_auth import problem
+from tests.helpers import document, object_event, unique_handle_prefix
 
 
 @pytest.fixture(scope="module")
 def handle_owner(api: Api) -> tuple[Member, str]:
     """A member owning a fresh IDIS prefix 88.x.y."""
-    prefix = f"88.{random.randrange(100, 999)}.{random.randrange(10**5, 10**6)}"
+    prefix = unique_handle_prefix()
     return admit(api, "Jiangsu Pumps", prefixes=(prefix,)), prefix
 
 

@@ -10,19 +10,8 @@ from urllib.parse import quote
 import pytest
 
 from ledger.identifiers import GS1Identifier, parse
-from tests.api.conftest import (
-    Api,
-    Member,
-    admit,
-    capture,
-    document,
-    event_list,
-    gln,
-    gtin,
-    new_batch,
-    object_event,
-    path_of,
-)
+from tests.api.conftest import Api, Member, admit, capture, event_list, new_batch, path_of
+from tests.helpers import document, gln, gtin, object_event
 
 _rng = random.Random(20261129)
 

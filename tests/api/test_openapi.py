@@ -11,7 +11,8 @@ import yaml  # type: ignore[import-untyped]
 
 from api.i18n import negotiate
 from api.negotiation import best_match
-from tests.api.conftest import ADMIN_KEY, Api, Member, event_list, gln, gtin, moment
+from tests.api.conftest import ADMIN_KEY, Api, Member, event_list
+from tests.helpers import gln, gtin, moment
 
 ENDPOINTS = {
     ("post", "/members"),

@@ -12,17 +12,8 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from devnet.launcher import Devnet
-from tests.api.conftest import (
-    Api,
-    admit,
-    app_settings,
-    capture,
-    document,
-    event_list,
-    new_batch,
-    object_event,
-    path_of,
-)
+from tests.api.conftest import Api, admit, app_settings, capture, event_list, new_batch, path_of
+from tests.helpers import document, object_event
 
 pytestmark = pytest.mark.postgres
 

@@ -17,21 +17,9 @@ from hypothesis import strategies as st
 
 from api.negotiation import best_match
 from devnet.launcher import Devnet
-from tests.api.conftest import (
-    ADMIN_KEY,
-    EPCIS_CONTEXT,
-    Api,
-    Member,
-    admit,
-    capture,
-    document,
-    gln,
-    gtin,
-    object_event,
-    single,
-    unique_prefix,
-)
+from tests.api.conftest import ADMIN_KEY, Api, Member, admit, capture
 from tests.api.test_auth import problem
+from tests.helpers import document, gln, gtin, object_event, single, unique_prefix
 
 FUZZ = settings(
     max_examples=60,
@@ -264,8 +252,7 @@ def test_fuzz_capture_bytes(api: Api, supplier: Member, body: bytes, kind: str) 
 def test_fuzz_capture_events(api: Api, supplier: Member, event: dict[str, Any]) -> None:
     """Mutated events to POST /events and in documents to POST /capture."""
     no_500(api.post("/events", json=event, key=supplier.key))
-    doc = {"@context": [EPCIS_CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
-           "creationDate": "2026-01-01T00:00:00Z", "epcisBody": {"eventList": [event]}}  # fmt: skip
+    doc = document(event, creation_date="2026-01-01T00:00:00Z")
     no_500(capture(api, supplier.key, doc))
 
 

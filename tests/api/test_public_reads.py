@@ -15,17 +15,9 @@ import pytest
 from web3.contract import Contract
 
 from devnet.launcher import ADMIN_PASSPHRASE_ENV, Devnet
-from tests.api.conftest import (
-    ADMIN_KEY,
-    Api,
-    admit,
-    capture,
-    document,
-    gtin,
-    object_event,
-    unique_prefix,
-)
+from tests.api.conftest import ADMIN_KEY, Api, admit, capture
 from tests.api.test_auth import problem
+from tests.helpers import document, gtin, object_event, unique_prefix
 
 WRONG = "not-the-admin-passphrase"
 

@@ -10,8 +10,9 @@ import zxingcpp
 from defusedxml import ElementTree
 from PIL import Image
 
-from tests.api.conftest import Api, Member, gtin, new_batch, path_of
+from tests.api.conftest import Api, Member, new_batch, path_of
 from tests.api.test_auth import problem
+from tests.helpers import gtin
 
 SVG = "{http://www.w3.org/2000/svg}"
 

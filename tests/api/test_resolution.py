@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from api import i18n
 from ledger.store.models import Event, EventIdentifier
-from tests.api.conftest import ADMIN_KEY, Api, Member, gln, gtin, new_batch, path_of
+from tests.api.conftest import ADMIN_KEY, Api, Member, new_batch, path_of
 from tests.api.test_auth import problem
+from tests.helpers import gln, gtin
 
 BROWSER_ZH = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",

@@ -15,27 +15,10 @@ import httpx
 import sqlalchemy as sa
 
 from ledger.store.models import Event, Prefix
-from tests.api.conftest import (
-    Api,
-    Member,
-    admit,
-    capture,
-    check_digit,
-    document,
-    gtin,
-    moment,
-    new_batch,
-    object_event,
-    path_of,
-)
+from tests.api.conftest import Api, Member, admit, capture, new_batch, path_of
+from tests.helpers import document, gtin, moment, object_event, sscc
 
 JSON = {"Accept": "application/json"}
-
-
-def sscc(prefix: str, serial: int) -> str:
-    """An SSCC (extension digit 0) under ``prefix``."""
-    body = "0" + prefix + f"{serial:09d}"
-    return body + check_digit(body)
 
 
 def aggregation(children: list[str], parent: str) -> dict[str, Any]:

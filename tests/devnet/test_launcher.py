@@ -16,7 +16,8 @@ from devnet.launcher import ChainResetError, Devnet, DevnetError
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.settings import REPO_ROOT
-from tests.conftest import devnet_settings, free_port
+from tests.conftest import devnet_settings
+from tests.helpers import free_port
 from wallets.keystore import SCRYPT_N_LIGHT
 
 

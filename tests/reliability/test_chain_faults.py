@@ -25,8 +25,9 @@ from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.audit import Auditor
 from ledger.chain import ChainClient
 from ledger.store.models import AnchorBatch, Outbox, metadata
-from tests.api.conftest import Api, admit, app_settings, capture, document, object_event
+from tests.api.conftest import Api, admit, app_settings, capture
 from tests.conftest import devnet_settings
+from tests.helpers import document, object_event
 from wallets.keystore import SCRYPT_N_LIGHT
 
 _batch = metadata.tables[AnchorBatch.__tablename__]

@@ -22,8 +22,8 @@ from ledger.bundle import export_bundle, verify_bundle
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.store.db import make_engine
-from tests.api.conftest import EPCIS_CONTEXT, unique_prefix
 from tests.conftest import devnet_settings
+from tests.helpers import EPCIS_CONTEXT, unique_prefix
 from wallets.keystore import SCRYPT_N_LIGHT
 
 DOCUMENTS = 16

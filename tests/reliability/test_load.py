@@ -32,18 +32,8 @@ from api.services import BACKGROUND_CONNECTIONS
 from bench.loadrun import run_load
 from devnet.launcher import Devnet
 from ledger.store.db import make_engine, write_transaction
-from tests.api.conftest import (
-    Api,
-    Member,
-    admit,
-    app_settings,
-    capture,
-    document,
-    gln,
-    gtin,
-    new_batch,
-    object_event,
-)
+from tests.api.conftest import Api, Member, admit, app_settings, capture, new_batch
+from tests.helpers import document, gln, gtin, object_event
 
 THREADS = 2
 

@@ -32,21 +32,8 @@ from ledger.events import CapturedEvent, parse_document
 from ledger.identifiers import parse
 from ledger.signing import check_event_signature, event_keys
 from ledger.store.models import Organisation, metadata
-from tests.api.conftest import (
-    ADMIN_KEY,
-    Api,
-    Member,
-    admit,
-    app_settings,
-    capture,
-    document,
-    gln,
-    gtin,
-    new_batch,
-    object_event,
-    single,
-    unique_prefix,
-)
+from tests.api.conftest import ADMIN_KEY, Api, Member, admit, app_settings, capture, new_batch
+from tests.helpers import document, gln, gtin, object_event, single, unique_prefix
 from tests.reliability.helpers import table
 from wallets.eip712 import sign_event
 from wallets.signer import Signer

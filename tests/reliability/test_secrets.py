@@ -21,8 +21,8 @@ import pytest
 from api.app import ADMIN_KEY_FILE
 from bench.loadrun import gs1, serve
 from devnet.launcher import ADMIN_PASSPHRASE_ENV, Devnet
-from tests.api.conftest import EPCIS_CONTEXT, unique_prefix
 from tests.conftest import devnet_settings
+from tests.helpers import EPCIS_CONTEXT, unique_prefix
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT, load_keystore, read_passphrase
 
