@@ -16,7 +16,7 @@ from ledger.bundle import verify_bundle
 from ledger.chain import ChainClient
 from ledger.store.repository import get_organisation
 from tests.api.conftest import Api, admit, app_settings
-from tests.ledger.test_trace import ROLES, SupplyChain, build_supply_chain
+from tests.ledger.trace.supply_chain import ROLES, SupplyChain, build_supply_chain
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from ledger.membership import Member, Membership
 from ledger.store.capture import CaptureResult, capture_events
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import OrgRole
-from tests.helpers import document_bytes, sgtin_event
+from tests.helpers import document_bytes
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
 
@@ -80,13 +80,3 @@ def capture(engine: Engine) -> Capture:
         return capture_events(engine, parsed, organisation_id=member.id)
 
     return _capture
-
-
-# The old names, until tests/ledger/{audit,bundle,trace} (being split right now) import the
-# builders from tests.helpers; removed then.
-object_event = sgtin_event
-
-
-def document(events: list[dict[str, Any]]) -> bytes:
-    """:func:`tests.helpers.document_bytes` of ``events``."""
-    return document_bytes(*events)

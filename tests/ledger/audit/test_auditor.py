@@ -3,10 +3,8 @@ clean, and every planted tamper is found with its evidence."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,20 +23,13 @@ from ledger.deployment import Deployment
 from ledger.membership import Member, Membership, reason_hash
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
-from tests.ledger.conftest import Capture, MakeMember, object_event
-from tests.ledger.trace.supply_chain import gtin
+from tests.helpers import gtin, sgtin_event, unique_prefix
+from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
 _ident = metadata.tables[EventIdentifier.__tablename__]
-
-_prefixes = itertools.count(int(time.time() * 10) % 90_000)
-
-
-def unique_company_prefix() -> str:
-    """A 7-digit GS1 company prefix no other test of this session owns on the chain."""
-    return f"07{next(_prefixes) % 100_000:05d}"
 
 
 @dataclass
@@ -77,7 +68,7 @@ def ledger(
     pks = []
     for member in members:
         for _ in range(2):
-            result = capture(member, [object_event(offset_minutes=i) for i in range(6)])
+            result = capture(member, [sgtin_event(offset_minutes=i) for i in range(6)])
             pks += [r.event_pk for r in result.events]
     assert make_worker(engine, chain, deployment, keyring).drain() == 24
     auditor = Auditor(engine, ChainClient(chain.rpc_url), deployment, workers=1)
@@ -121,7 +112,7 @@ def test_pending_events_are_hashed_too(
     ledger: Ledger, make_member: MakeMember, capture: Capture
 ) -> None:
     late = make_member("Late")
-    (record,) = capture(late, [object_event()]).events
+    (record,) = capture(late, [sgtin_event()]).events
     clean = ledger.audit()
     assert clean.ok
     assert clean.pending_events == 1
@@ -322,7 +313,7 @@ def test_orphan_anchors_nobody_recorded(
 def test_missing_anchor(ledger: Ledger, make_member: MakeMember, capture: Capture) -> None:
     """A batch the database says is mined, whose root never reached the chain."""
     member = make_member("Never Sent")
-    records = capture(member, [object_event() for _ in range(3)]).events
+    records = capture(member, [sgtin_event() for _ in range(3)]).events
     pks = [r.event_pk for r in records]
     address = member.signing_addresses[0]
     rows = [event_row(ledger.engine, pk) for pk in pks]
@@ -413,12 +404,12 @@ def test_recalls_are_listed_and_non_owner_recalls_found(
     deployment: Deployment,
 ) -> None:
     start = chain.w3.eth.block_number + 1
-    gcp = unique_company_prefix()
+    gcp = unique_prefix("07")
     owner = make_member("Prefix Owner", prefixes=(gcp,))
     intruder = make_member("Intruder")
     lot_gtin = gtin(gcp, 7)
     lot = f"https://id.gs1.org/01/{lot_gtin}/10/LOT-1"
-    event = object_event()
+    event = sgtin_event()
     event["epcList"] = [f"{lot}/21/1"]
     capture(owner, [event])
     make_worker(engine, chain, deployment, keyring).drain()

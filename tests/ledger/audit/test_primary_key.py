@@ -17,7 +17,7 @@ from ledger.events.epc import normalise
 from ledger.signing import event_keys
 from ledger.store.indexing import index_identifier
 from ledger.store.models import Event, metadata
-from tests.ledger.conftest import document
+from tests.helpers import document_bytes
 from tests.ledger.trace.supply_chain import build_supply_chain, offline_members
 
 _event = metadata.tables[Event.__tablename__]
@@ -46,7 +46,7 @@ def test_primary_identifier_matches_the_store(engine: Engine) -> None:
     events = [
         {**e, "eventTime": "2026-03-01T08:00:00Z", "eventTimeZoneOffset": "+00:00"} for e in EXTRA
     ]
-    parsed = parse_document(document(events), "application/ld+json")
+    parsed = parse_document(document_bytes(*events), "application/ld+json")
     for captured in parsed:
         assert primary_id_key(captured.raw) == "0x" + event_keys(captured)[1].hex()
     assert primary_identifier(parsed[0].raw) == "urn:epc:class:lgtin:0614141.812345.L9"
@@ -83,7 +83,7 @@ def test_the_identifier_key_shortcut_agrees_with_the_full_parse(epc: str) -> Non
         "epcList": [epc],
         "action": "OBSERVE",
     }
-    (captured,) = parse_document(document([event]), "application/ld+json")
+    (captured,) = parse_document(document_bytes(event), "application/ld+json")
     exact = "0x" + event_keys(captured)[1].hex()
     assert primary_id_key(captured.raw) == exact
     assert primary_key_matches(captured.raw, exact)

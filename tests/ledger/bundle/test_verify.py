@@ -20,8 +20,9 @@ from ledger.merkle import MerkleTree, leaf_hash
 from ledger.signing import event_keys
 from ledger.store.capture import capture_events
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
+from tests.helpers import document_bytes, sgtin_event
 from tests.ledger.bundle.conftest import Exported, drain, kinds
-from tests.ledger.conftest import MakeMember, document, object_event
+from tests.ledger.conftest import MakeMember
 from wallets.eip712 import sign_event
 from wallets.keyring import Keyring
 
@@ -157,10 +158,10 @@ def test_orphan_anchor_in_the_span(exported: Exported, anchor: Contract, keyring
     root = os.urandom(32)
     exported.chain.transact(signer, anchor.functions.anchorBatch(root, 3))
     supply = exported.supply
-    late = object_event(offset_minutes=500)
+    late = sgtin_event(offset_minutes=500)
     capture_events(
         exported.engine,
-        parse_document(document([late]), "application/ld+json"),
+        parse_document(document_bytes(late), "application/ld+json"),
         organisation_id=exported.member_ids["factory"],
     )
     drain(exported.engine, exported.chain, exported.deployment, keyring)
@@ -175,7 +176,7 @@ def test_orphan_anchor_in_the_span(exported: Exported, anchor: Contract, keyring
 def test_missing_anchor(exported: Exported, make_member: MakeMember) -> None:
     """Events the ledger says are anchored under a root that never reached the chain."""
     member = make_member("Never Sent")
-    parsed = parse_document(document([object_event(offset_minutes=900)]), "application/ld+json")
+    parsed = parse_document(document_bytes(sgtin_event(offset_minutes=900)), "application/ld+json")
     (record,) = capture_events(exported.engine, parsed, organisation_id=member.id).events
     address = member.signing_addresses[0]
     digest, id_key = event_keys(parsed[0])
@@ -221,7 +222,7 @@ def test_pending_events_are_listed_not_verified(
     exported: Exported, make_member: MakeMember
 ) -> None:
     member = make_member("Pending")
-    parsed = parse_document(document([object_event(offset_minutes=700)]), "application/ld+json")
+    parsed = parse_document(document_bytes(sgtin_event(offset_minutes=700)), "application/ld+json")
     capture_events(exported.engine, parsed, organisation_id=member.id)
     bundle = exported.export(identifier=parsed[0].identifiers[0][1])
     assert bundle["events"][0]["root"] is None
@@ -239,7 +240,7 @@ def test_signed_events(
 ) -> None:
     member = make_member("Signs Itself")
     other = make_member("Someone Else")
-    parsed = parse_document(document([object_event(offset_minutes=800)]), "application/ld+json")
+    parsed = parse_document(document_bytes(sgtin_event(offset_minutes=800)), "application/ld+json")
     digest, id_key = event_keys(parsed[0])
     signer = keyring.signer(member.org_id, member.signing_addresses[0])
     chain_id, contract = exported.chain.chain_id, exported.deployment.anchor_address

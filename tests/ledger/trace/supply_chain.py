@@ -1,6 +1,7 @@
 """A 3-level supply chain captured through the real parser and store (ingredient lots ->
-transformation -> cases -> pallets -> two retailers), and the GS1 keys it is built from; the
-trace tests, the bundle tests, the API's trace and export tests and the CLI tests build on it."""
+transformation -> cases -> pallets -> two retailers; its GS1 keys from :mod:`tests.helpers`);
+the trace tests, the bundle tests, the audit tests and the API's trace and export tests build on
+it."""
 
 from __future__ import annotations
 
@@ -14,30 +15,9 @@ from ledger.events import parse_document
 from ledger.store.capture import capture_events
 from ledger.store.indexing import index_identifier
 from ledger.store.repository import create_organisation
-from tests.ledger.conftest import document
+from tests.helpers import DL, document_bytes, gln, gtin, sscc
 
-DL = "https://id.gs1.org"
 T0 = datetime(2026, 2, 1, 6, 0, tzinfo=UTC)
-
-
-def check_digit(digits: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
-
-
-def gtin(prefix: str, item: int) -> str:
-    body = "0" + prefix + f"{item:05d}"
-    return body + check_digit(body)
-
-
-def gln(prefix: str, location: int) -> str:
-    body = prefix + f"{location:05d}"
-    return body + check_digit(body)
-
-
-def sscc(prefix: str, serial: int) -> str:
-    body = "0" + prefix + f"{serial:09d}"
-    return body + check_digit(body)
 
 
 @dataclass
@@ -74,7 +54,7 @@ class Recorder:
         }
 
     def capture(self, org: str, *events: dict[str, Any]) -> None:
-        parsed = parse_document(document(list(events)), "application/ld+json")
+        parsed = parse_document(document_bytes(*events), "application/ld+json")
         capture_events(self.engine, parsed, organisation_id=self.chain.orgs[org])
         self.chain.event_count += len(events)
 

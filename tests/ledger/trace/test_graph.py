@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from ledger.trace import identifier_type, trace
-from tests.ledger.trace.supply_chain import DL, SupplyChain, gln, gtin, sscc
+from tests.helpers import DL, gln, gtin, sscc
+from tests.ledger.trace.supply_chain import SupplyChain
 
 
 def test_identifier_types() -> None:

@@ -14,15 +14,13 @@ from sqlalchemy.engine import Engine
 
 from ledger.errors import InvalidInputError
 from ledger.trace import Tracer, recall_scope, trace
+from tests.helpers import DL, gln, sscc
 from tests.ledger.trace.supply_chain import (
-    DL,
     Recorder,
     SupplyChain,
     build_supply_chain,
-    gln,
     offline_members,
     pgln,
-    sscc,
 )
 
 
