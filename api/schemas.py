@@ -8,6 +8,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from ledger.verify import AnchorJson, RecorderJson, VerificationJson
+
 RoleName = Literal["recorder", "auditor"]
 
 # ---------------------------------------------------------------- ISO 8601 inputs
@@ -252,42 +254,11 @@ class RecallOut(BaseModel):
 # ---------------------------------------------------------------- trails (GET /identifiers/{id})
 
 
-class RecorderOut(BaseModel):
-    """Who recorded an event."""
-
-    org_id: str | None
-    name: str | None
-    address: str | None
-
-
-class AnchorOut(BaseModel):
-    """Where an event is anchored, and what anyone needs to check it on chain themselves:
-    ``TraceAnchor.verifyEvent(root, proof, leaf_word, id_key, recorder.address)``."""
-
-    root: str | None
-    tx_hash: str | None
-    block_number: int | None
-    id_key: str | None
-    proof: list[str]
-    coverage: Literal["record", "event_hash"] | None = Field(
-        description="What the anchor covers: the whole stored record (the captured JSON as "
-        "stored, its hash and signature) or, for batches anchored before leaf version 2, the "
-        "CBV 2.0 event hash only; null until the event is in a batch."
-    )
-    leaf_word: str | None = Field(
-        description="The Merkle leaf's first word (0x-hex), as TraceAnchor.verifyEvent takes "
-        "it; null until the event is in a batch."
-    )
-
-
-class VerificationOut(BaseModel):
-    """One event's verification."""
-
-    status: Literal["verified", "pending", "tampered", "unknown"]
-    reasons: list[str]
-    recorder: RecorderOut
-    anchor: AnchorOut
-    signed: bool
+#: Who recorded an event, where it is anchored and how it verifies: the ledger's own shapes
+#: (:mod:`ledger.verify`), served as they are.
+RecorderOut = RecorderJson
+AnchorOut = AnchorJson
+VerificationOut = VerificationJson
 
 
 class DeclaredInErrorOut(BaseModel):

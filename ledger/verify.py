@@ -51,11 +51,13 @@ from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from hexbytes import HexBytes
+from pydantic import Field
 from sqlalchemy.engine import Engine
+from typing_extensions import TypedDict
 from web3.contract import Contract
 
 from ledger import anchor_facts
@@ -117,8 +119,21 @@ class AnchorJson(TypedDict):
     block_number: int | None
     id_key: str | None
     proof: list[str]
-    coverage: Coverage | None
-    leaf_word: str | None
+    coverage: Annotated[
+        Coverage | None,
+        Field(
+            description="What the anchor covers: the whole stored record (the captured JSON as "
+            "stored, its hash and signature) or, for batches anchored before leaf version 2, "
+            "the CBV 2.0 event hash only; null until the event is in a batch."
+        ),
+    ]
+    leaf_word: Annotated[
+        str | None,
+        Field(
+            description="The Merkle leaf's first word (0x-hex), as TraceAnchor.verifyEvent "
+            "takes it; null until the event is in a batch."
+        ),
+    ]
 
 
 class VerificationJson(TypedDict):
