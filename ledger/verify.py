@@ -80,10 +80,9 @@ from ledger.store.indexing import event_hash_of
 from ledger.store.integrity import (
     DERIVED_COLUMNS,
     IndexRow,
-    anchor_state_problems,
-    capture_problems,
     derivation,
     record_problems,
+    stored_state_problems,
 )
 from ledger.store.tables import ANCHOR_BATCH, CAPTURE, EVENT, EVENT_IDENTIFIER, ORGANISATION
 from wallets.eip712 import SignatureError, recover_event_signer
@@ -585,23 +584,12 @@ class Verifier:
         problems = record_problems(
             derived.columns, derived.rows, tuple(stored[name] for name in DERIVED_COLUMNS), index
         )
-        problems += capture_problems(
-            record_time=row.record_time,
-            organisation_id=row.organisation_id,
-            capture_created_at=row.capture_created_at,
-            capture_org=row.capture_org,
-        )
-        problems += anchor_state_problems(
-            anchor_status=row.anchor_status,
-            batch_id=row.batch_id,
+        return problems + stored_state_problems(
+            row,
             batch_status=row.batch_status,
-            proof=row.proof,
-            recorder_address=row.recorder_address,
             batch_signer=row.batch_signer,
-            event_org=row.organisation_id,
             batch_org=row.batch_org,
         )
-        return problems
 
     def _chain_problems(self, row: Any) -> list[str]:
         reads = _TRAIL_READS.get()

@@ -32,10 +32,9 @@ from ledger.store.indexing import index_identifier
 from ledger.store.integrity import (
     DERIVED_COLUMNS,
     IndexRow,
-    anchor_state_problems,
-    capture_problems,
     expected_record,
     record_problems,
+    stored_state_problems,
 )
 from ledger.store.tables import ANCHOR_BATCH, CAPTURE, EVENT, EVENT_IDENTIFIER
 
@@ -265,19 +264,7 @@ def _check_event(
                 target.append(problem)
     except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as exc:
         problems.append(f"the captured event no longer reads as an EPCIS event: {exc}")
-    problems += capture_problems(
-        record_time=row.record_time,
-        organisation_id=row.organisation_id,
-        capture_created_at=row.capture_created_at,
-        capture_org=row.capture_org,
-    )
-    problems += anchor_state_problems(
-        anchor_status=row.anchor_status,
-        batch_id=row.batch_id,
-        batch_status=batch.status if batch else None,
-        proof=row.proof,
-        recorder_address=row.recorder_address,
-    )
+    problems += stored_state_problems(row, batch_status=batch.status if batch else None)
     if problems:
         findings.append(
             Finding(

@@ -37,6 +37,7 @@ __all__ = [
     "derivation",
     "expected_record",
     "record_problems",
+    "stored_state_problems",
 ]
 
 #: Event columns capture derives from the captured event alone.
@@ -208,3 +209,31 @@ def capture_problems(
             f"{capture_created_at.isoformat()}"
         )
     return problems
+
+
+def stored_state_problems(
+    row: Any,
+    *,
+    batch_status: str | None,
+    batch_signer: str | None = None,
+    batch_org: int | None = None,
+) -> list[str]:
+    """:func:`capture_problems` and :func:`anchor_state_problems` of a stored event ``row``
+    (its ``record_time``, ``organisation_id``, ``capture_created_at``, ``capture_org``,
+    ``anchor_status``, ``batch_id``, ``proof`` and ``recorder_address``) and its batch's
+    state: the checks of what is not anchored, as verification and the audit both run them."""
+    return capture_problems(
+        record_time=row.record_time,
+        organisation_id=row.organisation_id,
+        capture_created_at=row.capture_created_at,
+        capture_org=row.capture_org,
+    ) + anchor_state_problems(
+        anchor_status=row.anchor_status,
+        batch_id=row.batch_id,
+        batch_status=batch_status,
+        proof=row.proof,
+        recorder_address=row.recorder_address,
+        batch_signer=batch_signer,
+        event_org=row.organisation_id,
+        batch_org=batch_org,
+    )
