@@ -526,8 +526,9 @@ class AnchorWorker:
                 log.warning("batch %s: sending failed (%s); will look again", batch.id, exc)
                 return 0
         _crash_point("after_send")
-        _state, receipt = self._await(tx_hash)
+        state, receipt = self._await(tx_hash)
         if receipt is None:
+            log.info("batch %s: transaction %s is %s; will look again", batch.id, tx_hash, state)
             return 0
         if receipt["status"] != 1:
             log.warning("batch %s: transaction %s reverted; will retry", batch.id, tx_hash)

@@ -385,7 +385,12 @@ class ChainClient:
         sender, nonce = tx.sender, tx.nonce
         mined = int(self._rpc(lambda: self.w3.eth.get_transaction_count(sender, "latest")))
         if nonce < mined:
-            return TxState.DROPPED  # another transaction took its nonce
+            # Its nonce is used: by itself if it was mined since it was read (the count is
+            # read after it), else by another transaction.
+            again = self.transaction(tx_hash)
+            if again is not None and again.block_number is not None:
+                return TxState.MINED
+            return TxState.DROPPED
         pending = int(self._rpc(lambda: self.w3.eth.get_transaction_count(sender, "pending")))
         return TxState.PENDING if nonce < pending else TxState.QUEUED
 

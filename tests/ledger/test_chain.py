@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from eth_account import Account
 from hexbytes import HexBytes
 from web3.contract import Contract
 
-from ledger.chain import ChainClient, RpcRequest, Transaction, event_topics
+from ledger.chain import ChainClient, RpcRequest, Transaction, TxState, event_topics
 from ledger.deployment import Deployment
 from ledger.errors import ChainError
 from ledger.settings import get_settings
@@ -132,3 +133,40 @@ def test_unreachable_node_raises_chain_error(anchor: Contract) -> None:
         down.transaction(UNKNOWN_TX)
     with pytest.raises(ChainError):
         down.transactions([UNKNOWN_TX, UNKNOWN_TX])
+
+
+class _MinesAfterReading(ChainClient):
+    """A client whose node mines a block right after it answers a transaction look-up: the
+    moment between ``tx_state``'s questions where a pending transaction gets mined."""
+
+    def transaction(self, tx_hash: bytes | str) -> Transaction | None:
+        found = super().transaction(tx_hash)
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        return found
+
+
+def test_a_transaction_mined_between_the_questions_is_mined_not_dropped(
+    chain: ChainClient,
+) -> None:
+    """``tx_state`` reads the transaction (pending), then its sender's mined count; when the
+    node mines it in between, the count has passed its nonce. That is not "another transaction
+    took its nonce": it is mined (seen as a silent lost round of the anchor worker on a loaded
+    machine)."""
+    account = Account.create()
+    tx = {
+        "to": account.address,
+        "value": 0,
+        "gas": 21_000,
+        "gasPrice": 0,
+        "nonce": 0,
+        "chainId": chain.chain_id,
+    }
+    provider = chain.w3.provider
+    provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        tx_hash = chain.broadcast(bytes(account.sign_transaction(tx).raw_transaction))
+        racing = _MinesAfterReading(chain.rpc_url)
+        assert racing.tx_state(tx_hash) is TxState.MINED
+    finally:
+        provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert chain.tx_state(tx_hash) is TxState.MINED
