@@ -16,7 +16,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from sqlalchemy.engine import Engine
+
+from ledger.anchoring import AnchorConfig, AnchorWorker
+from ledger.chain import ChainClient
+from ledger.deployment import Deployment
 from ledger.identifiers.gs1 import check_digit
+from wallets.keyring import Keyring
 
 #: The EPCIS 2.0 JSON-LD context.
 EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
@@ -285,3 +291,10 @@ def supply_document(prefix: str) -> tuple[str, list[str], str, str]:
         },
     )
     return doc.decode(), items, case, lot
+
+
+def anchor_all(engine: Engine, rpc_url: str, deployment: Deployment, keyring: Keyring) -> int:
+    """Anchor every pending event of ``engine`` on the chain at ``rpc_url`` with a worker of
+    its own (closing partial batches); how many were anchored."""
+    worker = AnchorWorker(engine, ChainClient(rpc_url), deployment, keyring, AnchorConfig())
+    return worker.drain()

@@ -12,14 +12,13 @@ from hexbytes import HexBytes
 from sqlalchemy.engine import Engine
 from web3.contract import Contract
 
-from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.identifiers import parse
 from ledger.membership import Membership
 from ledger.store.models import Event, metadata
 from ledger.verify import TrailVerification, Verifier
-from tests.helpers import sgtin_event, unique_prefix
+from tests.helpers import anchor_all, sgtin_event, unique_prefix
 from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 
@@ -31,11 +30,6 @@ ENTRY_KEYS = [
     "read_point", "biz_location", "verification", "event",
 ]  # fmt: skip
 ANCHOR_KEYS = ["root", "tx_hash", "block_number", "id_key", "proof", "coverage", "leaf_word"]
-
-
-def anchor_all(engine: Engine, rpc_url: str, deployment: Deployment, keyring: Keyring) -> int:
-    worker = AnchorWorker(engine, ChainClient(rpc_url), deployment, keyring, AnchorConfig())
-    return worker.drain()
 
 
 def test_one_event_is_a_document_anyone_can_check_on_chain(

@@ -16,14 +16,13 @@ from sqlalchemy.engine import Engine
 from devnet.launcher import Devnet
 from ledger import anchor_facts
 from ledger.anchor_facts import AnchorRecord, AnchorRecordCache
-from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.chain import ChainClient, RpcAnswer, RpcRequest
 from ledger.deployment import Deployment
 from ledger.membership import Member, Membership
 from ledger.store.models import AnchorBatch, Event, OrgRole, metadata
 from ledger.verify import Verifier
 from tests.conftest import devnet_settings
-from tests.helpers import free_port, sgtin_event, unique_prefix
+from tests.helpers import anchor_all, free_port, sgtin_event, unique_prefix
 from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
@@ -50,11 +49,6 @@ def empty_cache() -> Iterator[None]:
     anchor_facts.RECORDS.clear()
     yield
     anchor_facts.RECORDS.clear()
-
-
-def anchor_all(engine: Engine, rpc_url: str, deployment: Deployment, keyring: Keyring) -> None:
-    worker = AnchorWorker(engine, ChainClient(rpc_url), deployment, keyring, AnchorConfig())
-    worker.drain()
 
 
 def item_trail(
