@@ -391,6 +391,12 @@ class ChainClient:
             if again is not None and again.block_number is not None:
                 return TxState.MINED
             return TxState.DROPPED
+        if nonce == mined:
+            # Next in line: only a block is missing. (Asking the pending count here races the
+            # node's miner: while a block is being built, the pool no longer holds the
+            # transaction and the count can read as the mined one, which made a transaction
+            # about to be mined look queued behind a gap.)
+            return TxState.PENDING
         pending = int(self._rpc(lambda: self.w3.eth.get_transaction_count(sender, "pending")))
         return TxState.PENDING if nonce < pending else TxState.QUEUED
 

@@ -165,6 +165,8 @@ def test_a_transaction_mined_between_the_questions_is_mined_not_dropped(
     provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
         tx_hash = chain.broadcast(bytes(account.sign_transaction(tx).raw_transaction))
+        # Next in line (its nonce is the mined count): pending, whatever the pool's count says.
+        assert chain.tx_state(tx_hash) is TxState.PENDING
         racing = _MinesAfterReading(chain.rpc_url)
         assert racing.tx_state(tx_hash) is TxState.MINED
     finally:
