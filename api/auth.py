@@ -29,6 +29,7 @@ from ledger.store.db import session_factory
 from ledger.store.keys import active_admin_key, add_api_key, api_key, note_api_key_use
 from ledger.store.models import ApiKey, Organisation
 from ledger.store.repository import organisation_in
+from ledger.visibility import Reader
 
 log = logging.getLogger("tracechain.api")
 
@@ -149,6 +150,15 @@ class Principal:
     def is_admin(self) -> bool:
         """Whether this is the consortium admin."""
         return self.role == "admin"
+
+    @property
+    def reader(self) -> Reader:
+        """Who this key reads as (:mod:`ledger.visibility`): the consortium admin and the
+        operator's auditors (keys of no member) read every event; a member's keys, of any
+        role, read what their member may read."""
+        if self.organisation_id is None:
+            return Reader.operator(self.key_id)
+        return Reader.member(self.organisation_id, self.key_id)
 
 
 def _unauthorized(slug: str, detail: str) -> ProblemError:

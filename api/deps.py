@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api.auth import Principal, bearer_scheme, header_scheme, principal_of, require_role
 from api.services import Services
+from ledger.visibility import Reader
 
 
 def get_services(request: Request) -> Services:
@@ -78,3 +79,35 @@ AdminDep = Annotated[Principal, Depends(admin)]
 RecorderDep = Annotated[Principal, Depends(recorder)]
 MemberDep = Annotated[Principal, Depends(member)]
 ReaderDep = Annotated[Principal, Depends(reader)]
+
+
+def get_viewer(
+    request: Request,
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    header_key: Annotated[str | None, Security(header_scheme)],
+) -> Reader:
+    """Who reads, for the visibility rule (:func:`ledger.store.visibility.visible`): the
+    caller's API key when it presents one (401 for a bad one), else a buyer without a key
+    (:meth:`Reader.public`)."""
+    if bearer is None and not header_key:
+        return Reader.public()
+    with services.sessions() as session:
+        return principal_of(request, session, bearer, header_key).reader
+
+
+def signed_in_viewer(
+    request: Request,
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    header_key: Annotated[str | None, Security(header_scheme)],
+) -> Reader:
+    """Who reads, on the routes that need credentials (401 without them)."""
+    with services.sessions() as session:
+        return principal_of(request, session, bearer, header_key).reader
+
+
+#: Who reads a public route (a buyer without a key, or the key presented).
+ViewerDep = Annotated[Reader, Depends(get_viewer)]
+#: Who reads a members' route (401 without credentials).
+SignedInViewerDep = Annotated[Reader, Depends(signed_in_viewer)]

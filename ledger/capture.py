@@ -32,6 +32,9 @@ from ledger.store.capture import (
     capture_events,
     record_failed_capture,
 )
+from ledger.store.repository import get_organisation, normalise_org_id
+from ledger.store.visibility import default_visibility
+from ledger.visibility import Audience, Visibility
 
 __all__ = [
     "SINGLE_EVENT",
@@ -39,6 +42,7 @@ __all__ = [
     "EventSignature",
     "FailedCaptureError",
     "NotSingleEventError",
+    "capture_audience",
     "capture_document",
     "read_document",
 ]
@@ -140,8 +144,14 @@ def capture_document(
     max_events: int,
     signature: EventSignature | None = None,
     single_event: bool = False,
+    visibility: Visibility | None = None,
+    readers: Sequence[str] = (),
 ) -> Captured:
     """Capture an EPCIS document (or one event) for member ``organisation_id``.
+
+    ``visibility`` says who may read the events it stores (default: the member's
+    ``default_visibility``) and ``readers`` names members (on-chain organisation ids) that
+    may read them besides (:mod:`ledger.visibility`).
 
     The body is read and limited (:func:`read_document`); with ``single_event`` it must hold
     exactly one event (errors then name fields under ``$``, else under
@@ -159,7 +169,9 @@ def capture_document(
         ledger.signing.SignatureRejectedError: the signature is malformed or not the member's.
         ledger.errors.LedgerError: the store refused the events (see
             :func:`ledger.store.capture.capture_events`); nothing was stored.
+        InvalidInputError: a reader that is not a member.
     """
+    audience = capture_audience(engine, organisation_id, visibility, readers)
     events = read_document(
         engine, body, content_type, organisation_id=organisation_id, max_events=max_events
     )
@@ -180,6 +192,38 @@ def capture_document(
                 signature=signed,
             )
     result = capture_events(
-        engine, events, organisation_id=organisation_id, signature=signed, events_path=path
+        engine,
+        events,
+        organisation_id=organisation_id,
+        signature=signed,
+        events_path=path,
+        audience=audience,
     )
     return Captured(result, events)
+
+
+def capture_audience(
+    engine: Engine,
+    organisation_id: int,
+    visibility: Visibility | None = None,
+    readers: Sequence[str] = (),
+) -> Audience:
+    """Who may read what member ``organisation_id`` captures: ``visibility`` (default: the
+    member's own default) and the members ``readers`` names (on-chain organisation ids).
+
+    Raises:
+        InvalidInputError: a reader that is malformed or not a member (field ``readers``).
+    """
+    named: set[int] = set()
+    for index, org_id in enumerate(readers):
+        try:
+            member = get_organisation(engine, org_id=normalise_org_id(org_id))
+        except InvalidInputError as error:
+            raise InvalidInputError(str(error), field=f"readers[{index}]") from None
+        if member is None or member.id is None:
+            raise InvalidInputError(
+                f"no member has organisation id {org_id}", field=f"readers[{index}]"
+            )
+        named.add(member.id)
+    chosen = visibility or default_visibility(engine, organisation_id)
+    return Audience(chosen, frozenset(named))

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -59,6 +59,8 @@ from ledger.store.indexing import (
 )
 from ledger.store.models import utc_now
 from ledger.store.tables import CAPTURE, EVENT, EVENT_IDENTIFIER, OUTBOX
+from ledger.store.visibility import NewRecord, record_audience
+from ledger.visibility import Audience, party_identifiers
 
 __all__ = [
     "DOCUMENT_EVENTS",
@@ -214,6 +216,10 @@ class PreparedCapture:
     identifier_rows: dict[RecordKey, tuple[dict[str, Any], ...]]
     #: The input's JSON path of its events (:data:`DOCUMENT_EVENTS`, or ``"$"`` for one event).
     events_path: str = DOCUMENT_EVENTS
+    #: Who may read the events this capture stores (:mod:`ledger.visibility`).
+    audience: Audience = field(default_factory=Audience)
+    #: The owning/possessing parties each record's source and destination lists name.
+    parties: dict[RecordKey, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def hashes(self) -> tuple[str, ...]:
@@ -232,10 +238,12 @@ def prepare_capture(
     capture_id: str,
     signature: str | None = None,
     events_path: str = DOCUMENT_EVENTS,
+    audience: Audience | None = None,
 ) -> PreparedCapture:
     """Compute every row of a capture, without touching the database.
 
-    ``events_path`` is where the events are in the input, for the paths errors name.
+    ``events_path`` is where the events are in the input, for the paths errors name;
+    ``audience`` who may read the events it stores (default: ``linked``, no one named).
 
     Raises:
         DuplicateEventIDError: two different events (not error declarations) of the input
@@ -259,12 +267,15 @@ def prepare_capture(
             f"{len(distinct)} distinct events",
             field="signature",
         )
+    audience = audience or Audience()
     event_rows: list[dict[str, Any]] = []
     index: dict[RecordKey, tuple[dict[str, Any], ...]] = {}
+    parties: dict[RecordKey, tuple[str, ...]] = {}
     for key in sorted(distinct):
         event = distinct[key]
         rows = index_rows(event)
         index[key] = rows
+        parties[key] = tuple(party_identifiers(event.raw))
         event_rows.append(
             {
                 "event_hash": key[0],
@@ -277,6 +288,7 @@ def prepare_capture(
                 "signature": signature,
                 "capture_id": capture_id,
                 "anchor_status": "pending",
+                "visibility": audience.visibility.value,
             }
         )
     return PreparedCapture(
@@ -287,6 +299,8 @@ def prepare_capture(
         event_rows=tuple(event_rows),
         identifier_rows=index,
         events_path=events_path,
+        audience=audience,
+        parties=parties,
     )
 
 
@@ -580,6 +594,21 @@ def capture_events_in(connection: Connection, prepared: PreparedCapture) -> Capt
                     for _, pk in ordered
                 ],
             )
+    event_types = {
+        (row["event_hash"], row["error_declaration"]): row["event_type"]
+        for row in prepared.event_rows
+    }
+    record_audience(
+        connection,
+        prepared.organisation_id,
+        prepared.audience,
+        [
+            NewRecord(pk, event_types[key], prepared.identifier_rows[key], prepared.parties[key])
+            for key, pk in sorted(new_ids.items(), key=lambda item: item[1])
+        ],
+        [stored.pk for stored in existing.values()],
+        [prepared.identifier_rows[key] for key in existing],
+    )
     records = []
     seen: set[RecordKey] = set()
     event_ids = {
@@ -625,6 +654,7 @@ def capture_events(
     capture_id: str | None = None,
     signature: str | None = None,
     events_path: str = DOCUMENT_EVENTS,
+    audience: Audience | None = None,
 ) -> CaptureResult:
     """Store a document's events, all or none, idempotently, in one transaction.
 
@@ -651,6 +681,7 @@ def capture_events(
         capture_id=_capture_id(capture_id),
         signature=signature,
         events_path=events_path,
+        audience=audience,
     )
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:

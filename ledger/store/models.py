@@ -32,12 +32,20 @@ __all__ = [
     "CAPTURE_STATUSES",
     "NAMING_CONVENTION",
     "ROLES",
+    "SCOPE_KINDS",
     "UNIQUE_EVENT_ID_WHERE",
+    "VISIBILITIES",
+    "AccessGrant",
     "AnchorBatch",
     "ApiKey",
+    "CapabilityLink",
+    "CapabilityUse",
     "Capture",
     "Event",
     "EventIdentifier",
+    "EventReader",
+    "EventScope",
+    "MemberLink",
     "OrgRole",
     "Organisation",
     "Outbox",
@@ -71,6 +79,11 @@ ROLES: Final = (
 CAPTURE_STATUSES: Final = ("accepted", "failed")
 ANCHOR_STATUSES: Final = ("pending", "anchored")
 BATCH_STATUSES: Final = ("prepared", "sent", "mined", "orphaned")
+#: Values of ``event.visibility`` and ``organisation.default_visibility``
+#: (:class:`ledger.visibility.Visibility`).
+VISIBILITIES: Final = ("private", "restricted", "linked", "public")
+#: Kinds of what a grant or a capability link covers (:class:`ledger.visibility.ScopeKind`).
+SCOPE_KINDS: Final = ("identifier", "lot", "prefix")
 #: Roles of ``api_key.role``.
 API_KEY_ROLES: Final = ("admin", "recorder", "auditor")
 #: The rows of ``event`` whose ``event_id`` is unique (index ``uq_event_event_id``).
@@ -112,6 +125,11 @@ class Organisation(StoreModel, table=True):
     roles: int = Field(default=0)
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    #: The visibility of the member's events captured without a choice (one of
+    #: :data:`VISIBILITIES`).
+    default_visibility: str = Field(
+        default="linked", sa_type=sa.String(16), sa_column_kwargs={"server_default": "linked"}
+    )
 
 
 class SigningKey(StoreModel, table=True):
@@ -248,6 +266,12 @@ class Event(StoreModel, table=True):
     )
     #: Merkle proof of the event in its batch (list of 0x-hex siblings).
     proof: list[str] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    #: Who besides its recorder may read the event (one of :data:`VISIBILITIES`; see
+    #: :mod:`ledger.visibility`). Not part of the event hash: who may read an event is the
+    #: ledger's business, not the event's content.
+    visibility: str = Field(
+        default="linked", sa_type=sa.String(16), sa_column_kwargs={"server_default": "linked"}
+    )
 
 
 class EventIdentifier(StoreModel, table=True):
@@ -311,3 +335,105 @@ class ApiKey(StoreModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class EventReader(StoreModel, table=True):
+    """A member named a reader of an event by its capture (explicitly, or as an owning or
+    possessing party of its source or destination lists), or that captured it again."""
+
+    __tablename__ = "event_reader"
+    __table_args__ = (
+        sa.Index("ix_event_reader_organisation_id_event_pk", "organisation_id", "event_pk"),
+    )
+
+    event_pk: int = Field(
+        sa_type=BIG_ID, foreign_key="event.id", primary_key=True, ondelete="CASCADE"
+    )
+    organisation_id: int = Field(foreign_key="organisation.id", primary_key=True)
+
+
+class EventScope(StoreModel, table=True):
+    """One key an event is about, for the visibility rule: the canonical form of an identifier
+    it mentions, that identifier's class, or a prefix that may own it
+    (:func:`ledger.identifiers.prefix_candidates`)."""
+
+    __tablename__ = "event_scope"
+    __table_args__ = (sa.Index("ix_event_scope_key_event_pk", "key", "event_pk"),)
+
+    event_pk: int = Field(
+        sa_type=BIG_ID, foreign_key="event.id", primary_key=True, ondelete="CASCADE"
+    )
+    key: str = Field(sa_type=BINARY_TEXT, primary_key=True)
+
+
+class MemberLink(StoreModel, table=True):
+    """A key (canonical identifier or class) a member is linked to: it recorded an event about
+    it (``direct``), or about one of its aggregation/transformation neighbours."""
+
+    __tablename__ = "member_link"
+    __table_args__ = (sa.Index("ix_member_link_key_organisation_id", "key", "organisation_id"),)
+
+    organisation_id: int = Field(foreign_key="organisation.id", primary_key=True)
+    key: str = Field(sa_type=BINARY_TEXT, primary_key=True)
+    direct: bool = Field(default=True)
+
+
+class AccessGrant(StoreModel, table=True):
+    """A member's grant of read access to its events about one identifier, lot or prefix."""
+
+    __tablename__ = "access_grant"
+    __table_args__ = (
+        sa.CheckConstraint(_in("scope_kind", SCOPE_KINDS), name="scope_kind"),
+        sa.Index("ix_access_grant_grantee_id_grantor_id", "grantee_id", "grantor_id"),
+    )
+
+    id: str = Field(sa_type=sa.String(36), primary_key=True)
+    grantor_id: int = Field(foreign_key="organisation.id", index=True)
+    grantee_id: int = Field(foreign_key="organisation.id")
+    scope_kind: str = Field(sa_type=sa.String(16))
+    #: The scope as the grantor wrote it.
+    scope_value: str = Field(sa_type=sa.Text)
+    #: The ``event_scope.key`` it matches (canonical identifier or lot, normalised prefix).
+    scope_key: str = Field(sa_type=BINARY_TEXT)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CapabilityLink(StoreModel, table=True):
+    """A regulator's read-only capability link: scoped, expiring, revocable; the secret part of
+    its token is stored hashed."""
+
+    __tablename__ = "capability_link"
+    __table_args__ = (sa.CheckConstraint(_in("scope_kind", SCOPE_KINDS), name="scope_kind"),)
+
+    id: str = Field(sa_type=sa.String(36), primary_key=True)
+    #: The issuing member; ``None`` when the consortium admin issued it.
+    issuer_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    #: The API key id that issued it.
+    issued_by: str = Field(sa_type=sa.String(32))
+    label: str = Field(default="", sa_type=sa.Text)
+    scope_kind: str = Field(sa_type=sa.String(16))
+    scope_value: str = Field(sa_type=sa.Text)
+    scope_key: str = Field(sa_type=BINARY_TEXT)
+    #: Event-time range the link covers (either end open).
+    since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    #: SHA-256 hex of the token's secret.
+    secret_hash: str = Field(sa_type=sa.String(64))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CapabilityUse(StoreModel, table=True):
+    """One use of a capability link (who, what, when), kept for its issuer."""
+
+    __tablename__ = "capability_use"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BIG_ID, primary_key=True))
+    link_id: str = Field(sa_type=sa.String(36), foreign_key="capability_link.id", index=True)
+    used_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    method: str = Field(sa_type=sa.String(8))
+    path: str = Field(sa_type=sa.Text)
+    client: str | None = Field(default=None, sa_type=sa.String(64))
+    status: int = Field(default=0)

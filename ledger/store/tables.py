@@ -15,11 +15,17 @@ from typing import Final
 import sqlalchemy as sa
 
 from ledger.store.models import (
+    AccessGrant,
     AnchorBatch,
     ApiKey,
+    CapabilityLink,
+    CapabilityUse,
     Capture,
     Event,
     EventIdentifier,
+    EventReader,
+    EventScope,
+    MemberLink,
     Organisation,
     Outbox,
     Prefix,
@@ -28,11 +34,17 @@ from ledger.store.models import (
 )
 
 __all__ = [
+    "ACCESS_GRANT",
     "ANCHOR_BATCH",
     "API_KEY",
+    "CAPABILITY_LINK",
+    "CAPABILITY_USE",
     "CAPTURE",
     "EVENT",
     "EVENT_IDENTIFIER",
+    "EVENT_READER",
+    "EVENT_SCOPE",
+    "MEMBER_LINK",
     "ORGANISATION",
     "OUTBOX",
     "PREFIX",
@@ -59,3 +71,16 @@ EVENT_IDENTIFIER: Final[sa.Table] = metadata.tables[EventIdentifier.__tablename_
 OUTBOX: Final[sa.Table] = metadata.tables[Outbox.__tablename__]
 #: ``api_key``: hashed API keys (:class:`~ledger.store.models.ApiKey`).
 API_KEY: Final[sa.Table] = metadata.tables[ApiKey.__tablename__]
+#: ``event_reader``: members named readers of an event (:class:`~ledger.store.models.EventReader`).
+EVENT_READER: Final[sa.Table] = metadata.tables[EventReader.__tablename__]
+#: ``event_scope``: what each event is about, for the visibility rule
+#: (:class:`~ledger.store.models.EventScope`).
+EVENT_SCOPE: Final[sa.Table] = metadata.tables[EventScope.__tablename__]
+#: ``member_link``: what each member is linked to (:class:`~ledger.store.models.MemberLink`).
+MEMBER_LINK: Final[sa.Table] = metadata.tables[MemberLink.__tablename__]
+#: ``access_grant``: members' read grants (:class:`~ledger.store.models.AccessGrant`).
+ACCESS_GRANT: Final[sa.Table] = metadata.tables[AccessGrant.__tablename__]
+#: ``capability_link``: regulators' links (:class:`~ledger.store.models.CapabilityLink`).
+CAPABILITY_LINK: Final[sa.Table] = metadata.tables[CapabilityLink.__tablename__]
+#: ``capability_use``: each use of a capability link (:class:`~ledger.store.models.CapabilityUse`).
+CAPABILITY_USE: Final[sa.Table] = metadata.tables[CapabilityUse.__tablename__]

@@ -1,0 +1,395 @@
+"""The visibility rule in SQL, and the rows capture keeps for it.
+
+:func:`visible` is the one place that says which events a :class:`~ledger.visibility.Reader`
+may read: every read of an event (EPCIS queries, single events, capture jobs, trails, traces,
+exports) adds its condition to its own statement, so the database filters with its indexes
+rather than Python filtering rows. The model is in :mod:`ledger.visibility`.
+
+Capture keeps three tables for it, in the capture's own transaction
+(:func:`record_audience`):
+
+- ``event_scope``: what each event is about (each identifier's canonical form, its class, and
+  every prefix that may own it), the keys grants, capability links and links match;
+- ``event_reader``: the members a capture names (explicitly or as owning/possessing parties),
+  and members that captured a stored event again;
+- ``member_link``: the keys each member is linked to: directly (it recorded an event about
+  the identifier or its class) or as a neighbour (an aggregation/transformation event puts the
+  identifier beside one the member is directly linked to). Only direct links spread to
+  neighbours, so linking is one hop: "one up, one down".
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.errors import LedgerError
+from ledger.identifiers import IdentifierError, prefix_candidates
+from ledger.store.tables import (
+    ACCESS_GRANT,
+    EVENT,
+    EVENT_IDENTIFIER,
+    EVENT_READER,
+    EVENT_SCOPE,
+    MEMBER_LINK,
+    ORGANISATION,
+    PREFIX,
+)
+from ledger.visibility import (
+    NEIGHBOUR_ROLES,
+    RELATIONSHIP_EVENT_TYPES,
+    Audience,
+    Reader,
+    ReaderKind,
+    Visibility,
+    link_keys,
+    neighbour_keys,
+)
+
+__all__ = [
+    "NewRecord",
+    "backfill",
+    "can_read",
+    "default_visibility",
+    "party_members",
+    "record_audience",
+    "scope_keys",
+    "visible",
+]
+
+#: Most values in one SQL ``IN`` list.
+_CHUNK: Final = 500
+#: Visibilities a buyer (no key) reads.
+_PUBLIC: Final = (Visibility.LINKED.value, Visibility.PUBLIC.value)
+_NAMED: Final = (Visibility.RESTRICTED.value, Visibility.LINKED.value)
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _insert(connection: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT (SQLite and PostgreSQL both have ON CONFLICT)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise LedgerError(f"unsupported database {connection.dialect.name!r}")
+
+
+# --- the rule ---------------------------------------------------------------------------
+
+
+def _member_condition(organisation_id: int, event: sa.TableClause) -> sa.ColumnElement[bool]:
+    """What member ``organisation_id`` reads, cheapest branch first."""
+    e = event.c
+    named = (
+        sa.select(sa.literal(1))
+        .where(EVENT_READER.c.event_pk == e.id, EVENT_READER.c.organisation_id == organisation_id)
+        .exists()
+    )
+    linked = (
+        sa.select(sa.literal(1))
+        .select_from(EVENT_SCOPE.join(MEMBER_LINK, MEMBER_LINK.c.key == EVENT_SCOPE.c.key))
+        .where(EVENT_SCOPE.c.event_pk == e.id, MEMBER_LINK.c.organisation_id == organisation_id)
+        .exists()
+    )
+    granted = (
+        sa.select(sa.literal(1))
+        .select_from(ACCESS_GRANT.join(EVENT_SCOPE, EVENT_SCOPE.c.key == ACCESS_GRANT.c.scope_key))
+        .where(
+            EVENT_SCOPE.c.event_pk == e.id,
+            ACCESS_GRANT.c.grantee_id == organisation_id,
+            ACCESS_GRANT.c.grantor_id == e.organisation_id,
+            ACCESS_GRANT.c.revoked_at.is_(None),
+        )
+        .exists()
+    )
+    return sa.or_(
+        e.organisation_id == organisation_id,
+        e.visibility == Visibility.PUBLIC.value,
+        sa.and_(e.visibility.in_(_NAMED), named),
+        sa.and_(e.visibility == Visibility.LINKED.value, linked),
+        granted,
+    )
+
+
+def visible(reader: Reader, event: sa.TableClause = EVENT) -> sa.ColumnElement[bool] | None:
+    """The condition on ``event`` (the ``event`` table or an alias of it) of the events
+    ``reader`` may read; ``None`` when it may read every event.
+
+    Add it to the ``WHERE`` of any statement over ``event``: its subqueries correlate with
+    ``event`` and use the indexes of ``event_reader``, ``event_scope``, ``member_link`` and
+    ``access_grant``.
+    """
+    if reader.kind is ReaderKind.OPERATOR:
+        return None
+    if reader.kind is ReaderKind.PUBLIC:
+        return event.c.visibility.in_(_PUBLIC)
+    if reader.kind is ReaderKind.MEMBER:
+        if reader.organisation_id is None:
+            raise LedgerError("a member reader needs its organisation")
+        return _member_condition(reader.organisation_id, event)
+    scope = reader.scope
+    if scope is None:
+        raise LedgerError("a capability reader needs its scope")
+    conditions: list[sa.ColumnElement[bool]] = [
+        sa.select(sa.literal(1))
+        .where(EVENT_SCOPE.c.event_pk == event.c.id, EVENT_SCOPE.c.key.in_(sorted(scope.keys)))
+        .exists()
+    ]
+    if scope.since is not None:
+        conditions.append(event.c.event_time >= scope.since)
+    if scope.until is not None:
+        conditions.append(event.c.event_time < scope.until)
+    if reader.organisation_id is not None:
+        conditions.append(_member_condition(reader.organisation_id, event))
+    return sa.and_(*conditions)
+
+
+def can_read(bind: Engine | Connection, reader: Reader, event_pk: int) -> bool:
+    """Whether ``reader`` may read the stored record ``event_pk`` (False if there is none)."""
+    statement = sa.select(EVENT.c.id).where(EVENT.c.id == event_pk)
+    condition = visible(reader)
+    if condition is not None:
+        statement = statement.where(condition)
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return connection.execute(statement).first() is not None
+    return bind.execute(statement).first() is not None
+
+
+def default_visibility(bind: Engine | Connection, organisation_id: int) -> Visibility:
+    """The visibility of member ``organisation_id``'s events captured without a choice."""
+    statement = sa.select(ORGANISATION.c.default_visibility).where(
+        ORGANISATION.c.id == organisation_id
+    )
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            value = connection.execute(statement).scalar()
+    else:
+        value = bind.execute(statement).scalar()
+    return Visibility(value) if value else Visibility.LINKED
+
+
+# --- what capture keeps -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16_384)
+def _prefixes(canonical: str) -> tuple[str, ...]:
+    """Every prefix that may own the identifier ``canonical`` (none if it does not parse)."""
+    try:
+        return prefix_candidates(canonical)
+    except (IdentifierError, ValueError):
+        return ()
+
+
+def scope_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The ``event_scope`` keys of an event with these identifier index rows: each
+    identifier's canonical form, its class, and every prefix that may own it (taken from the
+    class where there is one: an item's prefixes are its class's), in order, without repeats."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        canonical, klass = row["canonical"], row.get("class_canonical")
+        keys[canonical] = None
+        if klass:
+            keys[klass] = None
+        for prefix in _prefixes(klass or canonical):
+            keys[prefix] = None
+    return list(keys)
+
+
+def party_members(bind: Connection, parties: Sequence[str]) -> set[int]:
+    """The members owning the prefixes of ``parties`` (identifiers as written; those that do
+    not parse or whose prefix no member holds are left out)."""
+    candidates: list[tuple[str, ...]] = []
+    for party in parties:
+        try:
+            candidates.append(prefix_candidates(party))
+        except (IdentifierError, ValueError):
+            continue
+    wanted = sorted({prefix for found in candidates for prefix in found})
+    if not wanted:
+        return set()
+    owners: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        statement = sa.select(PREFIX.c.prefix, PREFIX.c.organisation_id).where(
+            PREFIX.c.prefix.in_(chunk)
+        )
+        owners.update((str(p), int(o)) for p, o in bind.execute(statement))
+    members: set[int] = set()
+    for found in candidates:
+        held = [prefix for prefix in found if prefix in owners]
+        if held:
+            members.add(owners[max(held, key=len)])
+    return members
+
+
+class NewRecord:
+    """A record a capture stored: its pk, event type, identifier index rows and the parties
+    its source and destination lists name."""
+
+    __slots__ = ("event_type", "parties", "pk", "rows")
+
+    def __init__(
+        self,
+        pk: int,
+        event_type: str,
+        rows: Sequence[Mapping[str, Any]],
+        parties: Sequence[str] = (),
+    ) -> None:
+        self.pk = pk
+        self.event_type = event_type
+        self.rows = rows
+        self.parties = parties
+
+
+def _link(connection: Connection, organisation_id: int, keys: Iterable[str], direct: bool) -> None:
+    params = [{"organisation_id": organisation_id, "key": key, "direct": direct} for key in keys]
+    if not params:
+        return
+    insert = _insert(connection, MEMBER_LINK)
+    if direct:
+        statement = insert.on_conflict_do_update(
+            index_elements=["organisation_id", "key"], set_={"direct": True}
+        )
+    else:
+        statement = insert.on_conflict_do_nothing()
+    connection.execute(statement, params)
+
+
+def _neighbours_of(connection: Connection, keys: Sequence[str]) -> set[str]:
+    """The keys beside ``keys`` in stored aggregation/transformation events."""
+    roles = sorted(NEIGHBOUR_ROLES)
+    found: set[str] = set()
+    near = EVENT_IDENTIFIER.alias("near")
+    for chunk in _chunks(keys):
+        statement = (
+            sa.select(near.c.canonical, near.c.class_canonical)
+            .select_from(
+                EVENT_IDENTIFIER.join(EVENT, EVENT.c.id == EVENT_IDENTIFIER.c.event_pk).join(
+                    near, near.c.event_pk == EVENT_IDENTIFIER.c.event_pk
+                )
+            )
+            .where(
+                EVENT_IDENTIFIER.c.canonical.in_(chunk),
+                EVENT_IDENTIFIER.c.role.in_(roles),
+                EVENT.c.event_type.in_(sorted(RELATIONSHIP_EVENT_TYPES)),
+                near.c.role.in_(roles),
+            )
+            .distinct()
+        )
+        for canonical, klass in connection.execute(statement):
+            found.add(canonical)
+            if klass:
+                found.add(klass)
+    return found
+
+
+def record_audience(
+    connection: Connection,
+    organisation_id: int,
+    audience: Audience,
+    new: Sequence[NewRecord],
+    existing: Sequence[int],
+    rows_of_existing: Sequence[Sequence[Mapping[str, Any]]] = (),
+) -> None:
+    """Keep the visibility rows of one capture by member ``organisation_id``, inside its
+    transaction: scope rows and named readers of the records it stored (``new``), reader rows
+    for the records it captured again that another member stored (``existing``), and the
+    member's links (direct, and one hop through aggregation/transformation neighbours)."""
+    scope = [{"event_pk": r.pk, "key": key} for r in new for key in scope_keys(r.rows)]
+    if scope:
+        connection.execute(_insert(connection, EVENT_SCOPE).on_conflict_do_nothing(), scope)
+    readers: list[dict[str, int]] = []
+    for record in new:
+        named = set(audience.readers)
+        if audience.visibility is not Visibility.PRIVATE and record.parties:
+            named |= party_members(connection, record.parties)
+        named.discard(organisation_id)
+        readers.extend({"event_pk": record.pk, "organisation_id": org} for org in sorted(named))
+    if readers:
+        connection.execute(_insert(connection, EVENT_READER).on_conflict_do_nothing(), readers)
+    for chunk in _chunks(list(existing)):
+        connection.execute(
+            _insert(connection, EVENT_READER)
+            .from_select(
+                ["event_pk", "organisation_id"],
+                sa.select(EVENT.c.id, sa.literal(organisation_id)).where(
+                    EVENT.c.id.in_(chunk), EVENT.c.organisation_id != organisation_id
+                ),
+            )
+            .on_conflict_do_nothing()
+        )
+    direct: dict[str, None] = {}
+    for rows in [*(r.rows for r in new), *rows_of_existing]:
+        direct.update(dict.fromkeys(link_keys(rows)))
+    if not direct:
+        return
+    _link(connection, organisation_id, direct, direct=True)
+    # One hop: this member's new direct keys reach their stored neighbours ...
+    beside = _neighbours_of(connection, list(direct)) - direct.keys()
+    _link(connection, organisation_id, sorted(beside), direct=False)
+    # ... and a new aggregation/transformation event links every member directly linked to
+    # one of its identifiers to all of them.
+    for record in new:
+        if record.event_type not in RELATIONSHIP_EVENT_TYPES:
+            continue
+        near = neighbour_keys(record.rows)
+        if not near:
+            continue
+        members: set[int] = set()
+        for chunk in _chunks(near):
+            statement = sa.select(MEMBER_LINK.c.organisation_id).where(
+                MEMBER_LINK.c.key.in_(chunk), MEMBER_LINK.c.direct
+            )
+            members.update(int(org) for (org,) in connection.execute(statement))
+        members.discard(organisation_id)
+        for member in sorted(members):
+            _link(connection, member, near, direct=False)
+
+
+def backfill(connection: Connection) -> None:
+    """Fill ``event_scope`` and the direct ``member_link`` rows of every stored event from the
+    identifier index (the migration that adds them runs it; neighbours and named readers of
+    events stored before are not known and are not made up)."""
+    last = 0
+    while True:
+        pks = [
+            int(pk)
+            for (pk,) in connection.execute(
+                sa.select(EVENT.c.id).where(EVENT.c.id > last).order_by(EVENT.c.id).limit(_CHUNK)
+            )
+        ]
+        if not pks:
+            return
+        last = pks[-1]
+        rows: dict[int, list[dict[str, Any]]] = {pk: [] for pk in pks}
+        owner: dict[int, int] = {}
+        statement = (
+            sa.select(
+                EVENT_IDENTIFIER.c.event_pk,
+                EVENT_IDENTIFIER.c.canonical,
+                EVENT_IDENTIFIER.c.class_canonical,
+                EVENT.c.organisation_id,
+            )
+            .join(EVENT, EVENT.c.id == EVENT_IDENTIFIER.c.event_pk)
+            .where(EVENT_IDENTIFIER.c.event_pk.in_(pks))
+        )
+        for pk, canonical, klass, organisation_id in connection.execute(statement):
+            rows[pk].append({"canonical": canonical, "class_canonical": klass})
+            owner[pk] = int(organisation_id)
+        scope = [{"event_pk": pk, "key": key} for pk in pks for key in scope_keys(rows[pk])]
+        if scope:
+            connection.execute(_insert(connection, EVENT_SCOPE).on_conflict_do_nothing(), scope)
+        by_member: dict[int, dict[str, None]] = {}
+        for pk, org in owner.items():
+            by_member.setdefault(org, {}).update(dict.fromkeys(link_keys(rows[pk])))
+        for org, keys in by_member.items():
+            _link(connection, org, keys, direct=True)

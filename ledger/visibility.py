@@ -1,0 +1,237 @@
+"""Who may read which event: the visibility model, as pure data and pure rules.
+
+Every captured event has a :class:`Visibility`, chosen per capture (else the recording
+member's default):
+
+=============  ===========================================================================
+``private``     the recording member only
+``restricted``  the recording member and the members it names (explicitly, or as the
+                ``owning_party`` / ``possessing_party`` of the event's source and
+                destination lists)
+``linked``      (the default) also every member *linked* to what the event is about: a
+                member that itself recorded an event about the same identifier, its class
+                (the lot of an item, the GTIN of a lot), or one of its aggregation or
+                transformation neighbours ("one up, one down")
+``public``      every member; the public projection of the buyer's page applies
+=============  ===========================================================================
+
+Whatever the mode, a member also reads what another member granted it (per identifier, lot or
+prefix, until revoked), the consortium admin and the operator's auditors read everything, a
+member's auditor reads what its member reads, and a regulator's capability link reads what its
+issuer reads within the link's scope. Buyers (no key) read ``linked`` and ``public`` events.
+
+The rule is evaluated once, in SQL, by :func:`ledger.store.visibility.visible`; this module
+holds its vocabulary and the pure parts of capture's bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from ledger.errors import InvalidInputError
+
+__all__ = [
+    "DEFAULT_VISIBILITY",
+    "NEIGHBOUR_ROLES",
+    "PARTY_TYPES",
+    "RELATIONSHIP_EVENT_TYPES",
+    "Audience",
+    "Reader",
+    "ReaderKind",
+    "Scope",
+    "ScopeKind",
+    "Visibility",
+    "parse_visibility",
+    "party_identifiers",
+]
+
+
+class Visibility(StrEnum):
+    """Who besides its recorder may read an event (see the module docstring)."""
+
+    PRIVATE = "private"
+    RESTRICTED = "restricted"
+    LINKED = "linked"
+    PUBLIC = "public"
+
+
+#: The visibility of events captured without a choice, by a member without a default.
+DEFAULT_VISIBILITY: Final = Visibility.LINKED
+
+#: Source/destination types whose party is named a reader of the event (CBV 2.0 §7.5).
+PARTY_TYPES: Final = frozenset(
+    {
+        "owning_party",
+        "possessing_party",
+        "https://ref.gs1.org/cbv/SDT-owning_party",
+        "https://ref.gs1.org/cbv/SDT-possessing_party",
+        "urn:epcglobal:cbv:sdt:owning_party",
+        "urn:epcglobal:cbv:sdt:possessing_party",
+    }
+)
+
+#: Event types whose identifiers are each other's neighbours (aggregation: parent and
+#: children; transformation: inputs and outputs; association: parent and children).
+RELATIONSHIP_EVENT_TYPES: Final = frozenset(
+    {"AggregationEvent", "AssociationEvent", "TransformationEvent", "TransactionEvent"}
+)
+#: Index roles (``event_identifier.role``) that make an identifier a neighbour of the others.
+NEIGHBOUR_ROLES: Final = frozenset(
+    {
+        "parent",
+        "child",
+        "child_quantity",
+        "input",
+        "output",
+        "input_quantity",
+        "output_quantity",
+    }
+)
+
+
+def parse_visibility(value: str, *, field: str = "visibility") -> Visibility:
+    """A visibility from its name (case-insensitive).
+
+    Raises:
+        InvalidInputError: not one of :class:`Visibility`, naming ``field``.
+    """
+    try:
+        return Visibility(value.strip().lower())
+    except ValueError:
+        names = ", ".join(mode.value for mode in Visibility)
+        raise InvalidInputError(
+            f"unknown visibility {value!r}: expected one of {names}", field=field
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """What a capture says about who may read its events."""
+
+    visibility: Visibility = DEFAULT_VISIBILITY
+    #: Members (store ids) named readers of every event of the capture.
+    readers: frozenset[int] = frozenset()
+
+
+class ScopeKind(StrEnum):
+    """What a grant or a capability link covers."""
+
+    IDENTIFIER = "identifier"
+    LOT = "lot"
+    PREFIX = "prefix"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A part of the ledger: events about any of ``keys`` (canonical identifiers, classes or
+    normalised prefixes, as in ``event_scope``), recorded in ``[since, until)``."""
+
+    keys: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ReaderKind(StrEnum):
+    """Kinds of callers the visibility rule knows."""
+
+    #: The consortium admin or an operator's auditor: every event.
+    OPERATOR = "operator"
+    #: A member's key (recorder or auditor): what the member may read.
+    MEMBER = "member"
+    #: A regulator's capability link: what its issuer reads, within its scope.
+    CAPABILITY = "capability"
+    #: A buyer without a key: ``linked`` and ``public`` events.
+    PUBLIC = "public"
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads, for the visibility rule."""
+
+    kind: ReaderKind
+    #: The member (store id) of a :attr:`ReaderKind.MEMBER` reader, or the issuing member of
+    #: a capability link (``None``: issued by the consortium admin).
+    organisation_id: int | None = None
+    #: A capability link's scope.
+    scope: Scope | None = None
+    #: Names for logs (a key id, a link id); never a secret.
+    label: str = field(default="", compare=False)
+
+    @classmethod
+    def operator(cls, label: str = "") -> Reader:
+        """The consortium admin or an operator's auditor."""
+        return cls(ReaderKind.OPERATOR, label=label)
+
+    @classmethod
+    def member(cls, organisation_id: int, label: str = "") -> Reader:
+        """A member's key."""
+        return cls(ReaderKind.MEMBER, organisation_id, label=label)
+
+    @classmethod
+    def public(cls) -> Reader:
+        """A buyer without a key."""
+        return cls(ReaderKind.PUBLIC)
+
+    @classmethod
+    def capability(cls, issuer: int | None, scope: Scope, label: str = "") -> Reader:
+        """A regulator's capability link issued by member ``issuer`` (``None``: the admin)."""
+        return cls(ReaderKind.CAPABILITY, issuer, scope, label=label)
+
+    @property
+    def sees_everything(self) -> bool:
+        """Whether no event is hidden from this reader."""
+        return self.kind is ReaderKind.OPERATOR
+
+
+def _local(value: str) -> str:
+    return value.rsplit("-", 1)[-1] if value.startswith("https://ref.gs1.org/cbv/") else value
+
+
+def party_identifiers(event: Mapping[str, Any]) -> list[str]:
+    """The owning and possessing parties an event's source and destination lists name (as
+    written), in order, without repeats."""
+    found: list[str] = []
+    for list_name, member in (("sourceList", "source"), ("destinationList", "destination")):
+        entries = event.get(list_name)
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            kind, value = entry.get("type"), entry.get(member)
+            if (
+                isinstance(kind, str)
+                and isinstance(value, str)
+                and kind in PARTY_TYPES
+                and value not in found
+            ):
+                found.append(value)
+    return found
+
+
+def neighbour_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The keys (canonical forms and classes) of the identifiers in neighbour roles of one
+    event's index rows, in order, without repeats."""
+    keys: list[str] = []
+    for row in rows:
+        if row["role"] not in NEIGHBOUR_ROLES:
+            continue
+        for key in (row["canonical"], row.get("class_canonical")):
+            if key and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def link_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The keys a member that records an event with these index rows is linked to directly:
+    each identifier's canonical form and its class, in order, without repeats."""
+    keys: list[str] = []
+    for row in rows:
+        for key in (row["canonical"], row.get("class_canonical")):
+            if key and key not in keys:
+                keys.append(key)
+    return keys
