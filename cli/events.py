@@ -157,8 +157,10 @@ def query(
 
 def _query_locally(params: dict[str, list[str]]) -> tuple[list[dict[str, Any]], str | None]:
     from ledger.store.query import query_events
+    from ledger.visibility import Reader
 
-    page = query_events(backends.engine(), params)
+    # A local query reads the database itself: the operator's view.
+    page = query_events(backends.engine(), params, reader=Reader.operator())
     out = []
     for stored in page.events:
         event = stored.event

@@ -65,11 +65,12 @@ def _verify_locally(text: str) -> Mapping[str, Any]:
     """The ledger's verification document of ``text``: an identifier's trail, or one event."""
     from ledger.store.repository import get_event_by_hash
     from ledger.verify import Verifier
+    from ledger.visibility import Reader
 
     engine = backends.engine()
     verifier = Verifier(engine, backends.chain(), backends.deployment())
     if text.startswith("ni:///") or _EVENT_HASH.fullmatch(text):
-        stored = get_event_by_hash(engine, text)
+        stored = get_event_by_hash(engine, text, reader=Reader.operator())  # local: the operator
         if stored is None:
             die(f"no event {text}", ExitCode.FAILED)
         return verifier.verify_entry(stored.id).document()

@@ -11,11 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.capture_service import EPCIS_HEADERS
-from api.deps import ReaderDep, ServicesDep
+from api.deps import ServicesDep, SignedInViewerDep
 from api.problems import ProblemError, problem_responses
 from api.routers.batches import EPCIS_CONTEXT
 from ledger.store import StoredEvent, query_events
 from ledger.store.repository import get_event_by_event_id, get_event_by_hash
+from ledger.visibility import Reader
 
 router = APIRouter(tags=["Events"])
 
@@ -132,15 +133,18 @@ def _query_openapi() -> dict[str, Any]:
     responses={**_QUERY_DOC, **problem_responses(400, 401, 403)},
     openapi_extra=_query_openapi(),
 )
-async def get_events(request: Request, services: ServicesDep, _: ReaderDep) -> Response:
+async def get_events(
+    request: Request, services: ServicesDep, viewer: SignedInViewerDep
+) -> Response:
     """Events matching EPCIS query parameters (``eventType``, ``GE_eventTime``, ``EQ_bizStep``,
     ``MATCH_epc``, ``MATCH_anyEPCClass``...), ``perPage`` at a time; the next page is linked
     with ``Link: <...>; rel="next"`` and ``nextPageToken``. Unknown parameters are a 400
-    naming them."""
+    naming them. Only events the caller may read are answered (its member's own, and others'
+    as their visibility allows); the consortium admin reads every event."""
     params: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         params.setdefault(name, []).append(value)
-    page = await run_in_threadpool(query_events, services.engine, params)
+    page = await run_in_threadpool(query_events, services.engine, params, reader=viewer)
     headers = dict(EPCIS_HEADERS)
     if page.next_page_token is not None:
         url = request.url.include_query_params(nextPageToken=page.next_page_token)
@@ -151,11 +155,11 @@ async def get_events(request: Request, services: ServicesDep, _: ReaderDep) -> R
     return LdJSONResponse(body, headers=headers)
 
 
-def _find(services: Any, event_id: str) -> StoredEvent | None:
-    found = get_event_by_event_id(services.engine, event_id)
+def _find(services: Any, event_id: str, viewer: Reader) -> StoredEvent | None:
+    found = get_event_by_event_id(services.engine, event_id, reader=viewer)
     if found is None and event_id.startswith(("ni:///", "0x")):
         try:
-            found = get_event_by_hash(services.engine, event_id)
+            found = get_event_by_hash(services.engine, event_id, reader=viewer)
         except ValueError:
             return None
     return found
@@ -167,12 +171,13 @@ def _find(services: Any, event_id: str) -> StoredEvent | None:
     response_class=LdJSONResponse,
     responses={**_QUERY_DOC, **problem_responses(401, 403, 404)},
 )
-async def get_event(event_id: str, services: ServicesDep, _: ReaderDep) -> Response:
+async def get_event(event_id: str, services: ServicesDep, viewer: SignedInViewerDep) -> Response:
     """An EPCISQueryDocument holding the event whose ``eventID`` (or Event Hash ID
     ``ni:///sha-256;...?ver=CBV2.0``) is given; percent-encode it in the path. An event declared
     in error shares both with its error declaration: the declaration is answered (it
-    supersedes the event; ``GET /events?EQ_eventID=...`` lists both)."""
-    stored = await run_in_threadpool(_find, services, event_id)
+    supersedes the event; ``GET /events?EQ_eventID=...`` lists both). An event the caller may
+    not read is a 404, as one that does not exist."""
+    stored = await run_in_threadpool(_find, services, event_id, viewer)
     if stored is None:
         raise ProblemError(404, "not-found", f"no event {event_id!r}", field="eventID")
     return LdJSONResponse(query_document([_event_json(stored)]), headers=dict(EPCIS_HEADERS))

@@ -29,6 +29,11 @@ Pagination is keyset pagination on (order key, ``id``): a ``nextPageToken`` hold
 key, so a walk is stable under concurrent inserts (no row is returned twice, none that existed
 when the walk started is skipped). Without ``orderBy`` events come in ``id`` (capture) order.
 Every filter and order is backed by an index.
+
+Every query runs for a :class:`~ledger.visibility.Reader`: the visibility rule
+(:func:`ledger.store.visibility.visible`) is one more condition of its ``WHERE``, so a reader's
+pages hold only events it may read, and a page token walks the same filtered set (the reader is
+not in the token: a token replayed by another reader walks that reader's events).
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ from ledger.identifiers import GS1Identifier, IdentifierError, parse
 from ledger.store.indexing import canonical_of
 from ledger.store.records import EVENT_COLUMNS, StoredEvent
 from ledger.store.tables import EVENT, EVENT_IDENTIFIER
+from ledger.store.visibility import visible
+from ledger.visibility import Reader
 
 __all__ = [
     "DEFAULT_PER_PAGE",
@@ -495,10 +502,14 @@ def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
-def query_statement(query: EventQuery) -> sa.Select[Any]:
-    """The SELECT of one page (``perPage + 1`` rows, to know whether another page follows)."""
+def query_statement(query: EventQuery, reader: Reader) -> sa.Select[Any]:
+    """The SELECT of one page (``perPage + 1`` rows, to know whether another page follows)
+    of the events ``reader`` may read."""
     c = EVENT.c
     conditions = _conditions(query)
+    allowed = visible(reader)
+    if allowed is not None:
+        conditions.append(allowed)
     after = query.after
     if query.order_by is None:
         if after is not None:
@@ -520,15 +531,19 @@ def query_statement(query: EventQuery) -> sa.Select[Any]:
 
 
 def query_events(
-    bind: Engine | Connection, query: EventQuery | Mapping[str, str | Sequence[str]]
+    bind: Engine | Connection,
+    query: EventQuery | Mapping[str, str | Sequence[str]],
+    *,
+    reader: Reader,
 ) -> EventPage:
-    """Run an EPCIS query (parameters or a parsed :class:`EventQuery`); one page of results.
+    """Run an EPCIS query (parameters or a parsed :class:`EventQuery`) for ``reader``; one
+    page of the matching events it may read.
 
     Raises:
         QueryError: invalid parameters (see :func:`parse_query`).
     """
     parsed = query if isinstance(query, EventQuery) else parse_query(query)
-    statement = query_statement(parsed)
+    statement = query_statement(parsed, reader)
     if isinstance(bind, Engine):
         with bind.connect() as connection:
             rows = connection.execute(statement).mappings().all()

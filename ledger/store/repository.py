@@ -40,6 +40,8 @@ from ledger.store.models import (
 )
 from ledger.store.records import EVENT_COLUMNS, StoredEvent
 from ledger.store.tables import EVENT, EVENT_IDENTIFIER, PREFIX
+from ledger.store.visibility import visible
+from ledger.visibility import Reader
 
 __all__ = [
     "ConflictError",
@@ -220,12 +222,16 @@ def display_epc_uri(engine: Engine, identifier: Identifier) -> str | None:
     return epc_uri_at(identifier, registered_prefix(engine, identifier))
 
 
-def _one_event(engine: Engine, condition: sa.ColumnElement[bool]) -> StoredEvent | None:
-    """The first record meeting ``condition``: an error declaration first (it supersedes the
-    event it declares in error, whose eventID and hash it shares), then in capture order."""
+def _one_event(
+    engine: Engine, condition: sa.ColumnElement[bool], reader: Reader
+) -> StoredEvent | None:
+    """The first record meeting ``condition`` that ``reader`` may read: an error declaration
+    first (it supersedes the event it declares in error, whose eventID and hash it shares),
+    then in capture order."""
+    allowed = visible(reader)
     statement = (
         sa.select(*EVENT_COLUMNS)
-        .where(condition)
+        .where(condition, *([] if allowed is None else [allowed]))
         .order_by(EVENT.c.error_declaration.desc(), EVENT.c.id)
         .limit(1)
     )
@@ -234,9 +240,13 @@ def _one_event(engine: Engine, condition: sa.ColumnElement[bool]) -> StoredEvent
     return None if row is None else StoredEvent.from_row(row)
 
 
-def get_event_by_hash(engine: Engine, hash_or_hash_id: str) -> StoredEvent | None:
+def get_event_by_hash(
+    engine: Engine, hash_or_hash_id: str, *, reader: Reader
+) -> StoredEvent | None:
     """The event with this CBV 2.0 Event Hash ID (``ni:///…``) or 0x-hex event hash (its error
-    declaration, when it was declared in error: :func:`_one_event`).
+    declaration, when it was declared in error: :func:`_one_event`); None when there is none
+    or ``reader`` may not read it (the same answer: an event hidden from a reader does not
+    exist for it).
 
     Raises:
         InvalidInputError: neither form.
@@ -245,13 +255,14 @@ def get_event_by_hash(engine: Engine, hash_or_hash_id: str) -> StoredEvent | Non
         digest = hash_or_hash_id
     else:
         digest = event_hash_of(hash_or_hash_id)
-    return _one_event(engine, EVENT.c.event_hash == digest)
+    return _one_event(engine, EVENT.c.event_hash == digest, reader)
 
 
-def get_event_by_event_id(engine: Engine, event_id: str) -> StoredEvent | None:
-    """The stored event carrying this EPCIS ``eventID`` (None if there is none); when an
-    error declaration repeats the eventID, the declaration (:func:`_one_event`)."""
-    return _one_event(engine, EVENT.c.event_id == event_id)
+def get_event_by_event_id(engine: Engine, event_id: str, *, reader: Reader) -> StoredEvent | None:
+    """The stored event carrying this EPCIS ``eventID`` that ``reader`` may read (None if
+    there is none); when an error declaration repeats the eventID, the declaration
+    (:func:`_one_event`)."""
+    return _one_event(engine, EVENT.c.event_id == event_id, reader)
 
 
 def events_by_identifier(

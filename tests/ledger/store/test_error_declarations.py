@@ -24,10 +24,14 @@ from ledger.store.models import Event, EventIdentifier, Outbox
 from ledger.store.query import QueryError, query_events
 from ledger.store.records import ErrorDeclaration
 from ledger.store.repository import create_organisation, get_event_by_event_id, get_event_by_hash
+from ledger.visibility import Reader
 from tests.helpers import sgtin_observation
 from tests.ledger.store.conftest import BACKENDS
 from tests.ledger.store.documents import parse
 from tests.ledger.store.test_capture import counts
+
+#: These tests read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 _EVENT: sa.Table = Event.__table__  # type: ignore[attr-defined]
 _IDENTIFIER: sa.Table = EventIdentifier.__table__  # type: ignore[attr-defined]
@@ -143,21 +147,21 @@ def test_readers_find_the_declaration(engine: Engine, org: int) -> None:
     original = sgtin_observation([1], eventID=EVENT_ID)
     plain = sgtin_observation([2])
     capture_events(engine, parse([original, plain, declaration(original)]), organisation_id=org)
-    only = query_events(engine, {"EXISTS_errorDeclaration": ""}).events
+    only = query_events(engine, {"EXISTS_errorDeclaration": ""}, reader=OPERATOR).events
     assert [e.error_declaration for e in only] == [True]
     assert ErrorDeclaration.of(only[0].event) == ErrorDeclaration(
         "2024-03-02T08:00:00.000Z", "incorrect_data", (CORRECTIVE_ID,)
     )
-    assert query_events(engine, {"EXISTS_errorDeclaration": "true"}).events == only
-    both = query_events(engine, {"EQ_eventID": EVENT_ID}).events
+    assert query_events(engine, {"EXISTS_errorDeclaration": "true"}, reader=OPERATOR).events == only
+    both = query_events(engine, {"EQ_eventID": EVENT_ID}, reader=OPERATOR).events
     assert [e.error_declaration for e in both] == [False, True]
-    assert len(query_events(engine, {}).events) == 3
+    assert len(query_events(engine, {}, reader=OPERATOR).events) == 3
     with pytest.raises(QueryError) as raised:
-        query_events(engine, {"EXISTS_errorDeclaration": "yes"})
+        query_events(engine, {"EXISTS_errorDeclaration": "yes"}, reader=OPERATOR)
     assert raised.value.field == "EXISTS_errorDeclaration"
     # One eventID or hash, two records: the declaration supersedes the event it declares.
-    by_id = get_event_by_event_id(engine, EVENT_ID)
-    by_hash = get_event_by_hash(engine, only[0].hash_id)
+    by_id = get_event_by_event_id(engine, EVENT_ID, reader=OPERATOR)
+    by_hash = get_event_by_hash(engine, only[0].hash_id, reader=OPERATOR)
     assert by_id is not None
     assert by_id.error_declaration
     assert by_hash is not None

@@ -8,8 +8,12 @@ from ledger.store.capture import capture_events
 from ledger.store.indexing import index_identifier
 from ledger.store.mentions import Mention, first_recorded, last_mention_pk, mentions_after
 from ledger.store.repository import get_event_by_hash
+from ledger.visibility import Reader
 from tests.helpers import sgtin_observation
 from tests.ledger.store.documents import parse
+
+#: These tests read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 SERIAL_1 = index_identifier("urn:epc:id:sgtin:0614141.812345.1")
 SERIAL_2 = index_identifier("urn:epc:id:sgtin:0614141.812345.2")
@@ -20,7 +24,7 @@ def test_first_recorded(engine: Engine, org: int) -> None:
     assert first_recorded(engine, SERIAL_1.canonical) is None
     first = capture_events(engine, parse([sgtin_observation([1])]), organisation_id=org)
     capture_events(engine, parse([sgtin_observation([1, 2], minute=5)]), organisation_id=org)
-    stored = get_event_by_hash(engine, first.events[0].hash_id)
+    stored = get_event_by_hash(engine, first.events[0].hash_id, reader=OPERATOR)
     assert stored is not None
     assert first_recorded(engine, SERIAL_1.canonical) == stored.record_time
     # The class (the GTIN) was first recorded with the first serial that mentions it.

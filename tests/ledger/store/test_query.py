@@ -32,9 +32,13 @@ from ledger.store.query import (
     query_statement,
 )
 from ledger.store.repository import create_organisation
+from ledger.visibility import Reader
 from tests.helpers import sgtin_observation
 from tests.ledger.store.conftest import BACKENDS
 from tests.ledger.store.documents import mixed_events, parse
+
+#: These tests read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 
 def uuid_of(n: int) -> str:
@@ -176,7 +180,7 @@ class Loaded:
         """The data-set numbers a query returns (all pages)."""
         found: list[int] = []
         params = {**params, "perPage": str(MAX_PER_PAGE)}
-        page = query_events(self.engine, params)
+        page = query_events(self.engine, params, reader=OPERATOR)
         found += [self.number_of[e.id] for e in page.events]
         assert page.next_page_token is None
         assert len(found) == len(set(found))
@@ -288,7 +292,7 @@ def test_record_time(loaded: Loaded, parameter: str, before: bool) -> None:
 
 
 def test_results_carry_the_captured_json_and_metadata(loaded: Loaded) -> None:
-    page = query_events(loaded.engine, {"EQ_eventID": uuid_of(1)})
+    page = query_events(loaded.engine, {"EQ_eventID": uuid_of(1)}, reader=OPERATOR)
     (event,) = page.events
     assert event.event == {"@context": [DATASET_CONTEXT], **DATASET[1]}
     assert event.event_id == uuid_of(1)
@@ -316,7 +320,7 @@ DATASET_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
     ],
 )
 def test_order(loaded: Loaded, params: dict[str, str], key: Callable[[Any], Any]) -> None:
-    events = list(query_events(loaded.engine, {**params, "perPage": "100"}).events)
+    events = list(query_events(loaded.engine, {**params, "perPage": "100"}, reader=OPERATOR).events)
     assert len(events) == len(ALL)
     assert events == sorted(events, key=key)
 
@@ -333,7 +337,8 @@ def test_order(loaded: Loaded, params: dict[str, str], key: Callable[[Any], Any]
     ],
 )
 def test_pages_of_the_data_set(loaded: Loaded, params: dict[str, str]) -> None:
-    everything = [e.id for e in query_events(loaded.engine, {**params, "perPage": "100"}).events]
+    first = query_events(loaded.engine, {**params, "perPage": "100"}, reader=OPERATOR)
+    everything = [e.id for e in first.events]
     walked: list[int] = []
     token: str | None = None
     pages = 0
@@ -341,7 +346,7 @@ def test_pages_of_the_data_set(loaded: Loaded, params: dict[str, str]) -> None:
         page_params = {**params, "perPage": "2"}
         if token is not None:
             page_params["nextPageToken"] = token
-        page = query_events(loaded.engine, page_params)
+        page = query_events(loaded.engine, page_params, reader=OPERATOR)
         assert len(page.events) <= 2
         walked += [e.id for e in page.events]
         pages += 1
@@ -393,7 +398,7 @@ def test_invalid_parameters(params: dict[str, Any], field: str) -> None:
 
 
 def test_page_token_is_bound_to_its_query(loaded: Loaded) -> None:
-    page = query_events(loaded.engine, {"orderBy": "eventTime", "perPage": "2"})
+    page = query_events(loaded.engine, {"orderBy": "eventTime", "perPage": "2"}, reader=OPERATOR)
     assert page.next_page_token is not None
     with pytest.raises(QueryError) as raised:
         parse_query({"orderBy": "recordTime", "nextPageToken": page.next_page_token})
@@ -448,7 +453,7 @@ def test_pagination_walks_every_event_once_while_events_are_inserted(
         page_params = {**params, "perPage": "7"}
         if token is not None:
             page_params["nextPageToken"] = token
-        page = query_events(engine, page_params)
+        page = query_events(engine, page_params, reader=OPERATOR)
         seen += [e.id for e in page.events]
         token = page.next_page_token
         if token is None:
@@ -470,7 +475,7 @@ def test_record_time_is_set_per_capture(engine: Engine, org: int) -> None:
     result = capture_events(engine, parse(mixed_events(3)), organisation_id=org)
     after = utc_now()
     assert before <= result.record_time <= after
-    page = query_events(engine, {})
+    page = query_events(engine, {}, reader=OPERATOR)
     assert {e.record_time for e in page.events} == {result.record_time}
 
 
@@ -499,7 +504,7 @@ PLAN_CASES: list[tuple[dict[str, str], str]] = [
 def test_filters_use_their_index(loaded: Loaded, params: dict[str, str], index: str) -> None:
     """The query plan reads the filter's index (PostgreSQL: with sequential scans disabled,
     so that the tiny data set cannot make a full scan look cheaper)."""
-    statement = query_statement(parse_query(params))
+    statement = query_statement(parse_query(params), OPERATOR)
     with loaded.engine.connect() as connection:
         compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
         if connection.dialect.name == "postgresql":
@@ -517,8 +522,8 @@ def test_filters_use_their_index(loaded: Loaded, params: dict[str, str], index: 
 def test_event_query_is_reusable(loaded: Loaded) -> None:
     query = parse_query({"eventType": "ObjectEvent", "perPage": "2"})
     assert isinstance(query, EventQuery)
-    first = query_events(loaded.engine, query)
-    again = query_events(loaded.engine, query)
+    first = query_events(loaded.engine, query, reader=OPERATOR)
+    again = query_events(loaded.engine, query, reader=OPERATOR)
     assert first == again
     assert len(first.events) == 2
 

@@ -25,8 +25,12 @@ from ledger.store.repository import (
     revoke_signing_key,
     signing_keys,
 )
+from ledger.visibility import Reader
 from tests.helpers import sgtin_observation
 from tests.ledger.store.documents import parse
+
+#: These tests read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 ORG_ID = "0x" + "Ab" * 32
 
@@ -131,22 +135,22 @@ def test_event_lookups(engine: Engine, org: int) -> None:
     result = capture_events(engine, parse([with_id, without_id]), organisation_id=org)
     first, second = result.events
 
-    by_hash_id = get_event_by_hash(engine, first.hash_id)
-    by_hex = get_event_by_hash(engine, first.event_hash)
+    by_hash_id = get_event_by_hash(engine, first.hash_id, reader=OPERATOR)
+    by_hex = get_event_by_hash(engine, first.event_hash, reader=OPERATOR)
     assert by_hash_id is not None
     assert by_hash_id == by_hex
     assert by_hash_id.id == first.event_pk
     assert by_hash_id.event["eventID"] == with_id["eventID"]
-    by_event_id = get_event_by_event_id(engine, with_id["eventID"])
+    by_event_id = get_event_by_event_id(engine, with_id["eventID"], reader=OPERATOR)
     assert by_event_id is not None
     assert by_event_id.id == first.event_pk
-    assert get_event_by_event_id(engine, "urn:uuid:missing") is None
-    assert get_event_by_hash(engine, "0x" + "00" * 32) is None
-    second_event = get_event_by_hash(engine, second.hash_id)
+    assert get_event_by_event_id(engine, "urn:uuid:missing", reader=OPERATOR) is None
+    assert get_event_by_hash(engine, "0x" + "00" * 32, reader=OPERATOR) is None
+    second_event = get_event_by_hash(engine, second.hash_id, reader=OPERATOR)
     assert second_event is not None
     assert second_event.event_id is None
     with pytest.raises(InvalidInputError):
-        get_event_by_hash(engine, "ni:///md5;abc")
+        get_event_by_hash(engine, "ni:///md5;abc", reader=OPERATOR)
 
 
 def test_events_by_identifier_in_time_order_over_all_roles(engine: Engine, org: int) -> None:
