@@ -86,6 +86,9 @@ REFUSED_BACKOFF_S = 10.0
 RECEIPT_WAIT_S = 30.0
 #: How often a round looks at a transaction it waits for (seconds).
 TX_POLL_S = 0.05
+#: How many consecutive looks, ``TX_POLL_S`` apart, must find a transaction neither mined nor
+#: known to the node before it is taken for dropped and signed again.
+DROPPED_LOOKS = 2
 #: Mined batches checked per JSON-RPC batch request while reconciling.
 RECONCILE_CHUNK = 200
 #: How often the running worker reconciles mined batches with the chain (seconds).
@@ -562,6 +565,7 @@ class AnchorWorker:
         ``RECEIPT_WAIT_S``.
         """
         start = time.monotonic()
+        unknown = 0
         while True:
             receipt = self.chain.receipt(tx_hash)
             if receipt is not None:
@@ -571,7 +575,16 @@ class AnchorWorker:
                 continue  # mined between the two questions
             waited = time.monotonic() - start
             if state is TxState.DROPPED:
-                return state, None
+                # Believed on the second look only: while the node builds a block, the
+                # transaction has left its pool and is not yet in a stored block, so it reads
+                # as unknown for that moment (seen in a fresh-clone run: a round that anchored
+                # nothing though its transaction was being mined).
+                unknown += 1
+                if unknown >= DROPPED_LOOKS:
+                    return state, None
+                time.sleep(TX_POLL_S)
+                continue
+            unknown = 0
             if state is TxState.QUEUED and waited >= self.config.tx_stuck_s:
                 return state, None
             if waited >= RECEIPT_WAIT_S:
