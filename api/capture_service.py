@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Final
 
 from fastapi import Request
@@ -20,13 +21,70 @@ from api.auth import Principal
 from api.problems import ProblemError, problem_from_ledger_error
 from api.services import Services
 from ledger.capture import Captured, FailedCaptureError, capture_document, read_document
-from ledger.errors import TooManyEventsError
+from ledger.errors import InvalidInputError, TooManyEventsError
 from ledger.events import CapturedEvent
 from ledger.store.indexing import index_identifier
+from ledger.store.repository import normalise_org_id
+from ledger.store.visibility import default_visibility
+from ledger.visibility import Visibility, parse_visibility
 
 JSON_TYPES: Final = ("application/json", "application/ld+json")
 XML_TYPES: Final = ("application/xml", "text/xml")
 EPCIS_HEADERS: Final = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+#: The request header choosing a capture's visibility (as the ``visibility`` parameter).
+VISIBILITY_HEADER: Final = "GS1-Visibility"
+#: The request header naming readers of a capture's events (as repeated ``reader`` parameters).
+READERS_HEADER: Final = "GS1-Readers"
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceChoice:
+    """What a capture request says about who may read its events."""
+
+    #: The visibility chosen (``None``: the member's default).
+    visibility: Visibility | None = None
+    #: Members named readers (on-chain organisation ids, lower-case), in order, once each.
+    readers: tuple[str, ...] = ()
+
+
+def audience_choice(
+    *,
+    header: str | None,
+    parameters: Sequence[str],
+    readers: Sequence[str],
+    readers_header: str | None,
+) -> AudienceChoice:
+    """The audience a capture request chooses: its visibility from the ``GS1-Visibility``
+    header and/or ``visibility`` parameters (which must agree), its readers from repeated
+    ``reader`` parameters and the comma-separated ``GS1-Readers`` header (both count).
+
+    Raises:
+        InvalidInputError: an unknown visibility, choices that disagree, or a reader that is
+            not an organisation id (0x and 64 hex digits), naming the header or parameter.
+    """
+    chosen: dict[Visibility, str] = {}
+    if header is not None and header.strip():
+        chosen.setdefault(parse_visibility(header, field=VISIBILITY_HEADER), VISIBILITY_HEADER)
+    for value in parameters:
+        chosen.setdefault(parse_visibility(value, field="visibility"), "visibility")
+    if len(chosen) > 1:
+        said = ", ".join(f"{where}={mode.value}" for mode, where in chosen.items())
+        raise InvalidInputError(
+            f"the capture chooses more than one visibility ({said}): choose one",
+            field="visibility",
+        )
+    named: dict[str, None] = {}
+    sources = [("reader", value) for value in readers]
+    if readers_header:
+        sources += [(READERS_HEADER, part) for part in readers_header.split(",")]
+    for where, value in sources:
+        try:
+            named[normalise_org_id(value.strip())] = None
+        except InvalidInputError:
+            raise InvalidInputError(
+                f"{value.strip()!r} is not an organisation id (0x and 64 hex digits)", field=where
+            ) from None
+    return AudienceChoice(next(iter(chosen), None), tuple(named))
 
 
 def media_type(request: Request) -> str:
@@ -118,6 +176,13 @@ def parse_events(
         )
 
 
+def resolved_audience(services: Services, who: Principal, chosen: AudienceChoice) -> AudienceChoice:
+    """``chosen`` with its visibility filled in: the member's default when it chose none."""
+    if chosen.visibility is not None:
+        return chosen
+    return AudienceChoice(default_visibility(services.engine, _organisation(who)), chosen.readers)
+
+
 def capture_body(
     services: Services,
     who: Principal,
@@ -125,9 +190,11 @@ def capture_body(
     content_type: str,
     *,
     single_event: bool = False,
+    audience: AudienceChoice | None = None,
 ) -> Captured:
-    """Capture a body for the caller's member (:func:`ledger.capture.capture_document`), count
-    it and invalidate the cached trails its events touch.
+    """Capture a body for the caller's member (:func:`ledger.capture.capture_document`) with
+    the ``audience`` the request chose (default: the member's default visibility), count it
+    and invalidate the cached trails its events touch.
 
     With ``single_event`` the body must be one event (errors name fields under ``$``); else
     :class:`ledger.capture.NotSingleEventError`."""
@@ -139,6 +206,8 @@ def capture_body(
             organisation_id=_organisation(who),
             max_events=services.settings.api.max_capture_events,
             single_event=single_event,
+            visibility=None if audience is None else audience.visibility,
+            readers=() if audience is None else audience.readers,
         )
     result, events = captured.result, captured.events
     services.captured_here([record.event_pk for record in result.events if record.new])

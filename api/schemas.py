@@ -9,6 +9,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ledger.verify import AnchorJson, RecorderJson, VerificationJson
+from ledger.visibility import Visibility
 
 RoleName = Literal["recorder", "auditor"]
 
@@ -174,6 +175,8 @@ class CaptureJobOut(BaseModel):
     errors: list[CaptureErrorOut] = Field(default_factory=list)
     eventCount: int = 0  # noqa: N815
     eventIDs: list[str] = Field(default_factory=list)  # noqa: N815
+    #: The visibility of the events the capture stored (none when it stored none).
+    visibility: Visibility | None = None
 
 
 # ---------------------------------------------------------------- batches

@@ -22,6 +22,7 @@ from ledger.settings import get_settings
 
 if TYPE_CHECKING:
     from ledger.capture import Captured
+    from ledger.visibility import Visibility
 
 
 def _content_type(path: Path, explicit: str | None) -> str:
@@ -45,16 +46,36 @@ def capture(
         str | None,
         typer.Option(help="The member's EIP-712 signature of a single-event document (local)."),
     ] = None,
+    visibility: Annotated[
+        str | None,
+        typer.Option(
+            help="Who may read the events: private, restricted, linked or public "
+            "(default: the member's default)."
+        ),
+    ] = None,
+    reader: Annotated[
+        list[str] | None,
+        typer.Option(help="Org id of a member that may also read the events (repeatable)."),
+    ] = None,
     api: ApiOption = None,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Capture a document: validated whole, stored all or nothing, queued for anchoring."""
+    from ledger.visibility import parse_visibility
+
+    chosen = None if visibility is None else parse_visibility(visibility, field="--visibility")
+    readers = list(reader or [])
     body = sys.stdin.buffer.read() if str(file) == "-" else backends.read_file(file)
     media = _content_type(file, content_type)
     remote = backends.remote(api, api_key)
     if remote is not None:
-        answer = remote.request("POST", "/capture", content=body, headers={"Content-Type": media})
+        params: dict[str, Any] = {"reader": readers}
+        if chosen is not None:
+            params["visibility"] = chosen.value
+        answer = remote.request(
+            "POST", "/capture", content=body, headers={"Content-Type": media}, params=params
+        )
         data = answer.json()
         if as_json:
             print_json(data)
@@ -68,7 +89,7 @@ def capture(
             "--member ORG_ID names the recording member (or use --api with its key)",
             ExitCode.FAILED,
         )
-    captured = _capture_locally(body, media, member, signature)
+    captured = _capture_locally(body, media, member, signature, chosen, readers)
     result = captured.result
     summary = {
         "captureID": result.capture_id,
@@ -85,7 +106,14 @@ def capture(
     )
 
 
-def _capture_locally(body: bytes, media: str, org_id: str, signature: str | None) -> Captured:
+def _capture_locally(
+    body: bytes,
+    media: str,
+    org_id: str,
+    signature: str | None,
+    visibility: Visibility | None,
+    readers: list[str],
+) -> Captured:
     from ledger.capture import EventSignature, capture_document
     from ledger.store.repository import get_organisation
 
@@ -106,6 +134,8 @@ def _capture_locally(body: bytes, media: str, org_id: str, signature: str | None
         organisation_id=organisation.id,
         max_events=get_settings().api.max_capture_events,
         signature=signed,
+        visibility=visibility,
+        readers=readers,
     )
 
 

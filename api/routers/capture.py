@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -18,17 +18,24 @@ from api.auth import Principal
 from api.capture_service import (
     EPCIS_HEADERS,
     JSON_TYPES,
+    READERS_HEADER,
+    VISIBILITY_HEADER,
     XML_TYPES,
+    AudienceChoice,
+    audience_choice,
     capture_body,
     check_media_type,
     read_body,
+    resolved_audience,
 )
-from api.deps import ReaderDep, RecorderDep, ServicesDep, SessionDep
+from api.deps import RecorderDep, ServicesDep, SessionDep, SignedInViewerDep
 from api.problems import TITLES, ProblemError, problem_responses, title_of
 from api.routers.discovery import discovery_headers, discovery_responses
 from api.schemas import CaptureErrorOut, CaptureJobOut
-from ledger.capture import NotSingleEventError
+from api.services import Services
+from ledger.capture import Captured, NotSingleEventError
 from ledger.store.jobs import CaptureJob, get_capture_job, list_capture_jobs
+from ledger.visibility import Visibility
 
 router = APIRouter(tags=["Capture"])
 
@@ -47,6 +54,64 @@ _EVENT_BODY: Final[dict[str, Any]] = {
         "application/ld+json": {"schema": {"type": "object"}},
     },
 }
+
+
+_MODES: Final = [mode.value for mode in Visibility]
+_MODES_TEXT: Final = (
+    "`private` (the recording member only), `restricted` (also the members named as readers "
+    "and as owning/possessing parties), `linked` (also the members that recorded events about "
+    "the same items, their lots or aggregation/transformation neighbours) or `public` (every "
+    "member; buyers see the public projection)"
+)
+
+
+def capture_audience(
+    visibility_header: Annotated[
+        str | None,
+        Header(
+            alias=VISIBILITY_HEADER,
+            description=f"Who may read the captured events: {_MODES_TEXT}. Default: the "
+            "member's default visibility (`linked` unless changed). Same as the `visibility` "
+            "parameter; when both are given they must agree (else 422).",
+            json_schema_extra={"enum": _MODES},
+        ),
+    ] = None,
+    visibility: Annotated[
+        list[str] | None,
+        Query(
+            description=f"Who may read the captured events: {_MODES_TEXT} (as the "
+            f"`{VISIBILITY_HEADER}` header).",
+            json_schema_extra={"items": {"type": "string", "enum": _MODES}},
+        ),
+    ] = None,
+    reader: Annotated[
+        list[str] | None,
+        Query(
+            description="A member (its on-chain organisation id, 0x and 64 hex digits) that "
+            "may read the captured events besides the recorder (`restricted` and `linked`); "
+            "repeat it for several.",
+        ),
+    ] = None,
+    readers_header: Annotated[
+        str | None,
+        Header(
+            alias=READERS_HEADER,
+            description="Members that may read the captured events, comma-separated "
+            "organisation ids (added to the `reader` parameters).",
+        ),
+    ] = None,
+) -> AudienceChoice:
+    """Who may read what this request captures (bad values: 422 naming the header or
+    parameter)."""
+    return audience_choice(
+        header=visibility_header,
+        parameters=visibility or [],
+        readers=reader or [],
+        readers_header=readers_header,
+    )
+
+
+AudienceDep = Annotated[AudienceChoice, Depends(capture_audience)]
 
 
 def _job(job: CaptureJob, public_url: str) -> CaptureJobOut:
@@ -70,6 +135,7 @@ def _job(job: CaptureJob, public_url: str) -> CaptureJobOut:
         errors=errors,
         eventCount=job.event_count,
         eventIDs=list(job.event_ids),
+        visibility=None if job.visibility is None else Visibility(job.visibility),
     )
 
 
@@ -117,13 +183,14 @@ def capture_options(request: Request, services: ServicesDep) -> Response:
             "description": "Accepted and committed; the capture job URL is in Location.",
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **problem_responses(400, 401, 403, 409, 413, 415, 503),
+        **problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
     },
 )
 async def capture(
     request: Request,
     services: ServicesDep,
     who: RecorderDep,
+    audience: AudienceDep,
     behaviour: Annotated[
         str | None,
         Header(
@@ -137,7 +204,11 @@ async def capture(
     anchoring queue entry) in one transaction before answering 202 with the capture job in
     ``Location``. Events captured before are stored once (idempotent); an event whose
     ``eventID`` already names a different event (in the document or the ledger) is refused
-    with 409 and nothing is stored, unless it is an error declaration of that event."""
+    with 409 and nothing is stored, unless it is an error declaration of that event.
+
+    Who may read the events is chosen with the ``GS1-Visibility`` header (or ``visibility``
+    parameter) and the ``reader`` parameters (or ``GS1-Readers`` header); the capture job
+    says which visibility its events got."""
     if behaviour not in (None, "rollback"):
         raise ProblemError(
             400,
@@ -147,7 +218,9 @@ async def capture(
         )
     content_type = check_media_type(request, (*JSON_TYPES, *XML_TYPES))
     body = await read_body(request, services.settings.api.max_body_bytes)
-    captured = await run_in_threadpool(capture_body, services, who, body, content_type)
+    captured, chosen = await run_in_threadpool(
+        _capture, services, who, body, content_type, audience
+    )
     result = captured.result
     job = CaptureJobOut(
         captureID=result.capture_id,
@@ -157,6 +230,7 @@ async def capture(
         success=True,
         eventCount=len(result.events),
         eventIDs=result.event_ids,
+        visibility=chosen if result.new_count else None,
     )
     return JSONResponse(
         job.model_dump(mode="json"),
@@ -165,9 +239,23 @@ async def capture(
     )
 
 
-def _own_jobs(who: Principal) -> int | None:
-    """Whose capture jobs ``who`` sees: a recorder its own member's, others everyone's."""
-    return who.organisation_id if who.role == "recorder" else None
+def _capture(
+    services: Services,
+    who: Principal,
+    body: bytes,
+    content_type: str,
+    chosen: AudienceChoice,
+    *,
+    single_event: bool = False,
+) -> tuple[Captured, Visibility]:
+    """Capture a body with the audience chosen (the member's default visibility when none);
+    the capture and the visibility its new events got."""
+    audience = resolved_audience(services, who, chosen)
+    captured = capture_body(
+        services, who, body, content_type, single_event=single_event, audience=audience
+    )
+    assert audience.visibility is not None  # resolved
+    return captured, audience.visibility
 
 
 @router.get(
@@ -177,12 +265,18 @@ def _own_jobs(who: Principal) -> int | None:
     responses=problem_responses(401, 403, 404),
 )
 def capture_job(
-    capture_id: str, session: SessionDep, services: ServicesDep, who: ReaderDep, response: Response
+    capture_id: str,
+    session: SessionDep,
+    services: ServicesDep,
+    viewer: SignedInViewerDep,
+    response: Response,
 ) -> CaptureJobOut:
-    """The state of a capture job: a recorder sees its own member's jobs, an auditor (and the
-    consortium admin) all."""
+    """The state of a capture job: a member's keys see their own member's jobs (another
+    member's job is a 404, as one that does not exist), listing the eventIDs of the events
+    the member may read; the consortium admin and the operator's auditors see every job
+    whole."""
     response.headers.update(EPCIS_HEADERS)
-    job = get_capture_job(session, capture_id, organisation_id=_own_jobs(who))
+    job = get_capture_job(session, capture_id, reader=viewer)
     if job is None:
         raise ProblemError(404, "not-found", f"no capture job {capture_id}", field="captureID")
     return _job(job, services.public_url)
@@ -215,15 +309,16 @@ def capture_jobs(
     request: Request,
     session: SessionDep,
     services: ServicesDep,
-    who: ReaderDep,
+    viewer: SignedInViewerDep,
     response: Response,
     per_page: Annotated[int, Query(alias="perPage", ge=1, le=1000)] = 30,
     next_page_token: Annotated[str | None, Query(alias="nextPageToken")] = None,
 ) -> list[CaptureJobOut]:
-    """The member's capture jobs (an auditor's view: everyone's), paginated with ``perPage``
-    and ``nextPageToken``; a ``Link: <...>; rel="next"`` header points to the next page."""
+    """The member's capture jobs (the consortium admin's and the operator's auditors' view:
+    everyone's), paginated with ``perPage`` and ``nextPageToken``; a ``Link: <...>;
+    rel="next"`` header points to the next page."""
     before = _read_token(next_page_token) if next_page_token else None
-    page = list_capture_jobs(session, organisation_id=_own_jobs(who), before=before, limit=per_page)
+    page = list_capture_jobs(session, reader=viewer, before=before, limit=per_page)
     response.headers.update(EPCIS_HEADERS)
     if page.more:
         last = page.jobs[-1]
@@ -240,20 +335,29 @@ def capture_jobs(
     openapi_extra={"requestBody": _EVENT_BODY},
     responses={
         201: {
-            "description": "Captured; the event's URL is in Location.",
+            "description": "Captured; the event's URL is in Location, the visibility it got "
+            "in GS1-Visibility.",
             "content": {"application/json": {"schema": {"type": "object"}}},
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                VISIBILITY_HEADER: {"schema": {"type": "string", "enum": _MODES}},
+            },
         },
-        **problem_responses(400, 401, 403, 409, 413, 415),
+        **problem_responses(400, 401, 403, 409, 413, 415, 422),
     },
 )
-async def capture_event(request: Request, services: ServicesDep, who: RecorderDep) -> Response:
+async def capture_event(
+    request: Request, services: ServicesDep, who: RecorderDep, audience: AudienceDep
+) -> Response:
     """Capture one event synchronously (JSON / JSON-LD): 201 with its URL in ``Location``,
-    409 when the same event (same CBV 2.0 event hash) was captured before."""
+    409 when the same event (same CBV 2.0 event hash) was captured before. Who may read it is
+    chosen as in ``POST /capture`` (``GS1-Visibility`` / ``visibility``, ``reader`` /
+    ``GS1-Readers``); the visibility it got is in the ``GS1-Visibility`` response header."""
     content_type = check_media_type(request, JSON_TYPES)
     body = await read_body(request, services.settings.api.max_body_bytes)
     try:
-        captured = await run_in_threadpool(
-            capture_body, services, who, body, content_type, single_event=True
+        captured, chosen = await run_in_threadpool(
+            _capture, services, who, body, content_type, audience, single_event=True
         )
     except NotSingleEventError as exc:
         raise ProblemError(
@@ -275,4 +379,5 @@ async def capture_event(request: Request, services: ServicesDep, who: RecorderDe
             field="$",
             headers=headers,
         )
+    headers[VISIBILITY_HEADER] = chosen.value
     return JSONResponse(event.raw, status_code=201, headers=headers)
