@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import background
 from api.auth import announce_admin_key, bootstrap_admin_key
+from api.capability import CapabilityUseLog
 from api.fastpath import TrailReplay
 from api.limits import BodyLimit
 from api.openapi import document_common_answers
@@ -36,9 +37,11 @@ from api.routers import (
     discovery,
     events,
     export,
+    grants,
     handles,
     health,
     identifiers,
+    links,
     members,
     problems,
     qr,
@@ -80,6 +83,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "Identifiers", "description": "Trails, verification and recalls."},
     {"name": "Resolver", "description": "GS1 Digital Link and Handle resolution (public)."},
     {"name": "QR codes", "description": "QR codes and printable label sheets (public)."},
+    {"name": "Access", "description": "Read grants between members and regulators' links."},
     {"name": "Operations", "description": "Health, readiness, metrics, problem types."},
 ]
 
@@ -187,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handles,
         trace,
         export,
+        grants,
+        links,
     ):
         app.include_router(module.router)
     # Last: the resolver's catch-all paths (/{ai}/{value}..., /{handle prefix}/{suffix}).
@@ -200,6 +206,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout_s=settings.api.queue_timeout_s,
     )
     app.add_middleware(TrailReplay, services=services)
+    # Outside the trail replay: a capability token comes off the URL before anything keys on
+    # it, and its uses are logged.
+    app.add_middleware(CapabilityUseLog, services=services)
     app.add_middleware(RequestMetricsMiddleware, services=services)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,8 +2,13 @@
 
 Clients send ``X-API-Key: tc_...`` or ``Authorization: Bearer tc_...``. Roles: ``admin`` (the
 consortium admin: members, prefixes, keys), ``recorder`` (capture, batches, recalls under its
-own prefixes) and ``auditor`` (reads every event and capture job). Buyers' endpoints
-(verification, resolution, QR codes) need no key.
+own prefixes) and ``auditor`` (reads what its member reads; an auditor of no member, the
+operator's, reads every event). Buyers' endpoints (verification, resolution, QR codes) need no
+key.
+
+A regulator's capability link (:mod:`ledger.access`) is not a key: its token
+(``Authorization: Bearer tcl_...`` or ``?access=tcl_...``) only reads, through the routes that
+take a viewer (:func:`capability_reader`), never writes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.problems import ProblemError
+from ledger.access import LINK_PREFIX, CapabilityError, link_reader, open_link
 from ledger.errors import ConfigurationError
 from ledger.store.db import session_factory
 from ledger.store.keys import active_admin_key, add_api_key, api_key, note_api_key_use
@@ -230,6 +236,11 @@ def principal_of(
             "this endpoint needs an API key: send it as X-API-Key: tc_... "
             "(or Authorization: Bearer tc_...)",
         )
+    if key.startswith(LINK_PREFIX):
+        raise _unauthorized(
+            "unauthorized",
+            "a capability link only reads events; this endpoint needs an API key",
+        )
     who = authenticate(session, key)
     request.state.principal = who
     return who
@@ -249,3 +260,41 @@ def require_role(*roles: str) -> Callable[[Principal], Principal]:
         return who
 
     return check
+
+
+#: Where a request's capability link is noted (``request.state``) for the use log
+#: (:class:`api.capability.CapabilityUseLog`).
+CAPABILITY_STATE: Final = "capability_link"
+
+
+def presented_link_token(
+    bearer: HTTPAuthorizationCredentials | None, access: str | None
+) -> str | None:
+    """The capability token a request presents (``Authorization: Bearer tcl_...`` or the
+    ``access`` query parameter), if any."""
+    if bearer is not None and bearer.credentials.startswith(LINK_PREFIX):
+        return bearer.credentials
+    return access or None
+
+
+def capability_reader(request: Request, engine: Engine, token: str) -> Reader:
+    """Who a capability token reads as (:func:`ledger.access.link_reader`); the link is noted
+    on the request so that its use is logged with the answer's status.
+
+    Raises:
+        ProblemError: 401 for a malformed, unknown, forged, expired or revoked token.
+    """
+    try:
+        link = open_link(engine, token)
+    except CapabilityError as exc:
+        if exc.link_id is not None:
+            setattr(request.state, CAPABILITY_STATE, exc.link_id)
+        raise ProblemError(
+            401,
+            "invalid-credentials",
+            exc.reason,
+            field="access",
+            headers={"WWW-Authenticate": 'Bearer realm="tracechain"'},
+        ) from None
+    setattr(request.state, CAPABILITY_STATE, link.id)
+    return link_reader(link)

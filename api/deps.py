@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlmodel import Session
 
-from api.auth import Principal, bearer_scheme, header_scheme, principal_of, require_role
+from api.auth import (
+    Principal,
+    bearer_scheme,
+    capability_reader,
+    header_scheme,
+    presented_link_token,
+    principal_of,
+    require_role,
+)
+from api.problems import ProblemError
 from api.services import Services
 from ledger.visibility import Reader
 
@@ -81,15 +90,54 @@ MemberDep = Annotated[Principal, Depends(member)]
 ReaderDep = Annotated[Principal, Depends(reader)]
 
 
+#: A capability link's token in the URL (the use log never keeps it).
+AccessQuery = Annotated[
+    str | None,
+    Query(
+        alias="access",
+        description="A capability link's token (tcl_...), for a reader without an account; "
+        "Authorization: Bearer tcl_... works too.",
+        include_in_schema=True,
+    ),
+]
+
+
+def _capability(
+    request: Request,
+    services: Services,
+    bearer: HTTPAuthorizationCredentials | None,
+    header_key: str | None,
+    access: str | None,
+) -> Reader | None:
+    """The reader of the capability token the request presents, if it presents one (401 for a
+    bad one; 400 when it presents an API key too)."""
+    token = presented_link_token(bearer, access or getattr(request.state, "access_token", None))
+    if token is None:
+        return None
+    if header_key or (bearer is not None and bearer.credentials != token):
+        raise ProblemError(
+            400,
+            "bad-request",
+            "send either an API key or a capability token, not both",
+            field="access",
+        )
+    return capability_reader(request, services.engine, token)
+
+
 def get_viewer(
     request: Request,
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     header_key: Annotated[str | None, Security(header_scheme)],
+    access: AccessQuery = None,
 ) -> Reader:
     """Who reads, for the visibility rule (:func:`ledger.store.visibility.visible`): the
-    caller's API key when it presents one (401 for a bad one), else a buyer without a key
+    capability link whose token the request presents, else the caller's API key when it
+    presents one (401 for a bad one of either), else a buyer without a key
     (:meth:`Reader.public`)."""
+    link = _capability(request, services, bearer, header_key, access)
+    if link is not None:
+        return link
     if bearer is None and not header_key:
         return Reader.public()
     with services.sessions() as session:
@@ -101,8 +149,13 @@ def signed_in_viewer(
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     header_key: Annotated[str | None, Security(header_scheme)],
+    access: AccessQuery = None,
 ) -> Reader:
-    """Who reads, on the routes that need credentials (401 without them)."""
+    """Who reads, on the routes that need credentials (401 without them): a capability link
+    (read-only, within its scope) or an API key."""
+    link = _capability(request, services, bearer, header_key, access)
+    if link is not None:
+        return link
     with services.sessions() as session:
         return principal_of(request, session, bearer, header_key).reader
 

@@ -373,3 +373,133 @@ class TrailOut(BaseModel):
     product: ProductOut
     events: list[TrailEventOut]
     chain: ChainOut
+
+
+# ---------------------------------------------------------------- access: grants, links, visibility
+
+#: What a grant or a capability link covers.
+ScopeKindName = Literal["identifier", "lot", "prefix"]
+#: Who besides its recorder may read an event (see ``ledger.visibility``).
+VisibilityName = Literal["private", "restricted", "linked", "public"]
+_ORG_ID_PATTERN: Final = r"^0x[0-9a-fA-F]{64}$"
+_SCOPE_DESCRIPTION: Final = (
+    "An identifier (any form: EPC URI, GS1 Digital Link, element string, handle, OID), a lot "
+    "(an LGTIN, or an item of the lot), or a prefix (GS1 company prefix, handle prefix, OID "
+    "arc), as scope_kind says."
+)
+
+
+class GrantIn(Strict):
+    """Let another member read this member's events about one identifier, lot or prefix."""
+
+    grantee: str = Field(pattern=_ORG_ID_PATTERN, description="The grantee's organisation id.")
+    scope_kind: ScopeKindName
+    scope: str = Field(
+        min_length=1,
+        max_length=300,
+        description=_SCOPE_DESCRIPTION,
+        examples=["urn:epc:class:lgtin:0614141.812345.LOT1", "0614141"],
+    )
+
+
+class GrantOut(BaseModel):
+    """A read grant between two members."""
+
+    id: str
+    grantor: str = Field(description="The granting member's organisation id.")
+    grantee: str = Field(description="The grantee's organisation id.")
+    scope_kind: ScopeKindName
+    scope: str = Field(description="The scope as the grantor wrote it.")
+    scope_key: str = Field(description="What it matches: a canonical identifier, lot or prefix.")
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class GrantsOut(BaseModel):
+    """The grants a member gave and received."""
+
+    given: list[GrantOut]
+    received: list[GrantOut]
+
+
+class LinkIn(Strict):
+    """Issue a read-only capability link (for a regulator without an account)."""
+
+    scope_kind: ScopeKindName
+    scope: str = Field(min_length=1, max_length=300, description=_SCOPE_DESCRIPTION)
+    since: IsoDateTime | None = Field(
+        default=None, description="Only events whose eventTime is at or after this instant."
+    )
+    until: IsoDateTime | None = Field(
+        default=None, description="Only events whose eventTime is before this instant."
+    )
+    expires_at: IsoDateTime | None = Field(
+        default=None, description="When the link stops working (default 30 days, at most 366)."
+    )
+    label: str = Field(default="", max_length=200, examples=["SAMR inspection 2026-04"])
+
+
+class LinkOut(BaseModel):
+    """A capability link (never its token, except once when it is issued)."""
+
+    id: str
+    issuer: str | None = Field(description="The issuing member; null: the consortium admin.")
+    issued_by: str = Field(description="The API key id that issued it.")
+    label: str
+    scope_kind: ScopeKindName
+    scope: str
+    scope_key: str
+    since: datetime | None = None
+    until: datetime | None = None
+    expires_at: datetime
+    created_at: datetime
+    revoked_at: datetime | None = None
+    active: bool = Field(description="Neither expired nor revoked.")
+    uses: int = Field(default=0, description="How often it was presented.")
+
+
+class LinkCreated(LinkOut):
+    """A new capability link: ``token`` and ``url`` are shown this once and never again."""
+
+    token: str = Field(
+        description="Send it as Authorization: Bearer tcl_..., or as the access query parameter."
+    )
+    url: str = Field(description="A URL that opens the link's events without an account.")
+
+
+class LinkUseOut(BaseModel):
+    """One use of a capability link."""
+
+    used_at: datetime
+    method: str
+    path: str = Field(description="The path and query asked for (the token left out).")
+    client: str | None = Field(description="The client's address.")
+    status: int = Field(description="The HTTP status answered.")
+
+
+class MemberSettingsIn(Strict):
+    """Change a member's settings."""
+
+    default_visibility: VisibilityName = Field(
+        description="The visibility of its events captured without a choice."
+    )
+
+
+class MemberDetailOut(MemberOut):
+    """A member organisation, with its settings."""
+
+    default_visibility: VisibilityName
+
+
+class MeOut(Me):
+    """Who the API key belongs to, with its member's default visibility (null for the admin
+    and the operator's auditors)."""
+
+    default_visibility: VisibilityName | None = None
+
+
+class OperatorKeyIn(Strict):
+    """Create an operator's key: an auditor of no member, reading every event."""
+
+    role: Literal["auditor"] = "auditor"
+    label: str = Field(default="", max_length=200)

@@ -1,4 +1,5 @@
-"""Members, their prefixes, API keys and signing keys (the consortium admin's endpoints)."""
+"""Members, their prefixes, settings, API keys and signing keys (the consortium admin's
+endpoints; a member changes its own settings), and the operator's auditor keys."""
 
 from __future__ import annotations
 
@@ -14,19 +15,24 @@ from api.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
     ApiKeyOut,
-    Me,
+    MemberDetailOut,
     MemberIn,
     MemberOut,
+    MemberSettingsIn,
+    MeOut,
+    OperatorKeyIn,
     PrefixIn,
     PrefixOut,
     RoleName,
     SigningKeyOut,
 )
+from ledger.access import set_default_visibility
 from ledger.identifiers import IdentifierError, normalise_prefix
 from ledger.membership import Member
-from ledger.store.keys import api_keys_of, revoke_api_key
+from ledger.store.keys import api_keys_of, operator_keys, revoke_api_key, revoke_operator_key
 from ledger.store.models import ApiKey, Organisation, OrgRole
 from ledger.store.repository import organisation_in, organisation_prefixes
+from ledger.store.visibility import default_visibility
 
 router = APIRouter(tags=["Members"])
 
@@ -87,14 +93,22 @@ def _organisation(session: Session, org_id: str) -> Organisation:
     return org
 
 
-@router.get("/me", response_model=Me, summary="Who this API key belongs to")
-def me(who: PrincipalDep, services: ServicesDep) -> Me:
-    """The key's role and organisation, with the prefixes the organisation owns."""
+@router.get("/me", response_model=MeOut, summary="Who this API key belongs to")
+def me(who: PrincipalDep, services: ServicesDep) -> MeOut:
+    """The key's role and organisation, with the prefixes the organisation owns and the
+    visibility of its events captured without a choice."""
     prefixes: list[str] = []
+    visibility = None
     if who.organisation_id is not None:
         prefixes = [p.prefix for p in organisation_prefixes(services.engine, who.organisation_id)]
-    return Me(
-        key_id=who.key_id, role=who.role, org_id=who.org_id, name=who.org_name, prefixes=prefixes
+        visibility = default_visibility(services.engine, who.organisation_id).value
+    return MeOut(
+        key_id=who.key_id,
+        role=who.role,
+        org_id=who.org_id,
+        name=who.org_name,
+        prefixes=prefixes,
+        default_visibility=visibility,  # type: ignore[arg-type]
     )
 
 
@@ -129,15 +143,48 @@ def list_members(services: ServicesDep, _: ReaderDep) -> list[MemberOut]:
     return [member_out(m) for m in services.membership_reader().members()]
 
 
+def member_detail(services: ServicesDep, member: Member) -> MemberDetailOut:
+    """The API shape of a member with its settings."""
+    visibility = default_visibility(services.engine, member.id).value
+    return MemberDetailOut(
+        **member_out(member).model_dump(),
+        default_visibility=visibility,  # type: ignore[arg-type]
+    )
+
+
 @router.get(
     "/members/{org_id}",
-    response_model=MemberOut,
+    response_model=MemberDetailOut,
     summary="One member",
     responses=problem_responses(401, 404),
 )
-def get_member(org_id: OrgId, services: ServicesDep, _: ReaderDep) -> MemberOut:
-    """A member by organisation id."""
-    return member_out(services.membership_reader().member(org_id))
+def get_member(org_id: OrgId, services: ServicesDep, _: ReaderDep) -> MemberDetailOut:
+    """A member by organisation id, with its settings."""
+    return member_detail(services, services.membership_reader().member(org_id))
+
+
+@router.patch(
+    "/members/{org_id}",
+    response_model=MemberDetailOut,
+    summary="Change a member's settings",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def update_member(
+    org_id: OrgId, body: MemberSettingsIn, services: ServicesDep, who: PrincipalDep
+) -> MemberDetailOut:
+    """Set ``default_visibility``, the visibility of the member's events captured without a
+    choice (``private``, ``restricted``, ``linked`` or ``public``); events stored before keep
+    theirs. The consortium admin, or the member's own recorder key."""
+    member = services.membership_reader().member(org_id)
+    if not who.is_admin and (who.role != "recorder" or who.organisation_id != member.id):
+        raise ProblemError(
+            403,
+            "forbidden",
+            "only the consortium admin or the member's own recorder key changes its settings",
+            field="org_id",
+        )
+    set_default_visibility(services.engine, member.id, body.default_visibility)
+    return member_detail(services, member)
 
 
 @router.post(
@@ -250,4 +297,47 @@ def revoke_key(
     assert org.id is not None
     if revoke_api_key(session, key_id=key_id, organisation_id=org.id) is None:
         raise ProblemError(404, "not-found", f"member has no API key {key_id}", field="key_id")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/keys",
+    response_model=ApiKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an operator's auditor key (shown once)",
+    responses=problem_responses(401, 403, 422),
+)
+def create_operator_key(body: OperatorKeyIn, session: SessionDep, _: AdminDep) -> ApiKeyCreated:
+    """A new ``auditor`` key of no member: the operator's (the independent audit's) key, which
+    reads every event of every member and writes nothing. A member's auditor keys
+    (``POST /members/{org_id}/api-keys``) read what their member reads. The key is in this
+    answer only; it is stored hashed."""
+    row, key = create_api_key(session, role=body.role, organisation_id=None, label=body.label)
+    return ApiKeyCreated(**_key_out(row, None).model_dump(), key=key)
+
+
+@router.get(
+    "/keys",
+    response_model=list[ApiKeyOut],
+    summary="List the operator's keys",
+    responses=problem_responses(401, 403),
+)
+def list_operator_keys(session: SessionDep, _: AdminDep) -> list[ApiKeyOut]:
+    """The keys of no member (the admin's and the operator's auditors'), never the keys
+    themselves."""
+    return [_key_out(row, None) for row in operator_keys(session)]
+
+
+@router.delete(
+    "/keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an operator's auditor key",
+    responses=problem_responses(401, 403, 404),
+)
+def revoke_operator_auditor_key(
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")], session: SessionDep, _: AdminDep
+) -> Response:
+    """Revoke one of the operator's auditor keys at once."""
+    if revoke_operator_key(session, key_id) is None:
+        raise ProblemError(404, "not-found", f"no operator auditor key {key_id}", field="key_id")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

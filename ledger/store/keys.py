@@ -20,7 +20,9 @@ __all__ = [
     "api_key",
     "api_keys_of",
     "note_api_key_use",
+    "operator_keys",
     "revoke_api_key",
+    "revoke_operator_key",
 ]
 
 
@@ -83,6 +85,30 @@ def revoke_api_key(
     already; returns the key's row, or None when the member has no such key."""
     statement = select(ApiKey).where(
         ApiKey.key_id == key_id, ApiKey.organisation_id == organisation_id
+    )
+    row = session.exec(statement).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = when or utc_now()
+        session.add(row)
+        session.commit()
+    return row
+
+
+def operator_keys(session: Session) -> list[ApiKey]:
+    """The operator's keys (of no member: the admin's and the operator's auditors'), revoked
+    ones too, oldest first."""
+    statement = select(ApiKey).where(col(ApiKey.organisation_id).is_(None)).order_by(col(ApiKey.id))
+    return list(session.exec(statement).all())
+
+
+def revoke_operator_key(
+    session: Session, key_id: str, *, when: datetime | None = None
+) -> ApiKey | None:
+    """Revoke the operator's auditor key ``key_id`` (committing) unless it was revoked
+    already; its row, or None when there is no such auditor key (the admin's keys are not
+    revoked here)."""
+    statement = select(ApiKey).where(
+        ApiKey.key_id == key_id, col(ApiKey.organisation_id).is_(None), ApiKey.role == "auditor"
     )
     row = session.exec(statement).first()
     if row is not None and row.revoked_at is None:

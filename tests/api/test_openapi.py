@@ -251,7 +251,7 @@ def test_me_and_keys_never_leak(api: Api) -> None:
     text = api.get("/openapi.json").text
     assert "key_hash" not in text
     me = api.get("/me", key=ADMIN_KEY).json()
-    assert set(me) == {"key_id", "role", "org_id", "name", "prefixes"}
+    assert set(me) == {"key_id", "role", "org_id", "name", "prefixes", "default_visibility"}
 
 
 @pytest.mark.parametrize(
