@@ -11,6 +11,13 @@ made behind the ledger's back shows up.
 A request with ``Cache-Control: no-cache`` (or ``Pragma: no-cache``) is never answered from the
 cache (:func:`wants_fresh`): the trail is verified afresh and the new rendering replaces the
 cached one, so an auditor can always get the chain's word of this moment.
+
+A trail depends on who reads it (:mod:`ledger.visibility`). Only two views are cached, each
+under a variant of its own (:func:`cached_view`): the public one (a buyer without a key reads
+``linked`` and ``public`` events, which only a capture changes) and the operator's (every event).
+A member's view also changes when a grant is made or revoked or a link reaches it through
+another identifier, and a capability link's depends on its scope, so those views are verified
+on every request and never cached.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
+
+from ledger.visibility import Reader, ReaderKind
 
 _NO_CACHE: Final = b"no-cache"
 
@@ -39,6 +48,22 @@ def wants_fresh(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+#: The cached views of a trail, by the kind of reader.
+_VIEWS: Final = {ReaderKind.PUBLIC: "public", ReaderKind.OPERATOR: "all"}
+
+
+def cached_view(reader: Reader) -> str | None:
+    """The name of ``reader``'s view of a trail in the cache (the first part of its
+    variants), or None when its view is not cached (see the module docstring)."""
+    return _VIEWS.get(reader.kind)
+
+
+def trail_variant(view: str, fmt: str, lang: str, klass: str | None) -> str:
+    """The variant of a cached trail: the view, the format, the language and the class the
+    identifier was asked with (a lot-qualified item keeps its lot)."""
+    return f"{view}:{fmt}:{lang}:{klass or ''}"
+
+
 @dataclass(frozen=True, slots=True)
 class CachedTrail:
     """One rendered trail."""
@@ -51,7 +76,8 @@ class CachedTrail:
 
 
 class TrailCache:
-    """Rendered trails per identifier (canonical form) and variant (format, language)."""
+    """Rendered trails per identifier (canonical form) and variant (view, format, language:
+    :func:`trail_variant`)."""
 
     def __init__(self, ttl: float = 30.0, max_identifiers: int = 50_000) -> None:
         self.ttl = ttl

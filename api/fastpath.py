@@ -7,6 +7,10 @@ same request for as long as the trail cache still holds the very same entry (sam
 capture touching the identifier, a recall or the entry's expiry ends the replay at once, since
 the trail cache is the only authority. A replayed answer costs no routing, no validation and no
 rendering; ``If-None-Match`` is honoured with a 304.
+
+Only answers to requests without credentials (no ``Authorization``, no ``X-API-Key``) are
+kept and replayed: a trail depends on who reads it, the app tags only the public view, and a
+request presenting a key always goes to the app.
 """
 
 from __future__ import annotations
@@ -43,6 +47,14 @@ def cache_tag(canonical: str, variant: str) -> str:
     return f"{quote(canonical, safe='')}|{quote(variant, safe='')}"
 
 
+#: Request headers that make a caller other than the public (see the module docstring).
+_CREDENTIALS: Final = frozenset({b"authorization", b"x-api-key"})
+
+
+def _has_credentials(scope: Scope) -> bool:
+    return any(key.lower() in _CREDENTIALS for key, _ in scope["headers"])
+
+
 def _header(scope: Scope, name: bytes) -> bytes:
     for key, value in scope["headers"]:
         if key == name:
@@ -70,7 +82,11 @@ class TrailReplay:
         return (bytes(raw), bytes(query), accept, language)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or _has_credentials(scope)
+        ):
             await self.app(scope, receive, send)
             return
         key = self._key(scope)

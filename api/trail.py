@@ -5,6 +5,10 @@
 :func:`render` turns it into JSON or HTML and keeps the result in the trail cache when every
 event's verification is final (verified or tampered) and the recall state was read, so a
 popular product's page costs a dictionary lookup until something about it changes.
+
+Every trail is read for one :class:`~ledger.visibility.Reader`: its events, the recall notice
+whose reason it shows and the product summary come from the events that reader may read, and
+only the public and the operator's views are cached (:func:`api.cache.cached_view`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api import i18n
-from api.cache import CachedTrail
+from api.cache import CachedTrail, cached_view, trail_variant
 from api.identity import describe, resolver_url, trail_url
 from api.schemas import TrailOut as TrailOut  # the routes and the OpenAPI import it from here
 from api.services import Services
@@ -30,6 +34,7 @@ from ledger.identifiers.hashing import keccak256
 from ledger.store.records import ErrorDeclaration
 from ledger.store.repository import display_epc_uri, events_by_identifier
 from ledger.verify import RecallJson, TrailEntry, TrailVerification
+from ledger.visibility import Reader
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 TEMPLATE_ENV = Environment(
@@ -95,14 +100,19 @@ def _recall_reason(
     entries: tuple[TrailEntry, ...],
     recalled: str | None,
     reason_hash: str | None,
+    reader: Reader,
 ) -> str | None:
     """The reason of the recall notice whose keccak256 is on chain: in the trail, or (for an
-    item whose lot is recalled) among the recalled identifier's own events."""
+    item whose lot is recalled) among the recalled identifier's own events ``reader`` may
+    read."""
     if not reason_hash:
         return None
     notices = [entry.captured for entry in entries]
     if recalled:
-        notices += [stored.event for stored in events_by_identifier(services.engine, recalled)]
+        notices += [
+            stored.event
+            for stored in events_by_identifier(services.engine, recalled, reader=reader)
+        ]
     for captured in reversed(notices):
         reason = captured.get(RECALL_REASON_KEY)
         if isinstance(reason, str) and "0x" + keccak256(reason.encode()).hex() == reason_hash:
@@ -111,12 +121,13 @@ def _recall_reason(
 
 
 def trail_json(
-    services: Services, identifier: Identifier, trail: TrailVerification
+    services: Services, identifier: Identifier, trail: TrailVerification, reader: Reader
 ) -> dict[str, Any]:
     """The JSON trail (see :class:`TrailOut`): the ledger's verification document
-    (:meth:`TrailVerification.to_json`) and what this node adds: its links and QR codes, the
-    EPC URI it displays, member names, the recall notice's text, a product summary, where
-    each event was declared in error, and the chain to check the anchors on."""
+    (:meth:`TrailVerification.to_json`, read for ``reader``) and what this node adds: its
+    links and QR codes, the EPC URI it displays, member names, the recall notice's text (of a
+    notice ``reader`` may read), a product summary, where each event was declared in error,
+    and the chain to check the anchors on."""
     doc = trail.to_json()
     public = services.public_url
     link = resolver_url(identifier, public)
@@ -163,7 +174,11 @@ def trail_json(
             "block": recall["block"],
             "reason_hash": recall["reason_hash"],
             "reason": _recall_reason(
-                services, trail.events, raw_recall.get("identifier"), recall["reason_hash"]
+                services,
+                trail.events,
+                raw_recall.get("identifier"),
+                recall["reason_hash"],
+                reader,
             ),
         },
         "owner": (
@@ -310,19 +325,25 @@ def render(
     fmt: Format,
     lang: str,
     *,
+    reader: Reader,
     fresh: bool = False,
 ) -> CachedTrail:
     """The trail of ``identifier`` (``text`` as given, so a lot-qualified item keeps its lot
-    for recall checks) in ``fmt``, from the cache or (always when ``fresh``) freshly
-    verified."""
+    for recall checks) in ``fmt`` as ``reader`` may read it, from the cache or (always when
+    ``fresh``, and for views that are not cached) freshly verified."""
     klass = identifier.class_identifier()
-    variant = f"{fmt}:{lang}:{klass.canonical if klass else ''}"
-    cached = None if fresh else services.trails.get(identifier.canonical, variant)
+    view = cached_view(reader)
+    variant = (
+        None if view is None else trail_variant(view, fmt, lang, klass.canonical if klass else None)
+    )
+    cached = (
+        None if fresh or variant is None else services.trails.get(identifier.canonical, variant)
+    )
     if cached is not None:
         return cached
     generation = services.trails.generation
-    trail = services.verifier().verify_identifier(text)
-    data = trail_json(services, identifier, trail)
+    trail = services.verifier().verify_identifier(text, reader=reader)
+    data = trail_json(services, identifier, trail, reader)
     if fmt == "json":
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         media_type = "application/json"
@@ -338,6 +359,6 @@ def render(
         headers=(("X-Trail-Verdict", trail.verdict), *headers),
         stored_at=time.monotonic(),
     )
-    if is_final(trail):
+    if variant is not None and is_final(trail):
         services.trails.put(identifier.canonical, variant, entry, generation)
     return entry

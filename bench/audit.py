@@ -53,6 +53,7 @@ from ledger.settings import Settings
 from ledger.store.capture import capture_events
 from ledger.store.db import make_engine, migrate
 from ledger.trace import recall_scope
+from ledger.visibility import Reader
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
 
@@ -407,11 +408,11 @@ def main() -> dict[str, Any]:
                 f"({audit_cpu_s / max(report.events, 1) * 1e6:.0f} us/event)",
                 file=sys.stderr,
             )
-            scope = recall_scope(engine, lot)  # warm the caches once
+            scope = recall_scope(engine, lot, reader=Reader.operator())  # warm the caches once
             timings = []
             for _ in range(7):
                 t0 = time.perf_counter()
-                scope = recall_scope(engine, lot)
+                scope = recall_scope(engine, lot, reader=Reader.operator())
                 timings.append((time.perf_counter() - t0) * 1000)
             trace_ms = statistics.median(timings)
             print(

@@ -32,9 +32,11 @@ def trace(
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Trace an identifier through transformations, packing, lots and shipments."""
+    """Trace an identifier through transformations, packing, lots and shipments (with
+    ``--api``, through the events the key may read; locally, every event)."""
     from ledger.trace import DEFAULT_DEPTH, recall_scope, render_svg
     from ledger.trace import trace as run_trace
+    from ledger.visibility import Reader
 
     if direction not in ("forward", "backward"):
         die("--direction is forward or backward", ExitCode.FAILED)
@@ -55,11 +57,18 @@ def trace(
             _print_graph(data)
         return
     engine = backends.engine()
+    operator = Reader.operator()  # a local trace reads the database itself: every event
     if recall:
-        scope = recall_scope(engine, identifier)
+        scope = recall_scope(engine, identifier, reader=operator)
         graph = scope.graph
     else:
-        graph = run_trace(engine, identifier, direction, levels)  # type: ignore[arg-type]
+        graph = run_trace(
+            engine,
+            identifier,
+            direction,  # type: ignore[arg-type]
+            levels,
+            reader=operator,
+        )
     if svg is not None:
         svg.write_text(render_svg(graph))
     if as_json:
@@ -81,6 +90,9 @@ def _print_graph(data: dict[str, Any]) -> None:
         table.add_row(str(node["depth"]), node["kind"], node["type"], label)
     console.print(table)
     note = " (depth limit reached)" if data.get("truncated") else ""
+    hidden = int(data.get("hidden") or 0)
+    if hidden:
+        note += f"; {hidden} event{'s' if hidden != 1 else ''} not visible to this key"
     console.print(
         f"{data['direction']} trace of {data['root']}: {len(data['nodes'])} nodes, "
         f"{len(data['edges'])} links{note}"

@@ -74,7 +74,7 @@ def _verify_locally(text: str) -> Mapping[str, Any]:
         if stored is None:
             die(f"no event {text}", ExitCode.FAILED)
         return verifier.verify_entry(stored.id).document()
-    return verifier.verify_identifier(text).to_json()
+    return verifier.verify_identifier(text, reader=Reader.operator()).to_json()
 
 
 def _print_verification(document: Mapping[str, Any]) -> None:

@@ -25,11 +25,20 @@ covered by the anchor, and its reasons say so.
 
 The result is ``verified``, ``pending`` (not anchored yet), ``tampered`` (with the check that
 failed and why) or ``unknown`` (the chain could not be asked). For one identifier
-(:func:`verify_identifier`) the trail is every event mentioning it (or its lot), in time order,
-each verified, with the on-chain recall status, whether its brand owner commissioned it
-(:mod:`ledger.origin`) and an overall verdict: ``recalled``, else ``tampered``, else
-``unknown``, else ``unconfirmed_origin`` (no verified commissioning by the prefix owner), else
-``pending``, else ``verified``.
+(:func:`verify_identifier`) the trail is every event mentioning it (or its lot) that its reader
+may read (:func:`ledger.store.visibility.visible`; an identifier none of whose events the
+reader may read is answered as one never recorded), in time order, each verified, with the
+on-chain recall status, whether its brand owner commissioned it (:mod:`ledger.origin`) and an
+overall verdict: ``recalled``, else ``tampered``, else ``unknown``, else
+``unconfirmed_origin`` (no verified commissioning by the prefix owner), else ``pending``, else
+``verified``.
+
+The brand owner's commissioning counts for the origin whoever reads: it is the owner's word
+that it made the product, which is what a buyer's scan asks, and a verified anchor of it says
+nothing more than that. Evidence the reader may not read is verified and counted like any
+other but not listed (its hash ID, time and contents stay hidden); the origin's reasons say
+how many such events there were. The trail has to show the reader at least one event of its
+own before the origin is judged at all (otherwise nothing shows that anyone recorded it).
 
 A trail reads the chain in one JSON-RPC batch (:meth:`ledger.chain.ChainClient.batch`): its
 recalls, the prefix owner, the signing keys of signed events, and for each batch root either
@@ -49,7 +58,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -85,6 +94,8 @@ from ledger.store.integrity import (
     stored_state_problems,
 )
 from ledger.store.tables import ANCHOR_BATCH, CAPTURE, EVENT, EVENT_IDENTIFIER, ORGANISATION
+from ledger.store.visibility import visible
+from ledger.visibility import Reader
 from wallets.eip712 import SignatureError, recover_event_signer
 
 Status = Literal["verified", "pending", "tampered", "unknown"]
@@ -755,17 +766,22 @@ class Verifier:
 
     # ------------------------------------------------------------------ one identifier
 
-    def verify_identifier(self, text: str) -> TrailVerification:
-        """The trail of an identifier (events mentioning it or its lot) with verdict, recall
-        and origin (whether its brand owner commissioned it)."""
+    def verify_identifier(self, text: str, *, reader: Reader) -> TrailVerification:
+        """The trail of an identifier (the events mentioning it or its lot that ``reader``
+        may read) with verdict, recall and origin (whether its brand owner commissioned it;
+        see the module docstring for evidence the reader may not read)."""
         ident = parse(text)
         canonical = ident.canonical
         classes = _classes(text)
+        allowed = visible(reader)
+        trail_events = _TRAIL_EVENTS if allowed is None else _TRAIL_EVENTS.where(allowed)
+        hidden_evidence: set[int] = set()
         with self.engine.connect() as conn:
-            rows = conn.execute(_TRAIL_EVENTS, {"canonical": canonical}).all()
+            rows = conn.execute(trail_events, {"canonical": canonical}).all()
             index = _index_rows(conn, [row.id for row in rows])
             owner = owner_of(conn, ident) if rows else None
-            # The owner's commissioning: in the trail itself, else of the item's lot/class.
+            # The owner's commissioning: in the trail itself, else of the item's lot/class
+            # (whoever may read it: see the module docstring).
             found = evidence_in(rows, index, owner, canonical) if owner is not None else []
             extra_rows: Sequence[Any] = ()
             if owner is not None and not found:
@@ -775,6 +791,14 @@ class Verifier:
                 if outside:
                     extra_rows = conn.execute(_EVENTS_BY_PK, {"pks": outside}).all()
                     index.update(_index_rows(conn, outside))
+                    if allowed is not None:
+                        shown = {
+                            int(pk)
+                            for (pk,) in conn.execute(
+                                sa.select(EVENT.c.id).where(EVENT.c.id.in_(outside), allowed)
+                            )
+                        }
+                        hidden_evidence = set(outside) - shown
         # One batch: recalls of the identifier and its classes, the prefix owner on chain,
         # then what the events' chain checks need.
         recall_of = self._views["recallOf"]
@@ -805,14 +829,17 @@ class Verifier:
                 chain_owner = "0x" + bytes(prefix_owner.decode(answers[-1])[0]).hex()
         except ChainError as exc:
             reasons.append(f"recall status unknown: {exc}")
-        origin = judge(
-            canonical,
-            owner,
-            [
-                Evidence(pk, verified[pk].hash_id, commissioned, verified[pk].status)
-                for pk, commissioned in found
-            ],
-            chain_owner=chain_owner,
+        origin = _shown(
+            judge(
+                canonical,
+                owner,
+                [
+                    Evidence(pk, verified[pk].hash_id, commissioned, verified[pk].status)
+                    for pk, commissioned in found
+                ],
+                chain_owner=chain_owner,
+            ),
+            hidden_evidence,
         )
         return TrailVerification(
             identifier=canonical,
@@ -823,6 +850,22 @@ class Verifier:
             origin=origin,
             subject=ident,
         )
+
+
+def _shown(origin: Origin, hidden: set[int]) -> Origin:
+    """``origin`` as a reader sees it: judged on all the evidence, listing only the evidence
+    events it may read (the others are counted in the reasons)."""
+    if not hidden or not origin.evidence:
+        return origin
+    kept = tuple(e for e in origin.evidence if e.event_pk not in hidden)
+    left_out = len(origin.evidence) - len(kept)
+    if left_out == 0:
+        return origin
+    note = (
+        f"{left_out} commissioning event{'s' if left_out != 1 else ''} of the brand owner "
+        "counted but not shown: not visible to this reader"
+    )
+    return replace(origin, evidence=kept, reasons=(*origin.reasons, note))
 
 
 def _entry(row: Any, verification: EventVerification) -> TrailEntry:

@@ -6,6 +6,10 @@ for a handle we hold no record of; 102 and 400 for an invalid handle; 200 when t
 handle under a prefix no member owns). Errors are RFC 9457
 problem+json bodies that also carry ``responseCode`` and ``handle``, so Handle clients and
 problem+json clients both understand them.
+
+A handle's values reveal that events about it exist and when the first was recorded, so they
+are answered only for a caller (a buyer without a key, or the key presented) that may read one
+of its events: for any other caller the handle is unknown (100), like one never recorded.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.deps import ServicesDep
+from api.deps import ServicesDep, ViewerDep
 from api.identity import resolver_url, trail_url
 from api.problems import ProblemError, problem_responses
 from api.services import Services
 from ledger.identifiers import HandleIdentifier, IdentifierError
 from ledger.identifiers.handle import parse_handle
 from ledger.store.mentions import first_recorded
+from ledger.visibility import Reader
 
 router = APIRouter(tags=["Resolver"])
 
@@ -105,7 +110,9 @@ def _matches(value: HandleValue, types: list[str], indexes: list[int]) -> bool:
     return False
 
 
-def _lookup(services: Services, text: str, types: list[str], indexes: list[int]) -> HandleRecord:
+def _lookup(
+    services: Services, text: str, types: list[str], indexes: list[int], reader: Reader
+) -> HandleRecord:
     try:
         handle = parse_handle(text)
     except IdentifierError as exc:
@@ -120,7 +127,7 @@ def _lookup(services: Services, text: str, types: list[str], indexes: list[int])
             f"no member of this ledger owns the prefix {handle.prefix}, so this server is not "
             "responsible for the handle",
         )
-    first = first_recorded(services.engine, handle.canonical)
+    first = first_recorded(services.engine, handle.canonical, reader=reader)
     if first is None:
         raise _handle_problem(404, 100, canonical, "handle not found")
     member = services.membership_reader().member(owner)
@@ -143,6 +150,7 @@ def _lookup(services: Services, text: str, types: list[str], indexes: list[int])
 async def resolve_handle(
     handle: str,
     services: ServicesDep,
+    reader: ViewerDep,
     type: Annotated[
         list[str] | None, Query(description="Only values of this type (repeatable).")
     ] = None,
@@ -151,6 +159,7 @@ async def resolve_handle(
     ] = None,
 ) -> HandleRecord:
     """The handle record of a handle (``88.118.8/PUMP-0001``) under a member's prefix that the
-    ledger holds events for: its resolver URL (index 1, type URL), the trail, the owning
-    member and the on-chain identifier key."""
-    return await run_in_threadpool(_lookup, services, handle, type or [], index or [])
+    ledger holds events for that the caller may read: its resolver URL (index 1, type URL),
+    the trail, the owning member and the on-chain identifier key (the values' timestamp is
+    the first such event's record time)."""
+    return await run_in_threadpool(_lookup, services, handle, type or [], index or [], reader)

@@ -1,9 +1,14 @@
-"""Identifier trails with verification (public) and recalls (the prefix owner's recorder key)."""
+"""Identifier trails with verification (public) and recalls (the prefix owner's recorder key).
+
+Every read here is for its caller (:mod:`ledger.visibility`): the trail and the recall state
+for a buyer without a key or the key presented, traces and recall scopes for a signed-in
+caller, each showing only the events that caller may read."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Principal
 from api.capture_service import capture_body
-from api.deps import ReaderDep, RecorderDep, ServicesDep
+from api.deps import RecorderDep, ServicesDep, SignedInViewerDep, ViewerDep
 from api.identity import parse_identifier
 from api.pages import choose_format, serve_trail
 from api.problems import problem_responses
@@ -25,6 +30,7 @@ from ledger.identifiers.hashing import keccak256
 from ledger.membership import RecallStatus
 from ledger.store.repository import events_by_identifier
 from ledger.trace import DEFAULT_DEPTH, MAX_DEPTH, recall_scope, render_svg, trace
+from ledger.visibility import Reader
 
 router = APIRouter(tags=["Identifiers"])
 
@@ -58,12 +64,13 @@ _TRAIL_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     summary="On-chain recall state of an identifier",
     responses=problem_responses(400, 503),
 )
-def recall_state(identifier: str, services: ServicesDep) -> RecallOut:
+def recall_state(identifier: str, services: ServicesDep, reader: ViewerDep) -> RecallOut:
     """Whether the identifier, or the lot or product class it belongs to, is recalled on chain,
-    with the recall notice's reason when it was recorded through this service."""
+    with the recall notice's reason when it was recorded through this service (and the caller
+    may read the notice)."""
     parse_identifier(identifier)
     status = services.membership_reader().recall_status(identifier)
-    return _recall_out(services, status)
+    return _recall_out(services, status, reader)
 
 
 @router.get(
@@ -81,15 +88,23 @@ def recall_state(identifier: str, services: ServicesDep) -> RecallOut:
 async def trace_identifier(
     identifier: str,
     services: ServicesDep,
-    _: ReaderDep,
+    reader: SignedInViewerDep,
     direction: Annotated[Literal["forward", "backward"], Query()] = "forward",
     depth: Annotated[int | None, Query(ge=0, le=MAX_DEPTH)] = DEFAULT_DEPTH,
     format: Annotated[Literal["json", "svg"], Query()] = "json",
 ) -> Response:
     """Where a lot went (forward: transformations, packing, shipments, sites, members) or what
-    went into a product (backward), level by level."""
+    went into a product (backward), level by level, through the events the caller may read
+    (``hidden`` counts the others it met)."""
     graph = await run_in_threadpool(
-        trace, services.engine, parse_identifier(identifier).canonical, direction, depth
+        partial(
+            trace,
+            services.engine,
+            parse_identifier(identifier).canonical,
+            direction,
+            depth,
+            reader=reader,
+        )
     )
     if format == "svg":
         return Response(render_svg(graph), media_type="image/svg+xml")
@@ -102,12 +117,15 @@ async def trace_identifier(
     responses=problem_responses(400, 401, 403),
 )
 async def identifier_recall_scope(
-    identifier: str, services: ServicesDep, _: ReaderDep
+    identifier: str, services: ServicesDep, reader: SignedInViewerDep
 ) -> dict[str, Any]:
     """Every finished product, logistic unit, site and member the identifier reached
-    downstream: the answer to "what must we recall, and where?"."""
+    downstream through the events the caller may read (``hidden`` counts the others it met):
+    the answer to "what must we recall, and where?"."""
     scope = await run_in_threadpool(
-        recall_scope, services.engine, parse_identifier(identifier).canonical
+        partial(
+            recall_scope, services.engine, parse_identifier(identifier).canonical, reader=reader
+        )
     )
     return scope.to_json()
 
@@ -122,22 +140,27 @@ async def identifier_trail(
     identifier: str,
     request: Request,
     services: ServicesDep,
+    reader: ViewerDep,
     format: FormatParam = None,
     lang: LangParam = None,
 ) -> Response:
-    """Every event mentioning the identifier (or items of its lot), in time order, each with
-    its verification (recomputed hash, Merkle proof, anchoring transaction and block), the
-    on-chain recall state and an overall verdict. Any identifier form is accepted (EPC URI,
+    """Every event mentioning the identifier (or items of its lot) that the caller may read
+    (without a key: ``linked`` and ``public`` events), in time order, each with its
+    verification (recomputed hash, Merkle proof, anchoring transaction and block), the
+    on-chain recall state and an overall verdict; an identifier none of whose events the
+    caller may read answers as one never recorded. Any identifier form is accepted (EPC URI,
     GS1 Digital Link, element string, handle, ``urn:oid:``); percent-encode it."""
     parsed = parse_identifier(identifier)
     fmt = choose_format(request, format)
-    return await serve_trail(request, services, parsed, identifier, fmt, lang)
+    return await serve_trail(request, services, parsed, identifier, fmt, lang, reader=reader)
 
 
-def _recall_out(services: Services, status: RecallStatus) -> RecallOut:
+def _recall_out(services: Services, status: RecallStatus, reader: Reader) -> RecallOut:
+    """The recall state, with the reason of a recall notice ``reader`` may read."""
     reason = None
     if status.recalled and status.recalled_identifier and status.reason_hash:
-        for stored in reversed(events_by_identifier(services.engine, status.recalled_identifier)):
+        notices = events_by_identifier(services.engine, status.recalled_identifier, reader=reader)
+        for stored in reversed(notices):
             text = stored.event.get(RECALL_REASON_KEY)
             if not isinstance(text, str):
                 continue
@@ -190,7 +213,7 @@ def _recall(services: Services, who: Principal, text: str, reason: str, *, lift:
         services, who, json.dumps(notice).encode(), "application/ld+json", single_event=True
     )
     services.trails.clear()
-    return _recall_out(services, status)
+    return _recall_out(services, status, who.reader)
 
 
 @router.post(

@@ -5,6 +5,11 @@ A phone (``Accept: text/html``) gets the verification page, a machine the JSON t
 resolvers do, ``linkType`` picks a link (``gs1:pip``, ``gs1:traceability``, ``gs1:epcis``,
 ``gs1:recallStatus``), ``linkType=all`` or ``Accept: application/linkset+json`` answers the
 linkset (RFC 9264), and every answer carries a ``Link`` header pointing at the linkset.
+
+Each answer is for its caller (a buyer without a key, or the key presented): the trail shows
+the events it may read, the recall state the reason of a notice it may read. The linkset names
+links only, the same for every identifier and every caller (it says nothing about events, so
+an identifier whose events the caller may not read gets the linkset of one never recorded).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from api.deps import ServicesDep
+from api.deps import ServicesDep, ViewerDep
 from api.identity import GS1_PRIMARY_AIS, parse_resolver_path, resolver_url, with_query
 from api.negotiation import best_match
 from api.pages import HTML, JSON, choose_format, serve_trail
@@ -27,6 +32,7 @@ from api.routers.identifiers import recall_state
 from api.services import Services
 from ledger.identifiers import Identifier, IdentifierSyntaxError
 from ledger.identifiers.handle import RESOLVER_PREFIX_RE, parse_handle_url_path
+from ledger.visibility import Reader
 
 router = APIRouter(tags=["Resolver"])
 
@@ -122,9 +128,13 @@ def _not_an_identifier(first: str, raw_path: str, path: str) -> NoReturn:
 
 
 async def resolve(
-    request: Request, services: Services, link_type: str | None, lang: str | None
+    request: Request,
+    services: Services,
+    link_type: str | None,
+    lang: str | None,
+    reader: Reader,
 ) -> Response:
-    """Resolve the request path as a Digital Link or handle."""
+    """Resolve the request path as a Digital Link or handle, for ``reader``."""
     raw_path = request.scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else quote(request.url.path, safe="/%")
     first = path.split("/", 2)[1] if path.count("/") >= 2 else ""
@@ -141,21 +151,23 @@ async def resolve(
         return JSONResponse(linkset(services, identifier), media_type=LINKSET, headers=headers)
     if kind in ("traceability", "verificationService"):
         return await serve_trail(
-            request, services, identifier, text, "json", lang, extra_headers=headers
+            request, services, identifier, text, "json", lang, reader=reader, extra_headers=headers
         )
     if kind == "pip":
         return await serve_trail(
-            request, services, identifier, text, "html", lang, extra_headers=headers
+            request, services, identifier, text, "html", lang, reader=reader, extra_headers=headers
         )
     if kind == "recallStatus":
-        state = await run_in_threadpool(recall_state, text, services)
+        state = await run_in_threadpool(recall_state, text, services, reader)
         return JSONResponse(state.model_dump(mode="json"), headers=headers)
     if kind == "epcis":
         target = linkset(services, identifier)["linkset"][0][VOC + "epcis"][0]["href"]
         return RedirectResponse(target, status_code=307, headers=headers)
     # No (or an unknown) link type: the default link, negotiated.
     fmt = choose_format(request, None)
-    return await serve_trail(request, services, identifier, text, fmt, lang, extra_headers=headers)
+    return await serve_trail(
+        request, services, identifier, text, fmt, lang, reader=reader, extra_headers=headers
+    )
 
 
 #: The path parameters of the Digital Link routes: what each is, and a valid example.
@@ -213,12 +225,13 @@ def _documented(path: str, summary: str) -> None:
     async def endpoint(
         request: Request,
         services: ServicesDep,
+        reader: ViewerDep,
         link_type: LinkTypeParam = None,
         lang: LangParam = None,
         **_values: str,
     ) -> Response:
         # The path is parsed whole (as any Digital Link); the parameters are for the docs.
-        return await resolve(request, services, link_type, lang)
+        return await resolve(request, services, link_type, lang, reader)
 
     base = [p for p in inspect.signature(endpoint).parameters.values() if p.kind != p.VAR_KEYWORD]
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -265,9 +278,10 @@ async def resolve_any(
     rest: str,
     request: Request,
     services: ServicesDep,
+    reader: ViewerDep,
     link_type: LinkTypeParam = None,
     lang: LangParam = None,
 ) -> Response:
     """Any other GS1 primary key (``/253/{gdti}``, ``/8018/{gsrn}``...) and Handle / IDIS
     resolver paths such as ``/88.118.8/PUMP-0001``."""
-    return await resolve(request, services, link_type, lang)
+    return await resolve(request, services, link_type, lang, reader)

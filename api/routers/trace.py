@@ -2,7 +2,8 @@
 
 Member keys only (admin, recorder, auditor): a trace shows who supplies whom and where goods
 went, which a buyer scanning a product does not need (the public trail is
-``/identifiers/{identifier}``).
+``/identifiers/{identifier}``). A trace follows only the events its caller may read
+(:mod:`ledger.visibility`) and says how many others it met (``hidden``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import ReaderDep, ServicesDep
+from api.deps import ServicesDep, SignedInViewerDep
 from api.negotiation import best_match
 from api.problems import ProblemError, problem_responses
 from ledger.trace import DEFAULT_DEPTH, MAX_DEPTH, TraceGraph, Tracer, render_svg
+from ledger.visibility import Reader
 
 router = APIRouter(tags=["Identifiers"])
 
@@ -59,6 +61,11 @@ class TraceOut(BaseModel):
     direction: Literal["forward", "backward"]
     depth: int
     truncated: bool
+    hidden: int = Field(
+        ge=0,
+        description="Events the trace met but did not follow: the caller may not read them "
+        "(event visibility), so their links, sites and parties are not in the graph.",
+    )
     nodes: list[TraceNodeOut]
     edges: list[TraceEdgeOut]
 
@@ -87,8 +94,10 @@ def _format(request: Request, explicit: str | None) -> str:
     return chosen
 
 
-def _trace(services: Any, identifier: str, direction: Any, depth: int) -> TraceGraph:
-    return Tracer(services.engine).trace(identifier, direction, depth)
+def _trace(
+    services: Any, identifier: str, direction: Any, depth: int, reader: Reader
+) -> TraceGraph:
+    return Tracer(services.engine).trace(identifier, direction, depth, reader=reader)
 
 
 @router.get(
@@ -109,7 +118,7 @@ async def trace(
     identifier: str,
     request: Request,
     services: ServicesDep,
-    _: ReaderDep,
+    reader: SignedInViewerDep,
     direction: DirectionParam = "forward",
     depth: DepthParam = DEFAULT_DEPTH,
     format: FormatParam = None,
@@ -117,10 +126,11 @@ async def trace(
     """Follow the identifier (any form; percent-encode it) through transformations (inputs
     to outputs, by instance and by lot), packing and unpacking, lots and their items, and the
     sites, parties (owning / possessing, from shipments' source and destination lists) and
-    members of every event, ``depth`` levels deep. JSON by default, SVG for
-    ``Accept: image/svg+xml`` or ``format=svg``."""
+    members of every event, ``depth`` levels deep, through the events the caller may read
+    (``hidden`` counts the others it met). JSON by default, SVG for ``Accept: image/svg+xml``
+    or ``format=svg``."""
     media = _format(request, format)
-    graph = await run_in_threadpool(_trace, services, identifier, direction, depth)
+    graph = await run_in_threadpool(_trace, services, identifier, direction, depth, reader)
     headers = {"Vary": "Accept", "Cache-Control": "no-store"}
     if media == SVG:
         svg = await run_in_threadpool(render_svg, graph)

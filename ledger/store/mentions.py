@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ledger.store.tables import EVENT, EVENT_IDENTIFIER
+from ledger.store.visibility import visible
+from ledger.visibility import Reader
 
 __all__ = ["MAX_MENTIONS", "Mention", "first_recorded", "last_mention_pk", "mentions_after"]
 
@@ -28,9 +30,11 @@ class Mention(NamedTuple):
     class_canonical: str | None
 
 
-def first_recorded(engine: Engine, canonical: str) -> datetime | None:
-    """The record time of the first stored event that mentions the identifier ``canonical``
-    (itself, or as the class of what it mentions); None if no event does."""
+def first_recorded(engine: Engine, canonical: str, *, reader: Reader) -> datetime | None:
+    """The record time of the first stored event ``reader`` may read that mentions the
+    identifier ``canonical`` (itself, or as the class of what it mentions); None if no such
+    event does."""
+    allowed = visible(reader)
     statement = (
         sa.select(sa.func.min(EVENT.c.record_time))
         .select_from(EVENT.join(EVENT_IDENTIFIER, EVENT_IDENTIFIER.c.event_pk == EVENT.c.id))
@@ -38,7 +42,8 @@ def first_recorded(engine: Engine, canonical: str) -> datetime | None:
             sa.or_(
                 EVENT_IDENTIFIER.c.canonical == canonical,
                 EVENT_IDENTIFIER.c.class_canonical == canonical,
-            )
+            ),
+            *([] if allowed is None else [allowed]),
         )
     )
     with engine.connect() as connection:

@@ -269,11 +269,13 @@ def events_by_identifier(
     engine: Engine,
     identifier: str,
     *,
+    reader: Reader,
     roles: Sequence[str] = ROLES,
     limit: int = 1000,
 ) -> list[StoredEvent]:
-    """Every event mentioning ``identifier`` (any form, compared canonically) in any of
-    ``roles``, in event-time order (ties in capture order), at most ``limit`` of them."""
+    """Every event ``reader`` may read mentioning ``identifier`` (any form, compared
+    canonically) in any of ``roles``, in event-time order (ties in capture order), at most
+    ``limit`` of them."""
     if not 1 <= limit <= MAX_EVENTS:
         raise InvalidInputError(f"must be between 1 and {MAX_EVENTS}", field="limit")
     unknown = set(roles) - set(ROLES)
@@ -283,9 +285,10 @@ def events_by_identifier(
     mentions = sa.select(EVENT_IDENTIFIER.c.event_pk).where(
         EVENT_IDENTIFIER.c.id_key == id_key, EVENT_IDENTIFIER.c.role.in_(list(roles))
     )
+    allowed = visible(reader)
     statement = (
         sa.select(*EVENT_COLUMNS)
-        .where(EVENT.c.id.in_(mentions))
+        .where(EVENT.c.id.in_(mentions), *([] if allowed is None else [allowed]))
         .order_by(EVENT.c.event_time, EVENT.c.id)
         .limit(limit)
     )

@@ -141,6 +141,9 @@ class TraceGraph:
     #: Whether the depth limit (or :data:`~ledger.trace.tracer.MAX_NODES`) left identifiers
     #: unexpanded.
     truncated: bool = False
+    #: Events the trace met but did not follow: its reader may not read them
+    #: (:func:`ledger.store.visibility.visible`), so neither do their links appear.
+    hidden: int = 0
 
     def identifiers(self, *types: str) -> list[str]:
         """Identifier nodes (of ``types`` when given), in depth then id order."""
@@ -173,6 +176,7 @@ class TraceGraph:
             "direction": self.direction,
             "depth": self.depth,
             "truncated": self.truncated,
+            "hidden": self.hidden,
             "nodes": [n.to_json() for n in sorted(self.nodes.values(), key=_node_order)],
             "edges": [e.to_json() for e in self.edges],
         }

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.trace.graph import TraceGraph
 from ledger.trace.tracer import Tracer
+from ledger.visibility import Reader
 
 __all__ = ["RecallScope", "recall_scope"]
 
@@ -39,13 +40,17 @@ class RecallScope:
             "parties": list(self.parties),
             "members": list(self.members),
             "truncated": self.graph.truncated,
+            "hidden": self.graph.hidden,
         }
 
 
-def recall_scope(engine: Engine, identifier: str, depth: int | None = None) -> RecallScope:
+def recall_scope(
+    engine: Engine, identifier: str, depth: int | None = None, *, reader: Reader
+) -> RecallScope:
     """Every finished product, logistic unit, site and member reached forward from
-    ``identifier`` (an input lot, usually)."""
-    graph = Tracer(engine).trace(identifier, "forward", depth)
+    ``identifier`` (an input lot, usually) through the events ``reader`` may read (the
+    answer's ``hidden`` counts those it met and may not)."""
+    graph = Tracer(engine).trace(identifier, "forward", depth, reader=reader)
     consumed = {e.source for e in graph.edges if e.relation == "transformation"}
     products = tuple(
         node

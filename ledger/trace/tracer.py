@@ -5,6 +5,12 @@ follows the events that link identifiers to each other, breadth-first, level by 
 (:class:`_Level`), on a :class:`_Walk` that carries what the trace has learned so far. Each
 level costs a handful of index-backed queries over ``event_identifier`` with batched ``IN``
 lists (never one query per node).
+
+A trace reads for one :class:`~ledger.visibility.Reader`: it follows only the events the
+reader may read (:func:`ledger.store.visibility.visible`, evaluated in the same query that
+reads each level's events) and counts the others it met (``TraceGraph.hidden``) without reading
+anything of them but their number: a hidden event's identifiers, sites and parties are not
+reached through it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from ledger.events import shorten
 from ledger.events.vocabulary import term_of
 from ledger.store.indexing import QUANTITY_ROLES, index_identifier, location_key
 from ledger.store.tables import EVENT, EVENT_IDENTIFIER, ORGANISATION
+from ledger.store.visibility import visible
 from ledger.trace.graph import (
     Direction,
     Edge,
@@ -35,6 +42,7 @@ from ledger.trace.graph import (
     identifier_type,
     label_of,
 )
+from ledger.visibility import Reader
 
 __all__ = ["DEFAULT_DEPTH", "MAX_DEPTH", "MAX_NODES", "Tracer", "trace"]
 
@@ -141,10 +149,12 @@ class Tracer:
         direction: Direction = "forward",
         depth: int | None = DEFAULT_DEPTH,
         *,
+        reader: Reader,
         max_nodes: int = MAX_NODES,
     ) -> TraceGraph:
         """The graph reached from ``identifier`` in ``direction`` within ``depth`` levels
-        (``None``: until nothing new is reached).
+        (``None``: until nothing new is reached), through the events ``reader`` may read
+        (the graph's ``hidden`` counts the events it met and may not read).
 
         Raises:
             InvalidInputError: an empty identifier, an unknown direction or a bad depth.
@@ -161,7 +171,7 @@ class Tracer:
         limit = MAX_DEPTH if depth is None else depth
         graph = TraceGraph(root=root, direction=direction, depth=limit)
         graph.nodes[root] = Node(root, "identifier", identifier_type(root), label_of(root), 0)
-        walk = _Walk(graph)
+        walk = _Walk(graph, allowed=visible(reader))
         lot = _lot_of(indexed.class_canonical)
         if lot is not None:
             walk.lots[root] = lot
@@ -176,6 +186,7 @@ class Tracer:
                 walk.level += 1
             self._name_members(conn, graph, walk.members, walk.edges)
         graph.edges = list(walk.edges.values())
+        graph.hidden = len(walk.hidden)
         return graph
 
     # ------------------------------------------------------------------ queries
@@ -200,7 +211,7 @@ class Tracer:
             )
             for chunk in _chunks(sorted(lot_nodes))
         ]
-        _fetch(conn, selected, out, walk.cache)
+        _fetch(conn, selected, out, walk)
         if forward:
             # Items whose lot only their own rows tell (the start, or an item named without
             # its lot where it was reached): their lot's quantities, in the same level.
@@ -224,7 +235,7 @@ class Tracer:
                         for chunk in _chunks(sorted(learned))
                     ],
                     out,
-                    walk.cache,
+                    walk,
                 )
         return out
 
@@ -271,14 +282,17 @@ def _fetch(
     conn: Connection,
     selected: Sequence[sa.Select[Any]],
     out: dict[int, _EventInfo],
-    cache: dict[int, _EventInfo],
+    walk: _Walk,
 ) -> None:
-    """Add the events each statement selects, with all their identifier rows, to ``out``:
-    one row per event, then the identifier rows of events this trace has not read yet
-    (``cache`` keeps those of earlier levels)."""
+    """Add the events each statement selects that the walk's reader may read, with all their
+    identifier rows, to ``out``: one row per event (whether the reader may read it is asked in
+    the same query; the others are only counted, in ``walk.hidden``), then the identifier rows
+    of events this trace has not read yet (``walk.cache`` keeps those of earlier levels)."""
+    cache, allowed = walk.cache, walk.allowed
+    readable = sa.true() if allowed is None else sa.case((allowed, sa.true()), else_=sa.false())
     for matching in selected:
         fresh: list[int] = []
-        for pk, kind, action, step, when, point, place, org, hash_id in conn.execute(
+        for pk, kind, action, step, when, point, place, org, hash_id, may in conn.execute(
             sa.select(
                 EVENT.c.id,
                 EVENT.c.event_type,
@@ -289,8 +303,12 @@ def _fetch(
                 EVENT.c.biz_location,
                 EVENT.c.organisation_id,
                 EVENT.c.hash_id,
+                readable.label("readable"),
             ).where(EVENT.c.id.in_(matching))
         ):
+            if not may:
+                walk.hidden.add(pk)
+                continue
             if pk in out:
                 continue  # selected by an earlier statement of this level
             known = cache.get(pk)
@@ -353,6 +371,10 @@ class _Walk:
     """What a trace has learned so far, level after level."""
 
     graph: TraceGraph
+    #: The reader's visibility condition on ``event`` (None: it reads every event).
+    allowed: sa.ColumnElement[bool] | None = None
+    #: Events the trace met that the reader may not read (their pks; only counted).
+    hidden: set[int] = field(default_factory=set)
     #: The level being expanded (0: the start's events).
     level: int = 0
     #: Item -> its lot (LGTIN), as the rows naming the item tell.
@@ -556,6 +578,8 @@ def trace(
     identifier: str,
     direction: Direction = "forward",
     depth: int | None = DEFAULT_DEPTH,
+    *,
+    reader: Reader,
 ) -> TraceGraph:
     """Shorthand for ``Tracer(engine).trace(...)``."""
-    return Tracer(engine).trace(identifier, direction, depth)
+    return Tracer(engine).trace(identifier, direction, depth, reader=reader)

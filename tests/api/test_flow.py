@@ -304,17 +304,23 @@ def test_trace_and_recall_scope(
     }
     assert capture(api, distributor.key, document(packing)).status_code == 202
     lot = quote(batch["identifier"], safe="")
-    forward = api.get(f"/identifiers/{lot}/trace?direction=forward", key=auditor.key)
+    # The trading partners see each other's events about the lot and its items (linked).
+    forward = api.get(f"/identifiers/{lot}/trace?direction=forward", key=supplier.key)
     assert forward.status_code == 200, forward.text
     nodes = {node["id"] for node in forward.json()["nodes"]}
     assert {batch["identifier"], pallet} <= nodes
+    assert forward.json()["hidden"] == 0
     scope = api.get(f"/identifiers/{lot}/recall-scope", key=supplier.key).json()
     assert pallet in scope["logistic_units"]
-    svg = api.get(f"/identifiers/{lot}/trace?format=svg", key=auditor.key)
+    svg = api.get(f"/identifiers/{lot}/trace?format=svg", key=supplier.key)
     assert svg.headers["content-type"] == "image/svg+xml"
     assert svg.text.lstrip().startswith("<")
     backward = api.get(
-        f"/identifiers/{quote(pallet, safe='')}/trace?direction=backward", key=auditor.key
+        f"/identifiers/{quote(pallet, safe='')}/trace?direction=backward", key=distributor.key
     ).json()
     assert batch["identifier"] in {node["id"] for node in backward["nodes"]}
+    # A member's auditor reads what its member reads: nothing of this lot.
+    unrelated = api.get(f"/identifiers/{lot}/trace", key=auditor.key).json()
+    assert [node["id"] for node in unrelated["nodes"]] == [batch["identifier"]]
+    assert unrelated["hidden"] >= 1
     assert api.get(f"/identifiers/{lot}/trace").status_code == 401

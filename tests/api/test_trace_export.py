@@ -15,7 +15,7 @@ from devnet.launcher import Devnet
 from ledger.bundle import verify_bundle
 from ledger.chain import ChainClient
 from ledger.store.repository import get_organisation
-from tests.api.conftest import Api, admit, app_settings
+from tests.api.conftest import ADMIN_KEY, Api, admit, app_settings
 from tests.ledger.trace.supply_chain import ROLES, SupplyChain, build_supply_chain
 
 
@@ -74,16 +74,21 @@ def test_backward_trace_as_json(served: Served) -> None:
 
 def test_forward_trace_reaches_both_retailers(served: Served) -> None:
     api, supply, keys = served
-    data = api.get(
-        path(supply.lots["flour_1"]), params={"depth": 20}, key=keys["supplier_a"]
-    ).json()
+    data = api.get(path(supply.lots["flour_1"]), params={"depth": 20}, key=ADMIN_KEY).json()
     sites = {n["id"] for n in data["nodes"] if n["kind"] == "site"}
     assert {supply.sites["retailer_1"], supply.sites["retailer_2"]} <= sites
-    shallow = api.get(
-        path(supply.lots["flour_1"]), params={"depth": 1}, key=keys["supplier_a"]
-    ).json()
+    assert data["hidden"] == 0
+    shallow = api.get(path(supply.lots["flour_1"]), params={"depth": 1}, key=ADMIN_KEY).json()
     assert shallow["truncated"] is True
     assert len(shallow["nodes"]) < len(data["nodes"])
+    # The supplier follows its own events and its partners' one hop from its lot (linked, the
+    # default): the cases' shipments to the retailers are hidden from it, and counted.
+    supplier = api.get(
+        path(supply.lots["flour_1"]), params={"depth": 20}, key=keys["supplier_a"]
+    ).json()
+    reached = {n["id"] for n in supplier["nodes"] if n["kind"] == "site"}
+    assert supply.sites["retailer_1"] not in reached
+    assert supplier["hidden"] > 0
 
 
 @pytest.mark.parametrize(
@@ -130,13 +135,19 @@ def test_trace_problems(served: Served) -> None:
 
 def test_export_verifies_offline(served: Served, devnet: Devnet, tmp_path: Path) -> None:
     api, supply, keys = served
-    answer = api.get("/export", params={"lot": supply.lots["cocoa"]}, key=keys["retailer_2"])
+    # The factory received and consumed the lot: it reads every event of the lot (linked).
+    answer = api.get("/export", params={"lot": supply.lots["cocoa"]}, key=keys["factory"])
     assert answer.status_code == 200, answer.text
     assert "attachment" in answer.headers["content-disposition"]
     bundle = answer.json()
     assert len(bundle["events"]) == 5
     result = verify_bundle(bundle, ChainClient(devnet.rpc_url))
     assert result.ok, [f.to_json() for f in result.findings]
+    # A retailer far down the chain reads fewer of them; its bundle verifies as well.
+    partial = api.get("/export", params={"lot": supply.lots["cocoa"]}, key=keys["retailer_2"])
+    held = {e["hash_id"] for e in partial.json()["events"]}
+    assert held < {e["hash_id"] for e in bundle["events"]}
+    assert verify_bundle(partial.json(), ChainClient(devnet.rpc_url)).ok
     ranged = api.get(
         "/export",
         params={"from": "2026-02-01T06:00:00Z", "to": "2026-02-01T06:05:00+00:00"},

@@ -22,9 +22,13 @@ from ledger.membership import Membership, PrefixOwnershipError
 from ledger.store.db import make_engine, migrate
 from ledger.store.models import AnchorBatch, Event, Organisation, Outbox, metadata
 from ledger.verify import Verifier
+from ledger.visibility import Reader
 from tests.helpers import sgtin_event, unique_prefix
 from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
+
+#: Trails read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
@@ -325,11 +329,11 @@ def test_trail_of_an_identifier_and_recall(
         ],
     )
     epc = f"urn:epc:id:sgtin:{gcp}.812345.TRAIL-1"
-    pending = verifier.verify_identifier(epc)
+    pending = verifier.verify_identifier(epc, reader=OPERATOR)
     assert pending.verdict == "pending"
     make_worker().drain()
     link = parse(epc).digital_link().replace("https://id.gs1.org/", "https://example.com/")
-    trail = verifier.verify_identifier(link)
+    trail = verifier.verify_identifier(link, reader=OPERATOR)
     assert trail.verdict == "verified"
     assert [e.biz_step for e in trail.events] == [
         "https://ref.gs1.org/cbv/BizStep-commissioning",
@@ -337,7 +341,10 @@ def test_trail_of_an_identifier_and_recall(
         "https://ref.gs1.org/cbv/BizStep-shipping",
     ]
     assert trail.recall is None
-    assert verifier.verify_identifier("urn:epc:id:sgtin:0614141.812345.NOPE").verdict == "unknown"
+    assert (
+        verifier.verify_identifier("urn:epc:id:sgtin:0614141.812345.NOPE", reader=OPERATOR).verdict
+        == "unknown"
+    )
 
 
 @pytest.mark.parametrize("scope", ["item", "lot"])
@@ -366,7 +373,7 @@ def test_recall_by_prefix_owner_shows_in_the_trail(
     status = membership.recall(owner.org_id, target, "Salmonella found in lot LOT-9")
     assert status.recalled
     if scope == "item":
-        trail = verifier.verify_identifier(epc)
+        trail = verifier.verify_identifier(epc, reader=OPERATOR)
         assert trail.verdict == "recalled"
         assert trail.recall is not None
         assert trail.recall["org_id"] == owner.org_id

@@ -19,9 +19,13 @@ from ledger.deployment import Deployment
 from ledger.membership import Member
 from ledger.store.models import AnchorBatch, Event, EventIdentifier, metadata
 from ledger.verify import Verifier
+from ledger.visibility import Reader
 from tests.helpers import sgtin_event
 from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
+
+#: Trails read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
@@ -174,7 +178,9 @@ def test_a_changed_identifier_index_row_is_tampered_and_the_trail_says_so(
     result = verifier.verify_event(pks[0])
     assert result.status == "tampered"
     assert any("identifier index" in reason for reason in result.reasons)
-    trail = verifier.verify_identifier("https://id.gs1.org/01/00614141000005/10/OTHER")
+    trail = verifier.verify_identifier(
+        "https://id.gs1.org/01/00614141000005/10/OTHER", reader=OPERATOR
+    )
     assert [e.verification.status for e in trail.events] == ["tampered"]
     assert trail.verdict == "tampered"
 

@@ -18,9 +18,13 @@ from ledger.identifiers import parse
 from ledger.membership import Membership
 from ledger.store.models import Event, metadata
 from ledger.verify import TrailVerification, Verifier
+from ledger.visibility import Reader
 from tests.helpers import anchor_all, sgtin_event, unique_prefix
 from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
+
+#: Trails read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 _event = metadata.tables[Event.__tablename__]
 
@@ -114,7 +118,7 @@ def test_a_trail_document_has_the_identifier_verdict_recall_origin_and_events(
     assert anchor_all(engine, chain.rpc_url, deployment, keyring) == 2
     verifier = Verifier(engine, chain, deployment)
     epc = f"urn:epc:id:sgtin:{gcp}.812345.T1"
-    trail = verifier.verify_identifier(epc)
+    trail = verifier.verify_identifier(epc, reader=OPERATOR)
     document = trail.to_json()
     assert json.loads(json.dumps(document)) == document
     ident = parse(epc)
@@ -150,7 +154,7 @@ def test_a_trail_document_has_the_identifier_verdict_recall_origin_and_events(
     # A recall of the item's class, as the chain records it.
     block_before = chain.w3.eth.block_number
     membership.recall(owner.org_id, klass.canonical, "metal fragments")
-    recalled = verifier.verify_identifier(epc).to_json()
+    recalled = verifier.verify_identifier(epc, reader=OPERATOR).to_json()
     assert recalled["verdict"] == "recalled"
     recall = recalled["recall"]
     assert recall is not None
@@ -168,7 +172,7 @@ def test_the_identifier_is_the_one_asked_for(
     (and a trail built elsewhere, parsed again from it) has no lot."""
     verifier = Verifier(engine, chain, deployment)
     text = "https://id.gs1.org/01/09506000134352/10/LOT1/21/S1"
-    document = verifier.verify_identifier(text).to_json()
+    document = verifier.verify_identifier(text, reader=OPERATOR).to_json()
     assert document["identifier"]["canonical"] == "https://id.gs1.org/01/09506000134352/21/S1"
     assert document["identifier"]["class_identifier"] == (
         "https://id.gs1.org/01/09506000134352/10/LOT1"

@@ -21,12 +21,16 @@ from ledger.deployment import Deployment
 from ledger.membership import Member, Membership
 from ledger.store.models import AnchorBatch, Event, OrgRole, metadata
 from ledger.verify import Verifier
+from ledger.visibility import Reader
 from tests.conftest import devnet_settings
 from tests.helpers import anchor_all, free_port, sgtin_event, unique_prefix
 from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 from wallets.keystore import SCRYPT_N_LIGHT
 from wallets.signer import as_signer
+
+#: Trails read as the operator (every event); visibility has tests of its own.
+OPERATOR = Reader.operator()
 
 _event = metadata.tables[Event.__tablename__]
 _batch = metadata.tables[AnchorBatch.__tablename__]
@@ -83,7 +87,7 @@ def test_a_trail_reads_the_chain_in_one_batch(
     anchor_all(engine, chain.rpc_url, deployment, keyring)
     counting = CountingChain(chain.rpc_url)
     verifier = Verifier(engine, counting, deployment)
-    first = verifier.verify_identifier(epc)
+    first = verifier.verify_identifier(epc, reader=OPERATOR)
     assert first.verdict == "verified", [e.verification.reasons for e in first.events]
     assert len({e.verification.root for e in first.events}) == 2
     assert len(counting.batches) == 1
@@ -94,7 +98,7 @@ def test_a_trail_reads_the_chain_in_one_batch(
     assert len(anchor_facts.RECORDS) == 2
 
     counting.batches.clear()
-    again = verifier.verify_identifier(epc)
+    again = verifier.verify_identifier(epc, reader=OPERATOR)
     assert again.verdict == "verified"
     assert len(counting.batches) == 1
     methods = counting.batches[0]
@@ -117,7 +121,7 @@ def test_a_cached_record_never_passes_a_tampered_row(
     _member, epc, pks = item_trail(make_member, capture, steps=["commissioning", "packing"])
     anchor_all(engine, chain.rpc_url, deployment, keyring)
     verifier = Verifier(engine, chain, deployment)
-    assert verifier.verify_identifier(epc).verdict == "verified"
+    assert verifier.verify_identifier(epc, reader=OPERATOR).verdict == "verified"
     assert len(anchor_facts.RECORDS) == 1
     with engine.connect() as conn:
         row = conn.execute(
@@ -132,7 +136,7 @@ def test_a_cached_record_never_passes_a_tampered_row(
             original = conn.execute(sa.select(table).where(table.c.id == key)).one()._mapping
             conn.execute(table.update().where(table.c.id == key).values(**values))
         try:
-            trail = verifier.verify_identifier(epc)
+            trail = verifier.verify_identifier(epc, reader=OPERATOR)
         finally:
             with engine.begin() as conn:
                 restore = {k: original[k] for k in values}
@@ -153,7 +157,7 @@ def test_a_cached_record_never_passes_a_tampered_row(
     other = "0x" + "ab" * 32
     status, reasons = status_after(_batch, batch.id, tx_hash=other)
     assert reasons == (f"the anchoring transaction {other} is not on the chain",)
-    assert verifier.verify_identifier(epc).verdict == "verified"
+    assert verifier.verify_identifier(epc, reader=OPERATOR).verdict == "verified"
 
 
 @pytest.fixture
@@ -183,7 +187,7 @@ def test_a_lost_block_drops_the_cached_record(
     snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     anchor_all(engine, own_devnet.rpc_url, deployment, keyring)
     verifier = Verifier(engine, chain, deployment)
-    assert verifier.verify_identifier(epc).verdict == "verified"
+    assert verifier.verify_identifier(epc, reader=OPERATOR).verdict == "verified"
     ((key, record),) = list(anchor_facts.RECORDS._entries.items())
     assert record.complete
 
@@ -191,7 +195,7 @@ def test_a_lost_block_drops_the_cached_record(
     for _ in range(3):
         chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     assert chain.block_hash(record.block) != record.tx_block_hash
-    trail = verifier.verify_identifier(epc)
+    trail = verifier.verify_identifier(epc, reader=OPERATOR)
     (entry,) = trail.events
     assert entry.verification.status == "tampered"
     assert entry.verification.reasons == (
@@ -242,14 +246,17 @@ def test_an_unreachable_chain_makes_the_trail_unknown(
     anchor_all(engine, chain.rpc_url, deployment, keyring)
     down = CountingChain(f"http://127.0.0.1:{free_port()}")
     down._chain_id = chain.chain_id  # known from before the node went away
-    trail = Verifier(engine, down, deployment).verify_identifier(epc)
+    trail = Verifier(engine, down, deployment).verify_identifier(epc, reader=OPERATOR)
     assert trail.verdict == "unknown"
     assert {e.verification.status for e in trail.events} == {"unknown"}
     assert all(e.verification.reasons[0].startswith("chain unreachable: ") for e in trail.events)
     assert trail.reasons[0].startswith("recall status unknown: ")
     assert len(down.batches) == 1
     assert len(anchor_facts.RECORDS) == 0
-    assert Verifier(engine, chain, deployment).verify_identifier(epc).verdict == "verified"
+    assert (
+        Verifier(engine, chain, deployment).verify_identifier(epc, reader=OPERATOR).verdict
+        == "verified"
+    )
 
 
 def test_a_batch_answers_each_request_or_says_why(chain: ChainClient, anchor: Any) -> None:

@@ -21,18 +21,18 @@ SERIAL_2 = index_identifier("urn:epc:id:sgtin:0614141.812345.2")
 
 def test_first_recorded(engine: Engine, org: int) -> None:
     assert SERIAL_1.class_canonical is not None
-    assert first_recorded(engine, SERIAL_1.canonical) is None
+    assert first_recorded(engine, SERIAL_1.canonical, reader=OPERATOR) is None
     first = capture_events(engine, parse([sgtin_observation([1])]), organisation_id=org)
     capture_events(engine, parse([sgtin_observation([1, 2], minute=5)]), organisation_id=org)
     stored = get_event_by_hash(engine, first.events[0].hash_id, reader=OPERATOR)
     assert stored is not None
-    assert first_recorded(engine, SERIAL_1.canonical) == stored.record_time
+    assert first_recorded(engine, SERIAL_1.canonical, reader=OPERATOR) == stored.record_time
     # The class (the GTIN) was first recorded with the first serial that mentions it.
-    assert first_recorded(engine, SERIAL_1.class_canonical) == stored.record_time
-    later = first_recorded(engine, SERIAL_2.canonical)
+    assert first_recorded(engine, SERIAL_1.class_canonical, reader=OPERATOR) == stored.record_time
+    later = first_recorded(engine, SERIAL_2.canonical, reader=OPERATOR)
     assert later is not None
     assert later > stored.record_time
-    assert first_recorded(engine, "https://id.gs1.org/01/00000000000000") is None
+    assert first_recorded(engine, "https://id.gs1.org/01/00000000000000", reader=OPERATOR) is None
 
 
 def test_mentions_after(engine: Engine, org: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
@@ -183,16 +185,20 @@ def test_events_by_identifier_in_time_order_over_all_roles(engine: Engine, org: 
         )
     }
     expected = [pk["made"], pk["packed"], pk["shipped"]]
-    assert [e.id for e in events_by_identifier(engine, item)] == expected
+
+    def ids(identifier: str, **options: Any) -> list[int]:
+        return [e.id for e in events_by_identifier(engine, identifier, reader=OPERATOR, **options)]
+
+    assert ids(item) == expected
     digital_link = "https://id.gs1.org/01/80614141123458/21/7"
-    assert [e.id for e in events_by_identifier(engine, digital_link)] == expected
-    assert [e.id for e in events_by_identifier(engine, item, roles=["child"])] == [pk["packed"]]
-    assert [e.id for e in events_by_identifier(engine, item, limit=2)] == expected[:2]
-    assert events_by_identifier(engine, "urn:epc:id:sgtin:0614141.812345.99") == []
+    assert ids(digital_link) == expected
+    assert ids(item, roles=["child"]) == [pk["packed"]]
+    assert ids(item, limit=2) == expected[:2]
+    assert ids("urn:epc:id:sgtin:0614141.812345.99") == []
     with pytest.raises(InvalidInputError):
-        events_by_identifier(engine, item, roles=["owner"])
+        ids(item, roles=["owner"])
     with pytest.raises(InvalidInputError):
-        events_by_identifier(engine, item, limit=0)
+        ids(item, limit=0)
 
 
 def test_organisation_in_a_session(engine: Engine) -> None:

@@ -8,8 +8,12 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from ledger.trace import identifier_type, trace
+from ledger.visibility import Reader
 from tests.helpers import DL, gln, gtin, sscc
 from tests.ledger.trace.supply_chain import SupplyChain
+
+#: Traces read as the operator (every event) unless a test says otherwise.
+OPERATOR = Reader.operator()
 
 
 def test_identifier_types() -> None:
@@ -22,7 +26,7 @@ def test_identifier_types() -> None:
 
 
 def test_json_round_trip(engine: Engine, supply_chain: SupplyChain) -> None:
-    graph = trace(engine, supply_chain.pallets["pallet_1"], "backward", depth=None)
+    graph = trace(engine, supply_chain.pallets["pallet_1"], "backward", depth=None, reader=OPERATOR)
     data = json.loads(json.dumps(graph.to_json()))
     assert data["root"] == supply_chain.pallets["pallet_1"]
     assert data["direction"] == "backward"

@@ -6,14 +6,18 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from ledger.trace import recall_scope
+from ledger.visibility import Reader
 from tests.ledger.trace.supply_chain import SupplyChain, org_id
+
+#: Traces read as the operator (every event) unless a test says otherwise.
+OPERATOR = Reader.operator()
 
 
 def test_forward_from_an_ingredient_lot_reaches_its_products_and_both_retailers(
     engine: Engine, supply_chain: SupplyChain
 ) -> None:
     chain = supply_chain
-    scope = recall_scope(engine, chain.lots["flour_1"])
+    scope = recall_scope(engine, chain.lots["flour_1"], reader=OPERATOR)
     assert set(scope.products) == set(chain.items["cake"])
     assert set(scope.logistic_units) == {
         chain.cases["case_1"],
@@ -54,7 +58,7 @@ def test_forward_from_the_other_flour_lot_reaches_only_biscuits_and_one_retailer
     engine: Engine, supply_chain: SupplyChain
 ) -> None:
     chain = supply_chain
-    scope = recall_scope(engine, chain.lots["flour_2"])
+    scope = recall_scope(engine, chain.lots["flour_2"], reader=OPERATOR)
     # The biscuit lot (an output class), then its items through their lot.
     assert set(scope.products) == {chain.lots["biscuit"], *chain.items["biscuit"]}
     assert set(scope.logistic_units) == {chain.cases["case_3"], chain.pallets["pallet_2"]}
@@ -68,7 +72,7 @@ def test_a_shared_ingredient_reaches_both_products(
     engine: Engine, supply_chain: SupplyChain
 ) -> None:
     chain = supply_chain
-    scope = recall_scope(engine, chain.lots["sugar"])
+    scope = recall_scope(engine, chain.lots["sugar"], reader=OPERATOR)
     assert set(scope.products) == {
         *chain.items["cake"],
         chain.lots["biscuit"],

@@ -7,14 +7,18 @@ from defusedxml.ElementTree import fromstring
 from sqlalchemy.engine import Engine
 
 from ledger.trace import render_svg, trace
+from ledger.visibility import Reader
 from tests.ledger.trace.supply_chain import SupplyChain
+
+#: Traces read as the operator (every event) unless a test says otherwise.
+OPERATOR = Reader.operator()
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_svg_is_layered_left_to_right(engine: Engine, supply_chain: SupplyChain) -> None:
     chain = supply_chain
-    graph = trace(engine, chain.lots["flour_1"], "forward", depth=None)
+    graph = trace(engine, chain.lots["flour_1"], "forward", depth=None, reader=OPERATOR)
     svg = render_svg(graph)
     root = fromstring(svg.encode())
     assert root.tag == f"{SVG}svg"
@@ -36,7 +40,7 @@ def test_svg_is_layered_left_to_right(engine: Engine, supply_chain: SupplyChain)
     assert all(g.find(f"{SVG}path") is not None for g in edges)
     assert "packing" in svg
     # Backward: upstream still on the left.
-    back = trace(engine, pallet, "backward", depth=None)
+    back = trace(engine, pallet, "backward", depth=None, reader=OPERATOR)
     x_back = {}
     for g in fromstring(render_svg(back).encode()).findall(f"{SVG}g[@class]"):
         title, rect = g.find(f"{SVG}title"), g.find(f"{SVG}rect")
@@ -46,7 +50,7 @@ def test_svg_is_layered_left_to_right(engine: Engine, supply_chain: SupplyChain)
 
 
 def test_svg_summarises_wide_layers_and_escapes(engine: Engine, supply_chain: SupplyChain) -> None:
-    graph = trace(engine, supply_chain.lots["flour_1"], "forward", depth=None)
+    graph = trace(engine, supply_chain.lots["flour_1"], "forward", depth=None, reader=OPERATOR)
     svg = render_svg(graph, max_per_layer=3)
     columns: dict[str, int] = {}
     for g in fromstring(svg.encode()).findall(f"{SVG}g[@class]"):
@@ -56,7 +60,7 @@ def test_svg_summarises_wide_layers_and_escapes(engine: Engine, supply_chain: Su
     assert max(columns.values()) == 3
     depth_1 = [n for n in graph.nodes.values() if n.depth == 1]
     assert f"+{len(depth_1) - 2} more (" in svg
-    weird = trace(engine, 'urn:x:<b a="1">&', "forward")
+    weird = trace(engine, 'urn:x:<b a="1">&', "forward", reader=OPERATOR)
     text = render_svg(weird)
     fromstring(text.encode())
     assert "&lt;b a=&quot;1&quot;&gt;&amp;" in text
@@ -76,7 +80,7 @@ def test_svg_edge_labels_name_the_events_of_each_link(
     engine: Engine, supply_chain: SupplyChain
 ) -> None:
     """A link made by several events names each of them, not the first one N times."""
-    graph = trace(engine, supply_chain.lots["flour_1"], "forward", depth=None)
+    graph = trace(engine, supply_chain.lots["flour_1"], "forward", depth=None, reader=OPERATOR)
     labels = svg_edge_labels(render_svg(graph))
     # case -> pallet: packed at the factory, unpacked at the distribution centre.
     assert "packing ADD, unpacking DELETE" in labels

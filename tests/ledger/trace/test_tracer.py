@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.errors import InvalidInputError
 from ledger.trace import Tracer, recall_scope, trace
+from ledger.visibility import Reader
 from tests.helpers import DL, gln, sscc
 from tests.ledger.trace.supply_chain import (
     Recorder,
@@ -22,6 +23,9 @@ from tests.ledger.trace.supply_chain import (
     offline_members,
     pgln,
 )
+
+#: Traces read as the operator (every event) unless a test says otherwise.
+OPERATOR = Reader.operator()
 
 
 @contextmanager
@@ -42,7 +46,7 @@ def test_an_item_follows_its_lot_consumed_by_quantity(
     engine: Engine, supply_chain: SupplyChain
 ) -> None:
     chain = supply_chain
-    graph = trace(engine, chain.bag, "forward", depth=None)
+    graph = trace(engine, chain.bag, "forward", depth=None, reader=OPERATOR)
     assert set(chain.items["cake"]) <= set(graph.nodes)
     assert chain.sites["retailer_1"] in graph.sites()
     # The bag reaches the cakes directly, not through its lot (whose other bags it is not).
@@ -59,7 +63,7 @@ def test_backward_from_a_pallet_case_or_cake_finds_its_ingredient_lots(
         "case_1": chain.cases["case_1"],
         "item": chain.items["cake"][0],
     }[start]
-    graph = trace(engine, origin, "backward", depth=None)
+    graph = trace(engine, origin, "backward", depth=None, reader=OPERATOR)
     lots = set(graph.identifiers("lot"))
     assert {chain.lots[k] for k in ("flour_1", "sugar", "cocoa")} <= lots
     assert chain.lots["flour_2"] not in lots
@@ -82,7 +86,7 @@ def test_backward_from_a_biscuit_case_goes_through_the_output_class(
     engine: Engine, supply_chain: SupplyChain
 ) -> None:
     chain = supply_chain
-    graph = trace(engine, chain.cases["case_3"], "backward", depth=None)
+    graph = trace(engine, chain.cases["case_3"], "backward", depth=None, reader=OPERATOR)
     assert set(graph.identifiers("lot")) >= {chain.lots["biscuit"], chain.lots["flour_2"]}
     assert chain.lots["flour_1"] not in graph.nodes
     assert chain.lots["cocoa"] not in graph.nodes
@@ -94,16 +98,16 @@ def test_backward_from_a_biscuit_case_goes_through_the_output_class(
 
 def test_depth_limits_the_trace(engine: Engine, supply_chain: SupplyChain) -> None:
     chain = supply_chain
-    one = trace(engine, chain.lots["flour_1"], "forward", depth=1)
+    one = trace(engine, chain.lots["flour_1"], "forward", depth=1, reader=OPERATOR)
     assert one.truncated
     assert set(one.identifiers("item")) == set(chain.items["cake"])
     assert not one.identifiers("logistic_unit")
-    two = trace(engine, chain.lots["flour_1"], "forward", depth=2)
+    two = trace(engine, chain.lots["flour_1"], "forward", depth=2, reader=OPERATOR)
     assert set(two.identifiers("logistic_unit")) == {chain.cases["case_1"], chain.cases["case_2"]}
-    zero = trace(engine, chain.lots["flour_1"], "forward", depth=0)
+    zero = trace(engine, chain.lots["flour_1"], "forward", depth=0, reader=OPERATOR)
     assert list(zero.nodes) == [chain.lots["flour_1"]]
     assert zero.truncated
-    full = trace(engine, chain.lots["flour_1"], "forward", depth=None)
+    full = trace(engine, chain.lots["flour_1"], "forward", depth=None, reader=OPERATOR)
     assert not full.truncated
 
 
@@ -112,23 +116,27 @@ def test_any_identifier_form_starts_the_same_trace(
 ) -> None:
     chain = supply_chain
     gtin14 = chain.lots["flour_1"].split("/01/")[1].split("/")[0]
-    by_epc = trace(engine, f"urn:epc:class:lgtin:0614141.{gtin14[0]}{gtin14[8:13]}.F1")
-    by_dl = trace(engine, chain.lots["flour_1"])
+    by_epc = trace(
+        engine, f"urn:epc:class:lgtin:0614141.{gtin14[0]}{gtin14[8:13]}.F1", reader=OPERATOR
+    )
+    by_dl = trace(engine, chain.lots["flour_1"], reader=OPERATOR)
     assert by_epc.root == by_dl.root == chain.lots["flour_1"]
     assert set(by_epc.nodes) == set(by_dl.nodes)
 
 
 def test_unknown_identifier_and_bad_arguments(engine: Engine) -> None:
-    graph = trace(engine, "urn:uuid:5c1f0a3e-1b2c-4d5e-8f90-123456789abc", "backward")
+    graph = trace(
+        engine, "urn:uuid:5c1f0a3e-1b2c-4d5e-8f90-123456789abc", "backward", reader=OPERATOR
+    )
     assert list(graph.nodes) == ["urn:uuid:5c1f0a3e-1b2c-4d5e-8f90-123456789abc"]
     assert graph.edges == []
     tracer = Tracer(engine)
     with pytest.raises(InvalidInputError):
-        tracer.trace("  ")
+        tracer.trace("  ", reader=OPERATOR)
     with pytest.raises(InvalidInputError):
-        tracer.trace(f"{DL}/00/{sscc('0614141', 1)}", "sideways")  # type: ignore[arg-type]
+        tracer.trace(f"{DL}/00/{sscc('0614141', 1)}", "sideways", reader=OPERATOR)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
-        tracer.trace(f"{DL}/00/{sscc('0614141', 1)}", depth=-1)
+        tracer.trace(f"{DL}/00/{sscc('0614141', 1)}", depth=-1, reader=OPERATOR)
 
 
 def test_queries_are_batched_per_level_not_per_node(engine: Engine) -> None:
@@ -161,7 +169,7 @@ def test_queries_are_batched_per_level_not_per_node(engine: Engine) -> None:
         ],
     )
     with count_statements(engine) as statements:
-        graph = trace(engine, chain.lots["flour_1"], "forward", depth=None)
+        graph = trace(engine, chain.lots["flour_1"], "forward", depth=None, reader=OPERATOR)
     assert len(graph.identifiers("item")) == 306, graph.identifiers("item")[:5]
     assert len(graph.identifiers("logistic_unit")) == 33
     levels = max(n.depth for n in graph.nodes.values())
@@ -197,7 +205,7 @@ def test_a_shipment_to_a_buyer_shows_the_buyer_as_a_party(engine: Engine) -> Non
             ],
         },
     )
-    forward = trace(engine, pallet, "forward")
+    forward = trace(engine, pallet, "forward", reader=OPERATOR)
     assert forward.nodes[buyer].kind == "party"
     assert forward.nodes[buyer].type == "party"
     assert forward.nodes[buyer].label == f"PGLN {pgln('0614141', 502)}"
@@ -208,7 +216,7 @@ def test_a_shipment_to_a_buyer_shows_the_buyer_as_a_party(engine: Engine) -> Non
     assert (carrier, "party", "destination:possessing_party", "shipping") in roles
     assert (seller, "party", "source:owning_party", "shipping") in roles
     assert (store, "location", "destination", "shipping") in roles
-    backward = trace(engine, pallet, "backward")
+    backward = trace(engine, pallet, "backward", reader=OPERATOR)
     assert backward.parties() == forward.parties()
-    assert buyer in recall_scope(engine, pallet).parties
+    assert buyer in recall_scope(engine, pallet, reader=OPERATOR).parties
     assert buyer in json.dumps(forward.to_json())
