@@ -4,8 +4,9 @@ Every subcommand imports what it needs when it runs, so ``tracechain --help`` an
 commands start fast and need no web stack. One module per command group: :mod:`cli.devnet`,
 :mod:`cli.members`, :mod:`cli.events` (capture, query), :mod:`cli.trace`, :mod:`cli.verify`,
 :mod:`cli.audit`, :mod:`cli.bundle` (export, verify-bundle), :mod:`cli.serve` (serve,
-anchor-worker); :mod:`cli.backends` is where their data comes from, :mod:`cli.output` how they
-print, :mod:`cli.errors` how failures become messages and exit codes.
+anchor-worker), :mod:`cli.access` (grant, link: through the API only); :mod:`cli.backends` is
+where their data comes from, :mod:`cli.output` how they print, :mod:`cli.errors` how failures
+become messages and exit codes.
 
 Commands talk to the database and the chain directly (``DATABASE_URL``,
 ``TRACECHAIN_RPC_URL``, the deployment record in ``TRACECHAIN_DATA_DIR``); ``capture``,
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, bundle, devnet, events, members, serve, trace, verify
+from cli import access, audit, bundle, devnet, events, members, serve, trace, verify
 from cli.errors import HandledGroup
 
 __all__ = ["app"]
@@ -36,6 +37,8 @@ app = typer.Typer(
 )
 app.add_typer(devnet.app, name="devnet")
 app.add_typer(members.app, name="members")
+app.add_typer(access.grant_app, name="grant")
+app.add_typer(access.link_app, name="link")
 app.command("serve")(serve.serve)
 app.command("anchor-worker")(serve.anchor_worker)
 app.command("capture")(events.capture)
