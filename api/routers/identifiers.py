@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.auth import Principal
-from api.capture_service import capture_body
+from api.capture_service import AudienceChoice, capture_body
 from api.deps import RecorderDep, ServicesDep, SignedInViewerDep, ViewerDep
 from api.identity import parse_identifier
 from api.pages import choose_format, serve_trail
@@ -30,7 +30,7 @@ from ledger.identifiers.hashing import keccak256
 from ledger.membership import RecallStatus
 from ledger.store.repository import events_by_identifier
 from ledger.trace import DEFAULT_DEPTH, MAX_DEPTH, recall_scope, render_svg, trace
-from ledger.visibility import Reader
+from ledger.visibility import Reader, Visibility
 
 router = APIRouter(tags=["Identifiers"])
 
@@ -209,8 +209,15 @@ def _recall(services: Services, who: Principal, text: str, reason: str, *, lift:
     services.trails.clear()
     services.metrics.recalls.labels("lift" if lift else "recall").inc()
     notice = recall_notice(identifier, reason, lift=lift)
+    # A recall speaks to every buyer: its notice (and so its reason) is public whatever the
+    # owner's default visibility.
     capture_body(
-        services, who, json.dumps(notice).encode(), "application/ld+json", single_event=True
+        services,
+        who,
+        json.dumps(notice).encode(),
+        "application/ld+json",
+        single_event=True,
+        audience=AudienceChoice(Visibility.PUBLIC),
     )
     services.trails.clear()
     return _recall_out(services, status, who.reader)
@@ -227,7 +234,8 @@ async def recall(
 ) -> RecallOut:
     """Recall an item, or a lot (GTIN + lot) or product (GTIN), on chain; only the member
     owning the identifier's prefix may. The reason is kept as a recall notice event in the
-    trail (its keccak256 is on chain), and every scan shows the recall at once."""
+    trail (its keccak256 is on chain; the notice is ``public`` whatever the member's default
+    visibility), and every scan shows the recall at once."""
     return await run_in_threadpool(_recall, services, who, identifier, body.reason, lift=False)
 
 
