@@ -32,12 +32,14 @@ def export(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write here (default: stdout).")] = None,
 ) -> None:
-    """Write a self-contained bundle of events for offline verification.
+    """Write a self-contained bundle of events for offline verification (every selected
+    event: a local export is the operator's).
 
     Events as captured, hashes, proofs, roots, anchoring transactions, recorders, chain id and
     genesis hash: `tracechain verify-bundle` needs nothing else but a node of the chain.
     """
     from ledger.bundle import dump_bundle, export_bundle
+    from ledger.visibility import Reader
 
     if trace_direction not in (None, "forward", "backward"):
         die("--trace is forward or backward", ExitCode.FAILED)
@@ -50,6 +52,7 @@ def export(
         from_time=from_time,
         to_time=to_time,
         trace=trace_direction,  # type: ignore[arg-type]
+        reader=Reader.operator(),  # a local export reads the database: the operator's view
     )
     text = dump_bundle(bundle)
     if out is None:

@@ -1,9 +1,11 @@
 """``GET /export``: a self-contained bundle of events for offline verification.
 
-Member keys only. The bundle holds the events as captured, their hashes, proofs, roots, the
-anchoring transactions and blocks, recorders, the contract address, chain id and genesis hash:
-``tracechain verify-bundle FILE --rpc URL`` checks it against any node of the chain, with no
-database and no API.
+Signed-in callers only; the bundle holds only the events the caller may read
+(:func:`ledger.store.visibility.visible`: a member's own and what others' visibility lets it
+read; the consortium admin every event), and still verifies whole. The bundle holds the
+events as captured, their hashes, proofs, roots, the anchoring transactions and blocks,
+recorders, the contract address, chain id and genesis hash: ``tracechain verify-bundle FILE
+--rpc URL`` checks it against any node of the chain, with no database and no API.
 
 The bundle is streamed: the selection is checked, counted and its chain reads done first (so
 every refusal is a problem answer, before any byte of the bundle), then the JSON is written
@@ -20,7 +22,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import ReaderDep, ServicesDep
+from api.deps import ServicesDep, SignedInViewerDep
 from api.problems import problem_responses
 from api.schemas import IsoDateTime
 from ledger.bundle import BUNDLE_FORMAT
@@ -52,7 +54,7 @@ def _encoded(plan: BundlePlan) -> Iterator[bytes]:
 )
 async def export(
     services: ServicesDep,
-    _: ReaderDep,
+    viewer: SignedInViewerDep,
     identifier: Annotated[
         str | None, Query(description="Events mentioning it (or items of its lot).")
     ] = None,
@@ -71,7 +73,8 @@ async def export(
     ] = None,
 ) -> StreamingResponse:
     """The bundle of the selected events: give ``identifier`` or ``lot``, and/or ``from`` /
-    ``to``. Times need a UTC offset. The body is streamed (chunked)."""
+    ``to``. Times need a UTC offset. The body is streamed (chunked). Only events the caller
+    may read are bundled (the trace walks only through them); their proofs verify alone."""
     plan = await run_in_threadpool(
         _plan,
         services,
@@ -80,6 +83,7 @@ async def export(
         from_time=from_time,
         to_time=to_time,
         trace=trace,
+        reader=viewer,
     )
     return StreamingResponse(
         _encoded(plan),

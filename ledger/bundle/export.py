@@ -3,6 +3,13 @@
 :func:`export_bundle` selects events by identifier (the events mentioning it, or items of its
 lot; optionally every event of its trace), by lot, and/or by event-time range, and gives the
 bundle in memory; :mod:`ledger.bundle.stream` writes the same bundle piece by piece.
+
+A bundle is exported for a :class:`~ledger.visibility.Reader` and holds only the events it may
+read (:func:`ledger.store.visibility.visible` is one of the selection's conditions; a trace
+walks only through them). Its batches still list every leaf of theirs (opaque hashes, which
+rebuild the anchored root and its count) but only the bundled events, and every bundled event
+carries its own Merkle proof: a proof needs the siblings' hashes, never their contents, so a
+filtered bundle verifies as a whole one does.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from ledger.identifiers import IdentifierError, parse
 from ledger.merkle import MerkleError, event_leaf
 from ledger.store.indexing import index_identifier
 from ledger.store.tables import ANCHOR_BATCH, EVENT, EVENT_IDENTIFIER, ORGANISATION
+from ledger.store.visibility import visible
 from ledger.trace import Direction, Tracer
+from ledger.visibility import Reader
 
 __all__ = [
     "MAX_BUNDLE_EVENTS",
@@ -94,10 +103,11 @@ def event_selection(
     from_time: datetime | str | None,
     to_time: datetime | str | None,
     trace: Direction | None,
+    reader: Reader,
 ) -> Selection:
     """The conditions on stored events of a bundle's selection (checked): events mentioning
     ``identifier`` or items of ``lot`` (with ``trace``, every event of its trace), and/or event
-    times in ``[from_time, to_time)``.
+    times in ``[from_time, to_time)``, of those ``reader`` may read.
 
     Raises:
         InvalidInputError: no selection, both an identifier and a lot, or a bad one of them.
@@ -122,7 +132,7 @@ def event_selection(
             )
         )
         if trace is not None:
-            pks = Tracer(engine).trace(target, trace, None).event_pks()
+            pks = Tracer(engine).trace(target, trace, None, reader=reader).event_pks()
             conditions.append(sa.or_(EVENT.c.id.in_(mentions), EVENT.c.id.in_(pks)))
         else:
             conditions.append(EVENT.c.id.in_(mentions))
@@ -130,6 +140,9 @@ def event_selection(
         conditions.append(EVENT.c.event_time >= start)
     if end is not None:
         conditions.append(EVENT.c.event_time < end)
+    allowed = visible(reader)
+    if allowed is not None:
+        conditions.append(allowed)
     scope = Scope(
         identifier=target if lot is None else None,
         lot=target if lot is not None else None,
@@ -157,6 +170,7 @@ def export_bundle(
     chain: ChainClient,
     deployment: Deployment,
     *,
+    reader: Reader,
     identifier: str | None = None,
     lot: str | None = None,
     from_time: datetime | str | None = None,
@@ -164,7 +178,8 @@ def export_bundle(
     trace: Direction | None = None,
     max_events: int = MAX_BUNDLE_EVENTS,
 ) -> dict[str, Any]:
-    """The bundle (a JSON-ready dict, :meth:`Bundle.dump`) of the selected events.
+    """The bundle (a JSON-ready dict, :meth:`Bundle.dump`) of the selected events that
+    ``reader`` may read (the operator's own tools pass :meth:`Reader.operator`).
 
     Give an ``identifier`` or a ``lot`` (events mentioning it or items of the lot; with
     ``trace``, every event of its backward or forward trace), and/or a time range
@@ -175,7 +190,13 @@ def export_bundle(
             ``max_events`` events.
     """
     selection = event_selection(
-        engine, identifier=identifier, lot=lot, from_time=from_time, to_time=to_time, trace=trace
+        engine,
+        identifier=identifier,
+        lot=lot,
+        from_time=from_time,
+        to_time=to_time,
+        trace=trace,
+        reader=reader,
     )
     with engine.connect() as conn:
         rows = conn.execute(

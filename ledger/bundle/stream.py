@@ -37,6 +37,7 @@ from ledger.deployment import Deployment
 from ledger.errors import InvalidInputError
 from ledger.store.tables import ANCHOR_BATCH, EVENT, ORGANISATION
 from ledger.trace import Direction
+from ledger.visibility import Reader
 
 __all__ = ["EVENTS_PER_PAGE", "BundlePlan", "plan_bundle"]
 
@@ -243,6 +244,7 @@ def plan_bundle(
     chain: ChainClient,
     deployment: Deployment,
     *,
+    reader: Reader,
     identifier: str | None = None,
     lot: str | None = None,
     from_time: datetime | str | None = None,
@@ -250,7 +252,9 @@ def plan_bundle(
     trace: Direction | None = None,
     max_events: int = MAX_BUNDLE_EVENTS,
 ) -> BundlePlan:
-    """Check a selection (as :func:`ledger.bundle.export_bundle` does) and plan its bundle.
+    """Check a selection (as :func:`ledger.bundle.export_bundle` does) and plan the bundle of
+    the selected events ``reader`` may read (the selection's conditions hold the visibility
+    rule, so every page, batch and count of the plan is of those events only).
 
     Raises:
         InvalidInputError: no selection, a bad identifier, lot or time, or more than
@@ -258,7 +262,13 @@ def plan_bundle(
         ChainError: the chain could not be read.
     """
     selection = event_selection(
-        engine, identifier=identifier, lot=lot, from_time=from_time, to_time=to_time, trace=trace
+        engine,
+        identifier=identifier,
+        lot=lot,
+        from_time=from_time,
+        to_time=to_time,
+        trace=trace,
+        reader=reader,
     )
     conditions = selection.conditions
     chain_id = deployment.chain_id

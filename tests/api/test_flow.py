@@ -68,6 +68,11 @@ def test_supplier_buyer_auditor(make_api: Callable[..., Api], anchor: Contract) 
     supplier = admit(api, "Hangzhou Medical Devices")
     distributor = admit(api, "Shenzhen Distribution")
     auditor = admit(api, "Provincial Audit Office", roles=("auditor",))
+    # The independent audit reads with an operator's auditor key (of no member): every event.
+    # A member's auditor key (above) reads what its member reads.
+    operator = api.post("/keys", json={"role": "auditor"}, key=ADMIN_KEY)
+    assert operator.status_code == 201, operator.text
+    audit_key = operator.json()["key"]
     members = api.get("/members", key=ADMIN_KEY).json()
     assert {m["org_id"] for m in members} >= {supplier.org_id, distributor.org_id}
     assert api.get(f"/members/{supplier.org_id}", key=auditor.key).json()["prefixes"] == [
@@ -108,8 +113,12 @@ def test_supplier_buyer_auditor(make_api: Callable[..., Api], anchor: Contract) 
         key=distributor.key,
     )  # fmt: skip
     assert shipped.status_code == 201, shipped.text
-    one = api.get(shipped.headers["Location"], key=auditor.key)
+    one = api.get(shipped.headers["Location"], key=audit_key)
     assert one.status_code == 200
+    # The distributor's event, linked to the supplier's lot: the supplier reads it, the
+    # member's auditor (its member recorded nothing) does not: to it the event does not exist.
+    assert api.get(shipped.headers["Location"], key=supplier.key).status_code == 200
+    assert api.get(shipped.headers["Location"], key=auditor.key).status_code == 404
     assert event_list(one.json())[0]["bizStep"] == "shipping"
     again = api.post("/events", json=shipped.json(), key=distributor.key)
     assert again.status_code == 409
@@ -162,7 +171,7 @@ def test_supplier_buyer_auditor(make_api: Callable[..., Api], anchor: Contract) 
     seen: list[str] = []
     url: str | None = f"/events?MATCH_anyEPCClass={quote(lot, safe='')}&perPage=1"
     while url:
-        answer = api.get(url, key=auditor.key)
+        answer = api.get(url, key=audit_key)
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["type"] == "EPCISQueryDocument"
@@ -172,9 +181,9 @@ def test_supplier_buyer_auditor(make_api: Callable[..., Api], anchor: Contract) 
         link = answer.headers.get("Link")
         url = path_of(link[1 : link.index(">")]) if link else None
     assert len(seen) == 2  # the commissioning of the lot and its receipt
-    epcs = api.get(f"/events?MATCH_epc={quote(item, safe='')}", key=auditor.key).json()
+    epcs = api.get(f"/events?MATCH_epc={quote(item, safe='')}", key=audit_key).json()
     assert len(event_list(epcs)) == 2
-    jobs = api.get("/capture?perPage=50", key=auditor.key).json()
+    jobs = api.get("/capture?perPage=50", key=audit_key).json()
     assert {j["captureID"] for j in jobs} >= {items.headers["Location"].rsplit("/", 1)[1]}
 
     # ---- the supplier recalls the lot: the next scan shows it, items of the lot too

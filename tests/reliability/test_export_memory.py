@@ -22,6 +22,7 @@ from ledger.bundle import export_bundle, verify_bundle
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.store.db import make_engine
+from ledger.visibility import Reader
 from tests.conftest import devnet_settings
 from tests.helpers import EPCIS_CONTEXT, unique_prefix
 from wallets.keystore import SCRYPT_N_LIGHT
@@ -168,6 +169,7 @@ def test_a_streamed_export_is_the_bundle(
             Deployment.load(devnet.paths.deployment),
             from_time=scope["from"],
             to_time=scope["to"],
+            reader=Reader.operator(),  # the ledger's one member captured every event
         )
     finally:
         engine.dispose()

@@ -13,6 +13,7 @@ from ledger.anchoring import AnchorConfig, AnchorWorker
 from ledger.bundle import BundleVerification, dump_bundle, export_bundle, load_bundle, verify_bundle
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
+from ledger.visibility import Reader
 from tests.ledger.conftest import MakeMember
 from tests.ledger.trace.supply_chain import ROLES, SupplyChain, build_supply_chain
 from wallets.keyring import Keyring
@@ -27,8 +28,11 @@ class Exported:
     member_ids: dict[str, int]
     org_ids: dict[str, str]
 
-    def export(self, **scope: Any) -> dict[str, Any]:
-        return export_bundle(self.engine, self.chain, self.deployment, **scope)
+    def export(self, reader: Reader | None = None, **scope: Any) -> dict[str, Any]:
+        """The bundle of ``scope`` as ``reader`` reads it (default: the operator, every
+        event)."""
+        who = Reader.operator() if reader is None else reader
+        return export_bundle(self.engine, self.chain, self.deployment, reader=who, **scope)
 
     def verify(self, bundle: dict[str, Any]) -> BundleVerification:
         # Only an RPC URL: no database, no API.
