@@ -278,7 +278,12 @@ def _neighbours_of(connection: Connection, keys: Sequence[str]) -> set[str]:
                 )
             )
             .where(
-                EVENT_IDENTIFIER.c.canonical.in_(chunk),
+                # A key is an identifier or a class: a stored neighbour matches by either, as
+                # a new aggregation/transformation event's neighbours do (record_audience).
+                sa.or_(
+                    EVENT_IDENTIFIER.c.canonical.in_(chunk),
+                    EVENT_IDENTIFIER.c.class_canonical.in_(chunk),
+                ),
                 EVENT_IDENTIFIER.c.role.in_(roles),
                 EVENT.c.event_type.in_(sorted(RELATIONSHIP_EVENT_TYPES)),
                 near.c.role.in_(roles),
