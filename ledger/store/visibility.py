@@ -205,30 +205,38 @@ def scope_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(keys)
 
 
-def party_members(bind: Connection, parties: Sequence[str]) -> set[int]:
-    """The members owning the prefixes of ``parties`` (identifiers as written; those that do
-    not parse or whose prefix no member holds are left out)."""
-    candidates: list[tuple[str, ...]] = []
+def _party_owners(bind: Connection, parties: Iterable[str]) -> dict[str, int]:
+    """The member owning the prefix of each of ``parties`` (identifiers as written) that a
+    member's prefix owns, by the longest prefix held (one query per 500 prefixes)."""
+    candidates: dict[str, tuple[str, ...]] = {}
     for party in parties:
+        if party in candidates:
+            continue
         try:
-            candidates.append(prefix_candidates(party))
+            candidates[party] = prefix_candidates(party)
         except (IdentifierError, ValueError):
             continue
-    wanted = sorted({prefix for found in candidates for prefix in found})
+    wanted = sorted({prefix for found in candidates.values() for prefix in found})
     if not wanted:
-        return set()
+        return {}
     owners: dict[str, int] = {}
     for chunk in _chunks(wanted):
         statement = sa.select(PREFIX.c.prefix, PREFIX.c.organisation_id).where(
             PREFIX.c.prefix.in_(chunk)
         )
         owners.update((str(p), int(o)) for p, o in bind.execute(statement))
-    members: set[int] = set()
-    for found in candidates:
+    found_owners: dict[str, int] = {}
+    for party, found in candidates.items():
         held = [prefix for prefix in found if prefix in owners]
         if held:
-            members.add(owners[max(held, key=len)])
-    return members
+            found_owners[party] = owners[max(held, key=len)]
+    return found_owners
+
+
+def party_members(bind: Connection, parties: Sequence[str]) -> set[int]:
+    """The members owning the prefixes of ``parties`` (identifiers as written; those that do
+    not parse or whose prefix no member holds are left out)."""
+    return set(_party_owners(bind, parties).values())
 
 
 class NewRecord:
@@ -313,10 +321,13 @@ def record_audience(
     if scope:
         connection.execute(_insert(connection, EVENT_SCOPE).on_conflict_do_nothing(), scope)
     readers: list[dict[str, int]] = []
+    owners: dict[str, int] = {}
+    if audience.visibility is not Visibility.PRIVATE:
+        # Every party of the capture at once (a shipment document names a few, many times).
+        owners = _party_owners(connection, {party for r in new for party in r.parties})
     for record in new:
         named = set(audience.readers)
-        if audience.visibility is not Visibility.PRIVATE and record.parties:
-            named |= party_members(connection, record.parties)
+        named.update(owners[party] for party in record.parties if party in owners)
         named.discard(organisation_id)
         readers.extend({"event_pk": record.pk, "organisation_id": org} for org in sorted(named))
     if readers:
