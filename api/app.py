@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import background
 from api.auth import announce_admin_key, bootstrap_admin_key
-from api.capability import CapabilityUseLog
+from api.capability import CapabilityUseLog, redact_access_logs
 from api.fastpath import TrailReplay
 from api.limits import BodyLimit
 from api.openapi import document_common_answers
@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outside the trail replay: a capability token comes off the URL before anything keys on
     # it, and its uses are logged.
     app.add_middleware(CapabilityUseLog, services=services)
+    redact_access_logs()
     app.add_middleware(RequestMetricsMiddleware, services=services)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

@@ -15,6 +15,8 @@ tcl_...``). :class:`CapabilityUseLog`, a pure-ASGI layer in front of the app:
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
@@ -25,7 +27,13 @@ from api.auth import CAPABILITY_STATE
 from api.services import Services
 from ledger.access import LINK_PREFIX, record_link_use
 
-__all__ = ["ACCESS_STATE", "CapabilityUseLog", "take_access"]
+__all__ = [
+    "ACCESS_STATE",
+    "AccessTokenRedaction",
+    "CapabilityUseLog",
+    "redact_access_logs",
+    "take_access",
+]
 
 #: The request state key holding the token taken off the URL.
 ACCESS_STATE: Final = "access_token"
@@ -47,6 +55,41 @@ def take_access(query: bytes) -> tuple[bytes, str | None]:
             continue
         kept.append(part)
     return b"&".join(kept), token
+
+
+#: An ``access`` query parameter's value in a logged URL.
+_ACCESS_IN_URL: Final = re.compile(r"(?<=[?&]access=)[^&\s\"']*")
+#: Loggers that print request URLs (uvicorn's access log; its error log names the URL of a
+#: request that failed).
+_URL_LOGGERS: Final = ("uvicorn.access", "uvicorn.error")
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, str) and "access=" in value:
+        return _ACCESS_IN_URL.sub("[redacted]", value)
+    return value
+
+
+class AccessTokenRedaction(logging.Filter):
+    """Redacts ``access=`` capability tokens from logged URLs: a server's access log prints
+    each request line as received, before any middleware takes the token off the URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redacted(arg) for key, arg in record.args.items()}
+        if isinstance(record.msg, str):
+            record.msg = _redacted(record.msg)
+        return True
+
+
+def redact_access_logs() -> None:
+    """Install :class:`AccessTokenRedaction` on the loggers that print URLs (once)."""
+    for name in _URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, AccessTokenRedaction) for f in logger.filters):
+            logger.addFilter(AccessTokenRedaction())
 
 
 def _presents_token(scope: Scope) -> bool:

@@ -104,9 +104,11 @@ def serve(
     database_url: str | None = None,
     env: Mapping[str, str] | None = None,
     admin_key: str | None = None,
+    access_log: bool = False,
 ) -> Iterator[Server]:
     """``uvicorn api.app:app`` on a free port, configured by environment, ready to serve;
-    stopped (SIGTERM) afterwards. Its output goes to ``data_dir/server.log``."""
+    stopped (SIGTERM) afterwards. Its output goes to ``data_dir/server.log`` (with uvicorn's
+    access log at info level when ``access_log``)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     key = admin_key or f"tc_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
@@ -125,7 +127,9 @@ def serve(
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+             "--port", str(port),
+             *(["--log-level", "info"] if access_log else ["--log-level", "warning",
+                                                           "--no-access-log"])],
             env=full_env, cwd=data_dir, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

@@ -50,11 +50,11 @@ def test_no_secret_in_logs_answers_or_database(tmp_path: Path) -> None:
     outputs: list[bytes] = []
     try:
         env = {"TRACECHAIN_ADMIN_API_KEY": ""}  # the server creates the admin key itself
-        with serve(data_dir, devnet.settings.devnet.port, env=env) as server:
+        with serve(data_dir, devnet.settings.devnet.port, env=env, access_log=True) as server:
             key_file = data_dir / ADMIN_KEY_FILE
             admin_key = key_file.read_text().strip()
             assert admin_key.startswith("tc_")
-            member_key, lot = _flow(server.base, admin_key, answers)
+            member_key, lot, link_token = _flow(server.base, admin_key, answers)
             outputs += _cli(data_dir, devnet, server.database_url, server.base, member_key, lot)
         log = server.log.read_bytes()
     finally:
@@ -71,7 +71,7 @@ def test_no_secret_in_logs_answers_or_database(tmp_path: Path) -> None:
     assert keystores, "no member keystore was created"
     private_keys += [bytes(load_keystore(path, member_passphrase).key) for path in keystores]
     secrets_ = [admin_passphrase.encode(), member_passphrase.encode()]
-    for api_key in (admin_key, member_key):
+    for api_key in (admin_key, member_key, link_token):
         secrets_ += [api_key.encode(), api_key.rsplit("_", 1)[1].encode()]
     for private_key in private_keys:
         secrets_ += _forms(private_key)
@@ -96,6 +96,8 @@ def test_no_secret_in_logs_answers_or_database(tmp_path: Path) -> None:
     assert not leaks, leaks
     assert admin_key.encode() not in log
     assert b"created the consortium admin" in log  # the log names the file, not the key
+    # The access log printed the regulator's request, its token redacted.
+    assert b"/events?access=[redacted]" in log
 
     # File modes: private like the keystores.
     modes = {
@@ -119,9 +121,10 @@ def test_no_secret_in_logs_answers_or_database(tmp_path: Path) -> None:
     assert modes == wanted
 
 
-def _flow(base: str, admin_key: str, answers: list[bytes]) -> tuple[str, str]:
+def _flow(base: str, admin_key: str, answers: list[bytes]) -> tuple[str, str, str]:
     """Admit a member, create its key, commission a lot, capture an event, wait until the
-    trail is verified, then read everything a member and a buyer read."""
+    trail is verified, then read everything a member and a buyer read; issue a regulator's
+    capability link and open it (in the URL and as a bearer token)."""
 
     def keep(answer: httpx.Response) -> httpx.Response:
         answers.append(str(answer.headers).encode() + b"\n" + answer.content)
@@ -175,7 +178,15 @@ def _flow(base: str, admin_key: str, answers: list[bytes]) -> tuple[str, str]:
         ):
             answer = keep(client.get(path, headers=who))
             assert answer.status_code == 200, (path, answer.text[:300])
-    return key, lot
+        link = client.post("/links", json={"scope_kind": "lot", "scope": lot}, headers=headers)
+        assert link.status_code == 201, link.text  # the one answer that shows the token
+        token = link.json()["token"]
+        by_url = keep(client.get(f"/events?access={token}&perPage=5"))
+        assert by_url.status_code == 200, by_url.text[:300]
+        assert by_url.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        by_header = keep(client.get("/events", headers={"Authorization": f"Bearer {token}"}))
+        assert by_header.status_code == 200, by_header.text[:300]
+    return key, lot, token
 
 
 def _cli(
