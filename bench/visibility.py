@@ -1,0 +1,415 @@
+"""What the visibility rule costs a read: an EPCIS query and trails as a member, as the admin and
+as the public, on a ledger of mixed visibility.
+
+Run ``.venv/bin/python bench/visibility.py [--events N] [--requests R]`` (default 100,000
+events, 300 requests of each kind). It builds a SQLite ledger in a temp dir: 20 members (each
+with a GS1 company prefix, 20 GTINs and an API key) and ``N`` events of lot flows, five events
+each: the producer commissions a lot and ships it to a customer (an ``owning_party`` in its
+destination list), the customer receives it and ships it on to a third member, who receives
+it. Every member chooses each flow's visibility (private 20 %, restricted 30 %, linked 35 %,
+public 15 %), so a capture is one member's events of one visibility; documents of up to 1,000
+events are validated and hashed by ``parse_document`` in a process pool and stored by
+``ledger.store.capture.capture_events`` (with the capture's ``Audience``; nothing is
+anchored: reads need no chain).
+
+Then it starts a throwaway devnet and ``uvicorn api.app:app`` on that database (no anchor
+worker) and times, one request at a time, kinds interleaved:
+
+* ``GET /events?EQ_bizStep=shipping&GE_eventTime=..&LT_eventTime=..`` (a random one-day window,
+  first page) as a member (``--member``, a producer and customer like the others) and as the
+  admin (every event: no visibility condition). The public has no key and ``GET /events``
+  needs one;
+* the trail JSON of a random lot (``GET /01/{gtin}/10/{lot}``, ``Accept: application/json``;
+  every lot once per caller, so no trail is served from a cache) as the member, as the admin
+  and as the public.
+
+Prints p50/p99 of each; the last line is one JSON object with ``filtered_p99_ms`` and
+``unfiltered_p99_ms`` of the query kind whose ratio is worst (``kind``), their ``ratio``
+(target <= 1.5: the predicate uses indexes, not a Python filter over rows), each kind's ratio,
+and the build's ``capture_events_per_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import Session
+
+from api.auth import create_api_key
+from devnet.launcher import Devnet
+from ledger.events import CapturedEvent, parse_document
+from ledger.settings import Settings
+from ledger.store.capture import capture_events
+from ledger.store.db import make_engine, migrate
+from ledger.store.models import OrgRole
+from ledger.store.repository import assign_prefix, create_organisation
+from ledger.visibility import Audience, Visibility
+from wallets.keystore import SCRYPT_N_LIGHT
+
+CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+DL = "https://id.gs1.org"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+EVENTS = 100_000
+MEMBERS = 20
+GTINS = 20
+REQUESTS = 300
+#: Rounds of every kind before the timed ones (connections, statement caches, pages).
+WARM_UP = 10
+DOCUMENT_EVENTS = 1_000
+#: Parsed documents waiting to be stored, at most.
+IN_FLIGHT = 4
+#: Minutes between the starts of two flows; each flow's events are an hour apart.
+FLOW_MINUTES = 5
+EVENTS_PER_FLOW = 5
+MODES = (Visibility.PRIVATE, Visibility.RESTRICTED, Visibility.LINKED, Visibility.PUBLIC)
+WEIGHTS = (20, 30, 35, 15)
+ADMIN_KEY = "tc_a1b2c3d4e5f6_" + "b" * 43
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_digit(body: str) -> str:
+    """The GS1 mod-10 check digit."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+def prefix_of(member: int) -> str:
+    return f"69{member + 10:02d}100"
+
+
+def gtin(member: int, product: int) -> str:
+    body = "0" + prefix_of(member) + f"{product:05d}"
+    return body + check_digit(body)
+
+
+def pgln(member: int) -> str:
+    body = prefix_of(member) + "00001"
+    return f"{DL}/417/{body}{check_digit(body)}"
+
+
+def site(member: int) -> dict[str, str]:
+    body = prefix_of(member) + "00002"
+    return {"id": f"{DL}/414/{body}{check_digit(body)}"}
+
+
+def stamp(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Flows:
+    """The lot flows of the ledger, their events grouped by (recorder, visibility)."""
+
+    def __init__(self, total: int, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.flows = max(1, total // EVENTS_PER_FLOW)
+        #: (gtin, lot) of every flow.
+        self.lots: list[tuple[str, str]] = []
+
+    def _event(self, when: datetime, lot: str, step: str, at: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "type": "ObjectEvent",
+            "eventTime": stamp(when),
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": [],
+            "quantityList": [{"epcClass": lot, "quantity": 100}],
+            "action": "ADD" if step == "commissioning" else "OBSERVE",
+            "bizStep": step,
+            "readPoint": site(at),
+            **extra,
+        }
+
+    def _ship(self, when: datetime, lot: str, sender: int, to: int) -> dict[str, Any]:
+        return self._event(
+            when,
+            lot,
+            "shipping",
+            sender,
+            sourceList=[{"type": "owning_party", "source": pgln(sender)}],
+            destinationList=[{"type": "owning_party", "destination": pgln(to)}],
+        )
+
+    def events(self) -> Iterator[tuple[int, Visibility, dict[str, Any]]]:
+        rng = self.rng
+        for flow in range(self.flows):
+            producer, customer, retailer = rng.sample(range(MEMBERS), 3)
+            product = gtin(producer, rng.randrange(1, GTINS + 1))
+            lot = f"{DL}/01/{product}/10/L{flow}"
+            self.lots.append((product, f"L{flow}"))
+            began = START + timedelta(minutes=FLOW_MINUTES * flow)
+            hour = timedelta(hours=1)
+            choice = {m: rng.choices(MODES, WEIGHTS)[0] for m in (producer, customer, retailer)}
+            for recorder, event in (
+                (producer, self._event(began, lot, "commissioning", producer)),
+                (producer, self._ship(began + hour, lot, producer, customer)),
+                (customer, self._event(began + 2 * hour, lot, "receiving", customer)),
+                (customer, self._ship(began + 3 * hour, lot, customer, retailer)),
+                (retailer, self._event(began + 4 * hour, lot, "receiving", retailer)),
+            ):
+                yield recorder, choice[recorder], event
+
+    @property
+    def span(self) -> tuple[datetime, datetime]:
+        """The event times of the flows' first events."""
+        return START, START + timedelta(minutes=FLOW_MINUTES * self.flows)
+
+
+def documents(flows: Flows) -> Iterator[tuple[int, Visibility, bytes]]:
+    """Documents of up to 1,000 events of one member and one visibility."""
+    pending: dict[tuple[int, Visibility], list[dict[str, Any]]] = defaultdict(list)
+    for recorder, mode, event in flows.events():
+        bucket = pending[(recorder, mode)]
+        bucket.append(event)
+        if len(bucket) == DOCUMENT_EVENTS:
+            yield recorder, mode, _document(pending.pop((recorder, mode)))
+    for (recorder, mode), events in pending.items():
+        yield recorder, mode, _document(events)
+
+
+def _document(events: list[dict[str, Any]]) -> bytes:
+    body = {
+        "@context": [CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-03-01T00:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
+    return json.dumps(body).encode()
+
+
+def _parse(job: tuple[int, Visibility, bytes]) -> tuple[int, Visibility, list[CapturedEvent]]:
+    recorder, mode, body = job
+    return recorder, mode, parse_document(body, "application/ld+json")
+
+
+def build(database: Path, total: int, member: int) -> tuple[Flows, dict[str, str], float]:
+    """The ledger: its flows, the API keys of ``member`` and the admin, capture events/s."""
+    url = f"sqlite:///{database}"
+    migrate(url)
+    engine = make_engine(url)
+    ids: dict[int, int] = {}
+    keys: dict[str, str] = {}
+    for m in range(MEMBERS):
+        organisation = create_organisation(
+            engine, org_id="0x" + f"{m + 1:02x}" * 32, name=f"Bench {m}", roles=OrgRole.RECORDER
+        )
+        assert organisation.id is not None
+        ids[m] = organisation.id
+        assign_prefix(engine, organisation_id=organisation.id, prefix=prefix_of(m))
+        if m == member:
+            with Session(engine) as session:
+                _, keys["member"] = create_api_key(
+                    session, role="recorder", organisation_id=organisation.id
+                )
+    flows = Flows(total)
+    stored = 0
+    window: deque[Any] = deque()
+    started = time.perf_counter()
+
+    def store(parsed: tuple[int, Visibility, list[CapturedEvent]]) -> int:
+        recorder, mode, events = parsed
+        capture_events(engine, events, organisation_id=ids[recorder], audience=Audience(mode))
+        return len(events)
+
+    with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
+        for job in documents(flows):
+            window.append(pool.apply_async(_parse, (job,)))
+            if len(window) >= IN_FLIGHT:
+                stored += store(window.popleft().get())
+        while window:
+            stored += store(window.popleft().get())
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    print(f"captured {stored} events in {elapsed:.1f} s", file=sys.stderr)
+    return flows, keys, stored / elapsed
+
+
+def start_server(
+    data_dir: Path, devnet_port: int, database: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``uvicorn api.app:app`` on ``database`` (no anchor worker), ready to serve."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "TRACECHAIN_DATA_DIR": str(data_dir),
+        "TRACECHAIN_DEVNET_PORT": str(devnet_port),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "TRACECHAIN_PUBLIC_URL": base,
+        "TRACECHAIN_ADMIN_API_KEY": ADMIN_KEY,
+        "TRACECHAIN_ANCHOR_WORKER_IN_API": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=data_dir,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("the API server did not become ready")
+
+
+def _figures(latencies: list[float], sizes: list[int]) -> dict[str, Any]:
+    latencies.sort()
+    count = len(latencies)
+    return {
+        "requests": count,
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[min(count - 1, int(count * 0.99))] * 1000, 2),
+        "max_ms": round(latencies[-1] * 1000, 2),
+        "mean_events": round(statistics.mean(sizes), 1),
+    }
+
+
+def measure(base: str, flows: Flows, keys: dict[str, str], requests: int) -> dict[str, Any]:
+    """Time every kind, one request at a time, kinds interleaved."""
+    rng = random.Random(11)
+    first, last = flows.span
+    days = max(1, (last - first).days - 1)
+    callers = {
+        "admin": {"Authorization": f"Bearer {ADMIN_KEY}"},
+        "member": {"Authorization": f"Bearer {keys['member']}"},
+        "public": {},
+    }
+    latencies: dict[str, list[float]] = defaultdict(list)
+    sizes: dict[str, list[int]] = defaultdict(list)
+    lots = rng.sample(flows.lots, min(requests + WARM_UP, len(flows.lots)))
+    errors = 0
+    with httpx.Client(base_url=base, timeout=60) as client:
+
+        def timed(kind: str, path: str, headers: dict[str, str], count: str) -> None:
+            nonlocal errors
+            began = time.perf_counter()
+            answer = client.get(path, headers={"Accept": "application/json", **headers})
+            latencies[kind].append(time.perf_counter() - began)
+            if answer.status_code == 200:
+                body = answer.json()
+                found = (
+                    body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+                    if (count == "query")
+                    else body.get("events", [])
+                )
+                sizes[kind].append(len(found))
+            elif answer.status_code == 404 and count == "trail":
+                sizes[kind].append(0)  # a lot none of whose events the caller may read
+            else:
+                errors += 1
+                sizes[kind].append(0)
+
+        for n in range(-WARM_UP, requests):
+            if n == 0:
+                latencies.clear()
+                sizes.clear()
+            day = first + timedelta(days=rng.randrange(days))
+            query = (
+                f"/events?EQ_bizStep=shipping&GE_eventTime={stamp(day)}"
+                f"&LT_eventTime={stamp(day + timedelta(days=1))}"
+            )
+            product, lot = lots[(n + WARM_UP) % len(lots)]
+            trail = f"/01/{product}/10/{lot}"
+            order = ["admin", "member", "public"]
+            rng.shuffle(order)
+            for caller in order:
+                if caller != "public":
+                    timed(f"events_{caller}", query, callers[caller], "query")
+                timed(f"trail_{caller}", trail, callers[caller], "trail")
+    result: dict[str, Any] = {
+        kind: _figures(values, sizes[kind]) for kind, values in sorted(latencies.items())
+    }
+    result["errors"] = errors
+    return result
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        database = data_dir / "bench.sqlite3"
+        flows, keys, per_s = build(database, args.events, args.member)
+        settings = Settings(_env_file=None).updated(  # type: ignore[call-arg]
+            data_dir=data_dir, devnet={"port": free_port()}
+        )
+        devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
+        devnet.up()
+        try:
+            server, base = start_server(data_dir, settings.devnet.port, database)
+            try:
+                figures = measure(base, flows, keys, args.requests)
+            finally:
+                server.terminate()
+                server.wait(timeout=15)
+        finally:
+            devnet.down()
+    figures["capture_events_per_s"] = round(per_s, 1)
+    figures["events"] = len(flows.lots) * EVENTS_PER_FLOW
+    return figures
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--events", type=int, default=EVENTS)
+    parser.add_argument("--requests", type=int, default=REQUESTS)
+    parser.add_argument("--member", type=int, default=3, help="the member timed (0-19)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = _arguments()
+    result = main(arguments)
+    for kind, figures in result.items():
+        if isinstance(figures, dict):
+            print(
+                f"{kind}: {figures['requests']} requests, p50 {figures['p50_ms']} ms, p99 "
+                f"{figures['p99_ms']} ms, max {figures['max_ms']} ms, "
+                f"{figures['mean_events']} events per answer"
+            )
+    ratios = {
+        "events_member": result["events_member"]["p99_ms"] / result["events_admin"]["p99_ms"],
+        "trail_member": result["trail_member"]["p99_ms"] / result["trail_admin"]["p99_ms"],
+        "trail_public": result["trail_public"]["p99_ms"] / result["trail_admin"]["p99_ms"],
+    }
+    worst = max(ratios, key=lambda kind: ratios[kind])
+    unfiltered = "events_admin" if worst.startswith("events") else "trail_admin"
+    print(
+        json.dumps(
+            {
+                "filtered_p99_ms": result[worst]["p99_ms"],
+                "unfiltered_p99_ms": result[unfiltered]["p99_ms"],
+                "ratio": round(ratios[worst], 2),
+                "kind": worst,
+                **{f"{kind}_ratio": round(value, 2) for kind, value in ratios.items()},
+                "events": result["events"],
+                "capture_events_per_s": result["capture_events_per_s"],
+                "errors": result["errors"],
+            }
+        )
+    )
