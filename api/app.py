@@ -34,6 +34,7 @@ from api.problems import PROBLEM_SCHEMA, install_problem_handlers
 from api.routers import (
     batches,
     capture,
+    disclosure,
     discovery,
     events,
     export,
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         export,
         grants,
         links,
+        disclosure,
     ):
         app.include_router(module.router)
     # Last: the resolver's catch-all paths (/{ai}/{value}..., /{handle prefix}/{suffix}).

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from ledger.disclosure import DisclosureScope, PublicField
 from ledger.verify import AnchorJson, RecorderJson, VerificationJson
 from ledger.visibility import Visibility
 
@@ -273,12 +274,16 @@ class DeclaredInErrorOut(BaseModel):
 
 
 class TrailEventOut(BaseModel):
-    """One event of a trail."""
+    """One event of a trail: in full (an event its reader may read), or its public projection
+    (``disclosure`` ``public``: the always-public core and the field groups the brand owner
+    discloses; see ``ledger.disclosure``)."""
 
     event_id: str | None
     hash_id: str
     event_type: str
-    event_time: datetime
+    event_time: Annotated[
+        datetime | None, Field(description="Null when the projection withholds the time.")
+    ]
     action: str | None
     biz_step: str | None
     disposition: str | None
@@ -289,6 +294,17 @@ class TrailEventOut(BaseModel):
     #: Set on an event (and on its declaration) when the trail holds an error declaration of
     #: it (same hash ID); the verdict does not change.
     declared_in_error: DeclaredInErrorOut | None = None
+    disclosure: Literal["full", "public"] = Field(
+        default="full",
+        description="full: the reader may read the event and ``event`` is as captured; public: "
+        "the reader sees the brand owner's public projection of it (its anchor, proof and "
+        "verification are the server's check of the whole stored event).",
+    )
+    withheld: list[PublicField] = Field(
+        default_factory=list,
+        description="The field groups a public projection does not disclose (whether or not "
+        "the event had any); empty for an event shown in full.",
+    )
 
 
 class ProductOut(BaseModel):
@@ -503,3 +519,77 @@ class OperatorKeyIn(Strict):
 
     role: Literal["auditor"] = "auditor"
     label: str = Field(default="", max_length=200)
+
+
+# ---------------------------------------------------------------- disclosure: the public projection
+
+#: An EPCIS 2.0 event type (``ledger.disclosure.EVENT_TYPES``).
+EventTypeName = Literal[
+    "ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"
+]
+
+
+class DisclosureIn(Strict):
+    """A brand owner's rule: which field groups of which events on its products' trails the
+    public sees (``ledger.disclosure``). Setting a rule for the same scope, recorder and event
+    type replaces it."""
+
+    scope_kind: DisclosureScope = Field(
+        description="class: a GTIN (any identifier of it: the rule covers all its lots and "
+        "items; an identifier of no class covers itself); prefix: one of the member's "
+        "registered prefixes."
+    )
+    scope: str = Field(
+        min_length=1,
+        max_length=300,
+        examples=["https://id.gs1.org/01/06141411234567", "0614141"],
+    )
+    recorder: str | None = Field(
+        default=None,
+        pattern=_ORG_ID_PATTERN,
+        description="Only events recorded by this member (organisation id); null: any member.",
+    )
+    event_type: EventTypeName | None = Field(
+        default=None, description="Only events of this type; null: any type."
+    )
+    fields: list[PublicField] = Field(
+        default_factory=list,
+        description="The field groups the public sees of these events (beyond the always-public "
+        "core: type, recorder, hash ID, anchor, verdict, recall notices).",
+        examples=[["when", "step"]],
+    )
+    commissioning: list[PublicField] = Field(
+        default_factory=list,
+        description="Groups shown besides on the brand owner's own commissioning events.",
+        examples=[["place", "lot"]],
+    )
+
+
+class DisclosureOut(BaseModel):
+    """A brand owner's disclosure rule."""
+
+    id: str
+    owner: str = Field(description="The brand owner's organisation id.")
+    scope_kind: DisclosureScope
+    scope: str = Field(description="The scope as the owner wrote it.")
+    scope_key: str = Field(description="What it matches: a canonical class or a prefix.")
+    recorder: str | None
+    event_type: str | None
+    fields: list[PublicField]
+    commissioning: list[PublicField]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DisclosurePolicyOut(BaseModel):
+    """What the public sees where no rule applies."""
+
+    fields: list[PublicField]
+    commissioning: list[PublicField]
+
+
+class DisclosuresOut(BaseModel):
+    """A brand owner's rules and the default projection."""
+
+    rules: list[DisclosureOut]
+    default: DisclosurePolicyOut

@@ -6,9 +6,13 @@
 event's verification is final (verified or tampered) and the recall state was read, so a
 popular product's page costs a dictionary lookup until something about it changes.
 
-Every trail is read for one :class:`~ledger.visibility.Reader`: its events, the recall notice
-whose reason it shows and the product summary come from the events that reader may read, and
-only the public and the operator's views are cached (:func:`api.cache.cached_view`).
+Every trail is read for one :class:`~ledger.visibility.Reader`: the events it may read are
+shown in full, and the other events the public may read as their public projection under the
+brand owner's disclosure rules (:mod:`ledger.disclosure`; for the public itself every event is
+projected). A projected entry keeps its hash ID, anchor, proof and the server's verdict, says
+``"disclosure": "public"`` and lists the field groups it ``withheld``; the recall notice whose
+reason it shows and the product summary come from what the reader sees. Only the public and
+the operator's views are cached (:func:`api.cache.cached_view`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -29,11 +34,14 @@ from api.cache import CachedTrail, cached_view, trail_variant
 from api.identity import describe, resolver_url, trail_url
 from api.schemas import TrailOut as TrailOut  # the routes and the OpenAPI import it from here
 from api.services import Services
+from ledger import disclosure
+from ledger.disclosure import PublicField, disclosed, project
 from ledger.identifiers import GS1Identifier, Identifier, IdentifierError, epc_uri_at, parse
 from ledger.identifiers.hashing import keccak256
+from ledger.store.disclosure import trail_rules
 from ledger.store.records import ErrorDeclaration
 from ledger.store.repository import display_epc_uri, events_by_identifier
-from ledger.verify import RecallJson, TrailEntry, TrailVerification
+from ledger.verify import EventVerification, RecallJson, TrailEntry, TrailVerification
 from ledger.visibility import Reader
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
@@ -49,8 +57,11 @@ TEMPLATE_ENV.globals["t"] = i18n.t
 
 #: The JSON-LD context extension our recall notices use: ``tracechain:recallReason``.
 RECALL_NAMESPACE: Final = {"tracechain": "urn:tracechain:"}
-RECALL_REASON_KEY: Final = "tracechain:recallReason"
-LIFT_REASON_KEY: Final = "tracechain:recallLiftReason"
+RECALL_REASON_KEY: Final = disclosure.RECALL_REASON_KEY
+LIFT_REASON_KEY: Final = disclosure.LIFT_REASON_KEY
+#: What a projected entry says instead of the reasons a tampered event failed with (they may
+#: quote its stored contents).
+WITHHELD_REASON: Final = "the stored event does not match what was anchored (details withheld)"
 
 Format = Literal["json", "html"]
 
@@ -120,14 +131,83 @@ def _recall_reason(
     return None
 
 
+def _projected_verification(verification: EventVerification) -> EventVerification:
+    """A projected event's verification: its verdict, recorder and anchor as they are; the
+    reasons a tampered event failed with are replaced (they may quote its contents)."""
+    if verification.status != "tampered":
+        return verification
+    return replace(verification, reasons=(WITHHELD_REASON,))
+
+
+def _project_entry(entry: TrailEntry, fields: frozenset[PublicField]) -> TrailEntry:
+    """``entry`` as the public sees it: its captured event projected on ``fields``, the
+    columns of withheld groups blanked."""
+    step = PublicField.STEP in fields
+    place = PublicField.PLACE in fields
+    return replace(
+        entry,
+        captured=project(entry.captured, fields),
+        biz_step=entry.biz_step if step else None,
+        disposition=entry.disposition if step else None,
+        read_point=entry.read_point if place else None,
+        biz_location=entry.biz_location if place else None,
+        verification=_projected_verification(entry.verification),
+    )
+
+
+def disclose(
+    services: Services, identifier: Identifier, trail: TrailVerification
+) -> tuple[TrailVerification, list[frozenset[PublicField] | None]]:
+    """The trail with every entry its reader may not read in full (:attr:`TrailEntry.full`)
+    replaced by its public projection under the brand owner's rules, and per entry the
+    groups disclosed (None: shown in full)."""
+    if all(entry.full for entry in trail.events):
+        return trail, [None] * len(trail.events)
+    rules = trail_rules(services.engine, identifier)
+    entries: list[TrailEntry] = []
+    shown: list[frozenset[PublicField] | None] = []
+    for entry in trail.events:
+        if entry.full:
+            entries.append(entry)
+            shown.append(None)
+            continue
+        fields = disclosed(
+            rules.rules,
+            rules.keys,
+            entry.captured,
+            recorder=entry.verification.recorder_org_id,
+            owner=rules.owner,
+        )
+        entries.append(_project_entry(entry, fields))
+        shown.append(fields)
+    return replace(trail, events=tuple(entries)), shown
+
+
+def _disclosure_json(
+    event: dict[str, Any], fields: frozenset[PublicField] | None
+) -> dict[str, Any]:
+    """A trail event with what was disclosed of it: ``full``, or ``public`` with the groups
+    withheld (and no time when the time is one of them)."""
+    if fields is None:
+        return {**event, "disclosure": "full", "withheld": []}
+    return {
+        **event,
+        "event_time": event["event_time"] if PublicField.WHEN in fields else None,
+        "disclosure": "public",
+        "withheld": [group.value for group in disclosure.withheld(fields)],
+    }
+
+
 def trail_json(
     services: Services, identifier: Identifier, trail: TrailVerification, reader: Reader
 ) -> dict[str, Any]:
     """The JSON trail (see :class:`TrailOut`): the ledger's verification document
-    (:meth:`TrailVerification.to_json`, read for ``reader``) and what this node adds: its
-    links and QR codes, the EPC URI it displays, member names, the recall notice's text (of a
-    notice ``reader`` may read), a product summary, where each event was declared in error,
-    and the chain to check the anchors on."""
+    (:meth:`TrailVerification.to_json`, read for ``reader``, its events the reader may not
+    read in full projected: :func:`disclose`) and what this node adds: its links and QR
+    codes, the EPC URI it displays, member names, the recall notice's text (of a notice
+    ``reader`` may read), a product summary, where each event was declared in error, and the
+    chain to check the anchors on."""
+    trail, shown = disclose(services, identifier, trail)
     doc = trail.to_json()
     public = services.public_url
     link = resolver_url(identifier, public)
@@ -196,8 +276,8 @@ def trail_json(
             "made_at": _place(site),
         },
         "events": [
-            {**event, "declared_in_error": declared.get(event["hash_id"])}
-            for event in doc["events"]
+            _disclosure_json({**event, "declared_in_error": declared.get(event["hash_id"])}, fields)
+            for event, fields in zip(doc["events"], shown, strict=True)
         ],
         "chain": {"chain_id": deployment.chain_id, "anchor_contract": deployment.anchor_address},
     }
@@ -264,12 +344,15 @@ def render_html(data: dict[str, Any], lang: str) -> str:
             label = i18n.t("event_recalled", lang)
         elif LIFT_REASON_KEY in event["event"]:
             label = i18n.t("event_recall_lifted", lang)
+        projected = event.get("disclosure") == "public"
         rows.append(
             {
                 "what": label,
                 "action": i18n.t(f"action_{event['action']}", lang) if event["action"] else "",
-                "when": _when(event["event_time"]),
+                "when": _when(event["event_time"]) if event["event_time"] else "—",
                 "where": _place(event["biz_location"] or event["read_point"]) or "—",
+                "projected": projected,
+                "withheld": _withheld_text(event.get("withheld") or [], lang) if projected else "",
                 "who": verification["recorder"]["name"] or i18n.t("unknown_member", lang),
                 "status": verification["status"],
                 "status_text": i18n.t(f"status_{verification['status']}", lang),
@@ -292,11 +375,18 @@ def render_html(data: dict[str, Any], lang: str) -> str:
         html_lang=i18n.TAGS[lang],
         data=data,
         rows=rows,
+        projected=any(row["projected"] for row in rows),
         verdict=data["verdict"],
         tampered=any(r["status"] == "tampered" for r in rows),
         origin=data["origin"],
         other_langs=[(code, i18n.NAMES[code]) for code in i18n.LANGUAGES if code != lang],
     )
+
+
+def _withheld_text(groups: list[str], lang: str) -> str:
+    """The field groups a projected event withheld, named in ``lang``."""
+    separator = "、" if lang == "zh" else ", "
+    return separator.join(i18n.t(f"field_{group}", lang) for group in groups)
 
 
 def _production_date(captured: dict[str, Any]) -> str | None:
@@ -342,7 +432,7 @@ def render(
     if cached is not None:
         return cached
     generation = services.trails.generation
-    trail = services.verifier().verify_identifier(text, reader=reader)
+    trail = services.verifier().verify_identifier(text, reader=reader, public_projection=True)
     data = trail_json(services, identifier, trail, reader)
     if fmt == "json":
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()

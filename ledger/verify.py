@@ -40,6 +40,11 @@ other but not listed (its hash ID, time and contents stay hidden); the origin's 
 how many such events there were. The trail has to show the reader at least one event of its
 own before the origin is judged at all (otherwise nothing shows that anyone recorded it).
 
+A buyer's trail (``public_projection``) also lists the events the public may read that its
+reader may not, marked :attr:`TrailEntry.full` False: the API shows them as the brand owner's
+public projection (:mod:`ledger.disclosure`), so a member's key never sees less of a trail than
+a buyer without one. For the public reader itself no entry is full.
+
 A trail reads the chain in one JSON-RPC batch (:meth:`ledger.chain.ChainClient.batch`): its
 recalls, the prefix owner, the signing keys of signed events, and for each batch root either
 ``batchOf`` and the anchoring transaction or, when :mod:`ledger.anchor_facts` has the root's
@@ -95,7 +100,7 @@ from ledger.store.integrity import (
 )
 from ledger.store.tables import ANCHOR_BATCH, CAPTURE, EVENT, EVENT_IDENTIFIER, ORGANISATION
 from ledger.store.visibility import visible
-from ledger.visibility import Reader
+from ledger.visibility import Reader, ReaderKind
 from wallets.eip712 import SignatureError, recover_event_signer
 
 Status = Literal["verified", "pending", "tampered", "unknown"]
@@ -287,6 +292,9 @@ class TrailEntry:
     biz_location: str | None
     captured: dict[str, Any]
     verification: EventVerification
+    #: Whether the trail's reader may read the event in full; False for an event it lists only
+    #: for its public projection (:meth:`Verifier.verify_identifier` ``public_projection``).
+    full: bool = True
 
     @property
     def proof(self) -> tuple[str, ...]:
@@ -766,19 +774,26 @@ class Verifier:
 
     # ------------------------------------------------------------------ one identifier
 
-    def verify_identifier(self, text: str, *, reader: Reader) -> TrailVerification:
+    def verify_identifier(
+        self, text: str, *, reader: Reader, public_projection: bool = False
+    ) -> TrailVerification:
         """The trail of an identifier (the events mentioning it or its lot that ``reader``
-        may read) with verdict, recall and origin (whether its brand owner commissioned it;
-        see the module docstring for evidence the reader may not read)."""
+        may read; with ``public_projection`` also those the public may read, marked not
+        :attr:`~TrailEntry.full`) with verdict, recall and origin (whether its brand owner
+        commissioned it; see the module docstring for evidence the reader may not read)."""
         ident = parse(text)
         canonical = ident.canonical
         classes = _classes(text)
         allowed = visible(reader)
-        trail_events = _TRAIL_EVENTS if allowed is None else _TRAIL_EVENTS.where(allowed)
+        listed = allowed
+        if public_projection and allowed is not None and reader.kind is not ReaderKind.PUBLIC:
+            listed = sa.or_(allowed, *_listed_for_public())
+        trail_events = _TRAIL_EVENTS if listed is None else _TRAIL_EVENTS.where(listed)
         hidden_evidence: set[int] = set()
         with self.engine.connect() as conn:
             rows = conn.execute(trail_events, {"canonical": canonical}).all()
             index = _index_rows(conn, [row.id for row in rows])
+            full = _full(conn, reader, rows, allowed, public_projection=public_projection)
             owner = owner_of(conn, ident) if rows else None
             # The owner's commissioning: in the trail itself, else of the item's lot/class
             # (whoever may read it: see the module docstring).
@@ -791,11 +806,11 @@ class Verifier:
                 if outside:
                     extra_rows = conn.execute(_EVENTS_BY_PK, {"pks": outside}).all()
                     index.update(_index_rows(conn, outside))
-                    if allowed is not None:
+                    if listed is not None:
                         shown = {
                             int(pk)
                             for (pk,) in conn.execute(
-                                sa.select(EVENT.c.id).where(EVENT.c.id.in_(outside), allowed)
+                                sa.select(EVENT.c.id).where(EVENT.c.id.in_(outside), listed)
                             )
                         }
                         hidden_evidence = set(outside) - shown
@@ -814,7 +829,9 @@ class Verifier:
             }
         finally:
             _TRAIL_READS.reset(token)
-        entries = tuple(_entry(row, verified[row.id]) for row in rows)
+        entries = tuple(
+            _entry(row, verified[row.id], full=full is None or row.id in full) for row in rows
+        )
         recall: dict[str, Any] | None = None
         reasons: list[str] = []
         chain_owner: str | None = None
@@ -868,7 +885,37 @@ def _shown(origin: Origin, hidden: set[int]) -> Origin:
     return replace(origin, evidence=kept, reasons=(*origin.reasons, note))
 
 
-def _entry(row: Any, verification: EventVerification) -> TrailEntry:
+def _listed_for_public() -> list[sa.ColumnElement[bool]]:
+    """The condition of the events the public may read (as a one-element list)."""
+    condition = visible(Reader.public())
+    return [] if condition is None else [condition]
+
+
+def _full(
+    conn: sa.Connection,
+    reader: Reader,
+    rows: Sequence[Any],
+    allowed: sa.ColumnElement[bool] | None,
+    *,
+    public_projection: bool,
+) -> set[int] | None:
+    """The pks among ``rows`` that ``reader`` reads in full (None: all of them)."""
+    if not public_projection or allowed is None:
+        return None
+    if reader.kind is ReaderKind.PUBLIC or not rows:
+        return set()
+    pks = [row.id for row in rows]
+    found: set[int] = set()
+    for start in range(0, len(pks), _CHUNK):
+        chunk = pks[start : start + _CHUNK]
+        found.update(
+            int(pk)
+            for (pk,) in conn.execute(sa.select(EVENT.c.id).where(EVENT.c.id.in_(chunk), allowed))
+        )
+    return found
+
+
+def _entry(row: Any, verification: EventVerification, *, full: bool = True) -> TrailEntry:
     """The trail entry of an event's row (:data:`_TRAIL_SELECT`) and its verification."""
     return TrailEntry(
         event_type=row.event_type,
@@ -879,6 +926,7 @@ def _entry(row: Any, verification: EventVerification) -> TrailEntry:
         biz_location=row.biz_location,
         captured=_loads(row.captured_json),
         verification=verification,
+        full=full,
     )
 
 

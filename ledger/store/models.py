@@ -30,6 +30,7 @@ __all__ = [
     "API_KEY_ROLES",
     "BATCH_STATUSES",
     "CAPTURE_STATUSES",
+    "DISCLOSURE_SCOPES",
     "NAMING_CONVENTION",
     "ROLES",
     "SCOPE_KINDS",
@@ -41,6 +42,7 @@ __all__ = [
     "CapabilityLink",
     "CapabilityUse",
     "Capture",
+    "DisclosurePolicyRow",
     "Event",
     "EventIdentifier",
     "EventReader",
@@ -84,6 +86,8 @@ BATCH_STATUSES: Final = ("prepared", "sent", "mined", "orphaned")
 VISIBILITIES: Final = ("private", "restricted", "linked", "public")
 #: Kinds of what a grant or a capability link covers (:class:`ledger.visibility.ScopeKind`).
 SCOPE_KINDS: Final = ("identifier", "lot", "prefix")
+#: What a brand owner's disclosure rule covers (``disclosure_policy.scope_kind``).
+DISCLOSURE_SCOPES: Final = ("class", "prefix")
 #: Roles of ``api_key.role``.
 API_KEY_ROLES: Final = ("admin", "recorder", "auditor")
 #: The rows of ``event`` whose ``event_id`` is unique (index ``uq_event_event_id``).
@@ -437,3 +441,34 @@ class CapabilityUse(StoreModel, table=True):
     path: str = Field(sa_type=sa.Text)
     client: str | None = Field(default=None, sa_type=sa.String(64))
     status: int = Field(default=0)
+
+
+class DisclosurePolicyRow(StoreModel, table=True):
+    """A brand owner's choice of what the public sees of the events on its products' trails
+    (:mod:`ledger.disclosure`), for a class or a prefix, optionally only for one recording
+    member (``recorder``, an on-chain organisation id; ``""``: every member) and one event type
+    (``""``: every type). ``fields`` and ``commissioning`` are comma-separated field groups."""
+
+    __tablename__ = "disclosure_policy"
+    __table_args__ = (
+        sa.CheckConstraint(_in("scope_kind", DISCLOSURE_SCOPES), name="scope_kind"),
+        sa.UniqueConstraint(
+            "organisation_id",
+            "scope_key",
+            "recorder",
+            "event_type",
+            name="uq_disclosure_policy_rule",
+        ),
+    )
+
+    id: str = Field(sa_type=sa.String(36), primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    scope_kind: str = Field(sa_type=sa.String(16))
+    scope_value: str = Field(sa_type=sa.Text)
+    scope_key: str = Field(sa_type=BINARY_TEXT)
+    recorder: str = Field(default="", sa_type=sa.String(66))
+    event_type: str = Field(default="", sa_type=sa.String(32))
+    fields: str = Field(default="", sa_type=sa.Text)
+    commissioning: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

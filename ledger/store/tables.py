@@ -21,6 +21,7 @@ from ledger.store.models import (
     CapabilityLink,
     CapabilityUse,
     Capture,
+    DisclosurePolicyRow,
     Event,
     EventIdentifier,
     EventReader,
@@ -40,6 +41,7 @@ __all__ = [
     "CAPABILITY_LINK",
     "CAPABILITY_USE",
     "CAPTURE",
+    "DISCLOSURE_POLICY",
     "EVENT",
     "EVENT_IDENTIFIER",
     "EVENT_READER",
@@ -84,3 +86,6 @@ ACCESS_GRANT: Final[sa.Table] = metadata.tables[AccessGrant.__tablename__]
 CAPABILITY_LINK: Final[sa.Table] = metadata.tables[CapabilityLink.__tablename__]
 #: ``capability_use``: each use of a capability link (:class:`~ledger.store.models.CapabilityUse`).
 CAPABILITY_USE: Final[sa.Table] = metadata.tables[CapabilityUse.__tablename__]
+#: ``disclosure_policy``: brand owners' public projections
+#: (:class:`~ledger.store.models.DisclosurePolicyRow`).
+DISCLOSURE_POLICY: Final[sa.Table] = metadata.tables[DisclosurePolicyRow.__tablename__]

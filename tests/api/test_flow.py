@@ -134,7 +134,19 @@ def test_supplier_buyer_auditor(make_api: Callable[..., Api], anchor: Contract) 
     assert trail["product"]["made_by"] == supplier.name
     assert trail["product"]["expiry_date"] == "2028-01-05"
     assert trail["owner"]["org_id"] == supplier.org_id
+    # The buyer reads each event as the brand owner's public projection (its anchor and the
+    # server's verdict; no quantities, no parties) ...
     for event in trail["events"]:
+        assert event["disclosure"] == "public"
+        assert event["verification"]["status"] == "verified"
+        assert not {"quantityList", "epcList", "sourceList"} & set(event["event"])
+    # ... and the supplier's key, linked to every event of its lot, reads them in full.
+    full = api.get(
+        path_of(batch["digital_link"]), headers={"Accept": "application/json"}, key=supplier.key
+    ).json()
+    assert [e["hash_id"] for e in full["events"]] == [e["hash_id"] for e in trail["events"]]
+    for event in full["events"]:
+        assert event["disclosure"] == "full"
         check = event["verification"]
         assert check["status"] == "verified", check
         assert check["anchor"]["block_number"] > 0

@@ -6,8 +6,10 @@ commissioning, a restricted observation (naming the retailer), a linked observat
 packing into a case (an aggregation) and a public receipt. Each cell asserts exactly which of
 them the trail JSON, the trail page, the Digital Link resolver, the trace (and its ``hidden``
 count), the Handle REST values and the linkset show to the public (no key), each member's key
-and the admin key; an identifier whose only event is private answers the public as one never
-recorded; a recalled item's public trail shows the recall and its reason.
+and the admin key (a trail lists what its caller may read in full, and the other events the
+public may read as their public projection); an identifier whose only event is private answers
+the public as one never recorded; a recalled item's public trail shows the recall and its
+reason.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ SEES: dict[str, set[str]] = {
     "admin": set(EVENTS),
 }
 READERS = list(SEES)
+#: What each caller's trail lists: the events it may read, in full, and the other events the
+#: public may read, as their public projection (ledger.disclosure) ...
+LISTED: dict[str, set[str]] = {who: seen | SEES["public"] for who, seen in SEES.items()}
+#: ... and which of them it reads in full (the public: none, every event is projected).
+FULL: dict[str, set[str]] = {who: set() if who == "public" else seen for who, seen in SEES.items()}
 
 
 def _record(
@@ -180,8 +187,27 @@ def _names(world: World, event_ids: Sequence[str | None]) -> set[str]:
 @pytest.mark.parametrize("who", READERS)
 def test_trail_json_shows_what_the_caller_may_read(world: World, who: str) -> None:
     data = _trail(world, who, world.item)
-    assert _names(world, [e["event_id"] for e in data["events"]]) == SEES[who]
-    assert len(data["events"]) == len(SEES[who])
+    assert _names(world, [e["event_id"] for e in data["events"]]) == LISTED[who]
+    assert len(data["events"]) == len(LISTED[who])
+    for event in data["events"]:
+        (name,) = _names(world, [event["event_id"]])
+        if name in FULL[who]:
+            assert event["disclosure"] == "full"
+            assert event["withheld"] == []
+            assert event["event"]["readPoint"] == {"id": f"{DL}/414/{world.events[name][1]}"}
+        else:
+            # The default projection: when and which step, never where (not the owner's
+            # commissioning), which objects or any other member.
+            assert event["disclosure"] == "public", name
+            assert "readPoint" not in event["event"]
+            assert event["read_point"] is None
+            assert set(event["event"]) <= {"type", "eventID", "eventTime",
+                                           "eventTimeZoneOffset", "recordTime", "action",
+                                           "bizStep", "disposition"}  # fmt: skip
+            assert "place" in event["withheld"]
+            assert "when" not in event["withheld"]
+            assert event["verification"]["status"] == "verified"
+            assert event["verification"]["anchor"]["proof"] is not None
     assert data["verdict"] == "verified"
     # The owner's private commissioning counts for the origin whoever reads ...
     origin = data["origin"]
@@ -210,9 +236,10 @@ def test_trail_page_shows_what_the_caller_may_read(world: World, who: str) -> No
     )
     assert answer.status_code == 200, answer.text
     page = answer.text
-    assert page.count('<li class="event') == len(SEES[who])
+    assert page.count('<li class="event') == len(LISTED[who])
+    assert page.count('data-disclosure="public"') == len(LISTED[who] - FULL[who])
     for name, (_, site) in world.events.items():
-        assert (f"GLN {site}" in page) == (name in SEES[who]), name
+        assert (f"GLN {site}" in page) == (name in FULL[who]), name
     assert answer.headers["Cache-Control"] == (
         "no-cache" if who == "public" else "private, no-cache"
     )
@@ -224,7 +251,7 @@ def test_the_resolver_answers_the_callers_trail(world: World, who: str) -> None:
     path = world.item[len(DL) :]
     answer = world.api.get(path, params={"linkType": "gs1:traceability"}, key=world.key(who))
     assert answer.status_code == 200, answer.text
-    assert _names(world, [e["event_id"] for e in answer.json()["events"]]) == SEES[who]
+    assert _names(world, [e["event_id"] for e in answer.json()["events"]]) == LISTED[who]
 
 
 def test_cached_views_never_cross_callers(world: World) -> None:
@@ -235,7 +262,9 @@ def test_cached_views_never_cross_callers(world: World) -> None:
     for who in order:
         for _ in range(2):  # the second ask may come from a cache
             data = _trail(world, who, world.item)
-            assert _names(world, [e["event_id"] for e in data["events"]]) == SEES[who], who
+            assert _names(world, [e["event_id"] for e in data["events"]]) == LISTED[who], who
+            full = {e["event_id"] for e in data["events"] if e["disclosure"] == "full"}
+            assert _names(world, list(full)) == FULL[who], who
     services = world.api.services
     assert services.trails.hits > 0
 
@@ -333,6 +362,7 @@ def test_a_recalled_item_shows_its_recall_to_the_public(world: World) -> None:
     assert [e["event"].get("tracechain:recallReason") for e in public["events"]] == [
         "contaminated seal"
     ]
+    assert [e["disclosure"] for e in public["events"]] == ["public"]
     assert len(_trail(world, "owner", item)["events"]) == 2
     state = api.get(f"/identifiers/{quote(item, safe='')}/recall").json()
     assert state["recalled"] is True
