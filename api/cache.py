@@ -18,6 +18,12 @@ under a variant of its own (:func:`cached_view`): the public one (a buyer withou
 A member's view also changes when a grant is made or revoked or a link reaches it through
 another identifier, and a capability link's depends on its scope, so those views are verified
 on every request and never cached.
+
+The public view shows every event as the brand owner's public projection
+(:mod:`ledger.disclosure`), which depends only on the identifier and its owner's disclosure
+rules: setting or deleting a rule clears this cache (a rule may cover a whole prefix), and
+:class:`api.fastpath.TrailReplay` stops replaying at once since it replays only entries the
+cache still holds. Another process's cache picks a rule change up within ``ttl``.
 """
 
 from __future__ import annotations

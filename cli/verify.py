@@ -5,6 +5,12 @@ Local or through ``--api``, ``--json`` prints one verification document
 (:meth:`ledger.verify.TrailVerification.to_json`, or :meth:`ledger.verify.TrailEntry.document`
 for one event), or the API's trail as it answered it (the same document plus what the API node
 knows). The table reads only what both have.
+
+Through ``--api`` a trail may hold events the key (or, without a key, the public) may not read
+in full: the API shows them as the brand owner's public projection (``"disclosure":
+"public"``). Their hash cannot be recomputed from what is shown, so the CLI reports them as the
+server verified them against their anchors, says their content is withheld, and does not count
+that as a failure: the verdict is the server's, as for every event read through the API.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ _VERDICT_CODES: Final = {
     "pending": ExitCode.PENDING,
     "recalled": ExitCode.RECALLED,
 }
+#: What the table says of an event shown as its public projection.
+_WITHHELD: Final = "content withheld (public projection); anchor checked by the server"
 #: An event's CBV 2.0 hash as a 0x-hex word (its hash ID starts ``ni:///``).
 _EVENT_HASH: Final = re.compile(r"0x[0-9a-f]{64}")
 
@@ -83,17 +91,28 @@ def _print_verification(document: Mapping[str, Any]) -> None:
 
     colours = {"verified": "green", "pending": "yellow", "recalled": "magenta"}
     table = Table("event time", "type", "biz step", "status", "why")
+    projected = 0
     for event in document["events"]:
         check = event["verification"]
         colour = colours.get(check["status"], "red")
+        why = list(check["reasons"])
+        if event.get("disclosure") == "public":
+            projected += 1
+            why.insert(0, _WITHHELD)
         table.add_row(
-            str(event["event_time"]),
+            str(event["event_time"] or "—"),
             event["event_type"],
             str(event["biz_step"] or ""),
             f"[{colour}]{check['status']}[/]",
-            "; ".join(check["reasons"]),
+            "; ".join(why),
         )
     console.print(table)
+    if projected:
+        console.print(
+            f"{projected} of {len(document['events'])} events shown as the brand owner's public "
+            "projection: their content is withheld from this key, so their hashes cannot be "
+            "recomputed here; their status is the server's check against their anchors."
+        )
     verdict = document["verdict"]
     reasons = document["reasons"]
     console.print(

@@ -46,7 +46,7 @@ def test_remote_api_mode(cli: Cli, served_api: str, tmp_path: Path) -> None:
     assert local["recall"].items() <= trail["recall"].items()
     assert len(trail["events"]) == len(local["events"]) == 2
     for served, own in zip(trail["events"], local["events"], strict=True):
-        assert served == {**own, "declared_in_error": None}
+        assert served == {**own, "declared_in_error": None, "disclosure": "full", "withheld": []}
     # The table reads what both documents have.
     tables = [
         cli("verify", items[0], *remote, code=3),
@@ -54,6 +54,16 @@ def test_remote_api_mode(cli: Cli, served_api: str, tmp_path: Path) -> None:
     ]
     for table in tables:
         assert f"{trail['identifier']['canonical']}: pending" in table.stdout
+    # Without a key the API answers the public's trail: every event is the brand owner's
+    # public projection, whose hash the CLI cannot recompute; it says their content is
+    # withheld and keeps the server's verdict (not a failure).
+    public = cli.json("verify", items[0], "--api", served_api, code=3)
+    assert [e["hash_id"] for e in public["events"]] == [e["hash_id"] for e in trail["events"]]
+    assert {e["disclosure"] for e in public["events"]} == {"public"}
+    assert public["verdict"] == trail["verdict"]
+    withheld = cli("verify", items[0], "--api", served_api, code=3).stdout
+    assert "content withheld" in withheld
+    assert "2 of 2 events shown as the brand owner's public projection" in withheld
     svg = tmp_path / "remote.svg"
     graph = cli.json("trace", case, "--direction", "backward", "--svg", str(svg), *remote)
     assert {index_identifier(item).canonical for item in items} <= {n["id"] for n in graph["nodes"]}
