@@ -141,9 +141,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "disclosure_public": {"en": "Public summary", "zh": "公开摘要"},
     "disclosure_withheld": {"en": "Not shown publicly", "zh": "未公开"},
     "disclosure_note": {
-        "en": "Events marked “Public summary” show what the brand owner discloses; their "
-        "anchors on the chain are verified in full.",
-        "zh": "标有“公开摘要”的事件仅显示品牌所有者公开的信息；其链上锚定已完整验证。",
+        "en": "Events marked “Public summary” show only what the brand owner discloses; this "
+        "site checked each whole event against its anchor on the chain.",
+        "zh": "标有“公开摘要”的事件仅显示品牌所有者公开的信息；本网站已将每个完整事件与其链上锚定"
+        "进行核对。",
     },
     "field_when": {"en": "time", "zh": "时间"},
     "field_step": {"en": "step", "zh": "业务步骤"},

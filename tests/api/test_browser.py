@@ -182,6 +182,9 @@ def test_verification_pages_in_chromium(
         assert VERDICTS[(kind, lang)] in dom, (kind, lang)
         expected_lang = "zh-Hans" if lang == "zh" else "en"
         assert f'<html lang="{expected_lang}"' in dom
+        # The public reads every event as the brand owner's public projection.
+        assert dom.count('data-disclosure="public"') == dom.count('<li class="event'), kind
+        assert 'id="disclosure-note"' in dom
         if kind == "recalled":
             assert 'id="recall-banner"' in dom
             assert "Label misprint: wrong dosage" in dom
