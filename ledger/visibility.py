@@ -9,8 +9,8 @@ member's default):
                 ``owning_party`` / ``possessing_party`` of the event's source and
                 destination lists)
 ``linked``      (the default) also every member *linked* to what the event is about: a
-                member that itself recorded an event about the same identifier, its class
-                (the lot of an item, the GTIN of a lot), or one of its aggregation or
+                member that itself recorded an event about the same identifier, its lot (an
+                item's LGTIN; never a whole GTIN), or one of its aggregation or
                 transformation neighbours ("one up, one down")
 ``public``      every member; the public projection of the buyer's page applies
 =============  ===========================================================================
@@ -26,13 +26,15 @@ holds its vocabulary and the pure parts of capture's bookkeeping.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
 from ledger.errors import InvalidInputError
+from ledger.identifiers import IdentifierError, parse
 
 __all__ = [
     "DEFAULT_VISIBILITY",
@@ -213,25 +215,43 @@ def party_identifiers(event: Mapping[str, Any]) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=16_384)
+def class_facts(klass: str) -> tuple[bool, str | None]:
+    """Whether the class ``klass`` (a canonical form) is a lot, and its own class (the GTIN
+    of a lot); ``(False, None)`` when it does not parse."""
+    try:
+        identifier = parse(klass)
+    except IdentifierError:
+        return False, None
+    outer = identifier.class_identifier()
+    return identifier.kind == "lgtin", (outer.canonical if outer is not None else None)
+
+
+def _linkable(row: Mapping[str, Any]) -> list[str]:
+    """What one identifier links a member to: itself and its lot (an item's LGTIN), never a
+    product-wide class (a GTIN): every member that ever handled one item of a GTIN would
+    otherwise read every event of every item and lot of it, competitors' receipts included."""
+    keys = [row["canonical"]]
+    klass = row.get("class_canonical")
+    if klass and class_facts(klass)[0]:
+        keys.append(klass)
+    return keys
+
+
 def neighbour_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The keys (canonical forms and classes) of the identifiers in neighbour roles of one
+    """The link keys (identifiers and lots) of the identifiers in neighbour roles of one
     event's index rows, in order, without repeats."""
-    keys: list[str] = []
+    keys: dict[str, None] = {}
     for row in rows:
-        if row["role"] not in NEIGHBOUR_ROLES:
-            continue
-        for key in (row["canonical"], row.get("class_canonical")):
-            if key and key not in keys:
-                keys.append(key)
-    return keys
+        if row["role"] in NEIGHBOUR_ROLES:
+            keys.update(dict.fromkeys(_linkable(row)))
+    return list(keys)
 
 
-def link_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def link_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """The keys a member that records an event with these index rows is linked to directly:
-    each identifier's canonical form and its class, in order, without repeats."""
-    keys: list[str] = []
+    each identifier and its lot (see :func:`_linkable`), in order, without repeats."""
+    keys: dict[str, None] = {}
     for row in rows:
-        for key in (row["canonical"], row.get("class_canonical")):
-            if key and key not in keys:
-                keys.append(key)
-    return keys
+        keys.update(dict.fromkeys(_linkable(row)))
+    return list(keys)

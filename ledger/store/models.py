@@ -358,7 +358,7 @@ class EventReader(StoreModel, table=True):
 
 class EventScope(StoreModel, table=True):
     """One key an event is about, for the visibility rule: the canonical form of an identifier
-    it mentions, that identifier's class, or a prefix that may own it
+    it mentions, that identifier's classes (its lot, its GTIN), or a prefix that may own it
     (:func:`ledger.identifiers.prefix_candidates`)."""
 
     __tablename__ = "event_scope"
@@ -368,6 +368,9 @@ class EventScope(StoreModel, table=True):
         sa_type=BIG_ID, foreign_key="event.id", primary_key=True, ondelete="CASCADE"
     )
     key: str = Field(sa_type=BINARY_TEXT, primary_key=True)
+    #: Whether the ``linked`` rule matches this key: an identifier the event mentions or its
+    #: lot (not a product-wide class, not a prefix: grants and capability links only).
+    link: bool = Field(default=True)
 
 
 class MemberLink(StoreModel, table=True):

@@ -47,6 +47,7 @@ from ledger.visibility import (
     Reader,
     ReaderKind,
     Visibility,
+    class_facts,
     link_keys,
     neighbour_keys,
 )
@@ -97,7 +98,11 @@ def _member_condition(organisation_id: int, event: sa.TableClause) -> sa.ColumnE
     linked = (
         sa.select(sa.literal(1))
         .select_from(EVENT_SCOPE.join(MEMBER_LINK, MEMBER_LINK.c.key == EVENT_SCOPE.c.key))
-        .where(EVENT_SCOPE.c.event_pk == e.id, MEMBER_LINK.c.organisation_id == organisation_id)
+        .where(
+            EVENT_SCOPE.c.event_pk == e.id,
+            EVENT_SCOPE.c.link,
+            MEMBER_LINK.c.organisation_id == organisation_id,
+        )
         .exists()
     )
     granted = (
@@ -190,19 +195,23 @@ def _prefixes(canonical: str) -> tuple[str, ...]:
         return ()
 
 
-def scope_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The ``event_scope`` keys of an event with these identifier index rows: each
-    identifier's canonical form, its class, and every prefix that may own it (taken from the
-    class where there is one: an item's prefixes are its class's), in order, without repeats."""
-    keys: dict[str, None] = {}
+def scope_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
+    """The ``event_scope`` keys of an event with these identifier index rows, each with
+    whether the ``linked`` rule matches it (``event_scope.link``): each identifier's canonical
+    form and its lot (linked), its classes up to the product (an item's LGTIN and GTIN: grants
+    and capability links only), and every prefix that may own it (taken from the class where
+    there is one: an item's prefixes are its class's); in order, without repeats."""
+    keys: dict[str, bool] = {}
     for row in rows:
+        for key in link_keys([row]):
+            keys[key] = True
         canonical, klass = row["canonical"], row.get("class_canonical")
-        keys[canonical] = None
-        if klass:
-            keys[klass] = None
-        for prefix in _prefixes(klass or canonical):
-            keys[prefix] = None
-    return list(keys)
+        while klass and klass not in keys:
+            keys[klass] = False
+            klass = class_facts(klass)[1]
+        for prefix in _prefixes(row.get("class_canonical") or canonical):
+            keys.setdefault(prefix, False)
+    return keys
 
 
 def _party_owners(bind: Connection, parties: Iterable[str]) -> dict[str, int]:
@@ -273,11 +282,17 @@ def _link(connection: Connection, organisation_id: int, keys: Iterable[str], dir
 
 
 def _neighbours_of(connection: Connection, keys: Sequence[str]) -> set[str]:
-    """The keys beside ``keys`` in stored aggregation/transformation events."""
+    """The link keys beside ``keys`` (identifiers and lots) in stored aggregation and
+    transformation events: an identifier row there matches when it is one of ``keys`` or its
+    lot is (as :func:`ledger.visibility.neighbour_keys` reads a new event's rows)."""
     roles = sorted(NEIGHBOUR_ROLES)
     found: set[str] = set()
     near = EVENT_IDENTIFIER.alias("near")
     for chunk in _chunks(keys):
+        lots = [key for key in chunk if class_facts(key)[0]]
+        matches: sa.ColumnElement[bool] = EVENT_IDENTIFIER.c.canonical.in_(chunk)
+        if lots:
+            matches = sa.or_(matches, EVENT_IDENTIFIER.c.class_canonical.in_(lots))
         statement = (
             sa.select(near.c.canonical, near.c.class_canonical)
             .select_from(
@@ -286,12 +301,7 @@ def _neighbours_of(connection: Connection, keys: Sequence[str]) -> set[str]:
                 )
             )
             .where(
-                # A key is an identifier or a class: a stored neighbour matches by either, as
-                # a new aggregation/transformation event's neighbours do (record_audience).
-                sa.or_(
-                    EVENT_IDENTIFIER.c.canonical.in_(chunk),
-                    EVENT_IDENTIFIER.c.class_canonical.in_(chunk),
-                ),
+                matches,
                 EVENT_IDENTIFIER.c.role.in_(roles),
                 EVENT.c.event_type.in_(sorted(RELATIONSHIP_EVENT_TYPES)),
                 near.c.role.in_(roles),
@@ -299,9 +309,7 @@ def _neighbours_of(connection: Connection, keys: Sequence[str]) -> set[str]:
             .distinct()
         )
         for canonical, klass in connection.execute(statement):
-            found.add(canonical)
-            if klass:
-                found.add(klass)
+            found.update(link_keys([{"canonical": canonical, "class_canonical": klass}]))
     return found
 
 
@@ -317,7 +325,11 @@ def record_audience(
     transaction: scope rows and named readers of the records it stored (``new``), reader rows
     for the records it captured again that another member stored (``existing``), and the
     member's links (direct, and one hop through aggregation/transformation neighbours)."""
-    scope = [{"event_pk": r.pk, "key": key} for r in new for key in scope_keys(r.rows)]
+    scope = [
+        {"event_pk": r.pk, "key": key, "link": link}
+        for r in new
+        for key, link in scope_keys(r.rows).items()
+    ]
     if scope:
         connection.execute(_insert(connection, EVENT_SCOPE).on_conflict_do_nothing(), scope)
     readers: list[dict[str, int]] = []
@@ -401,7 +413,11 @@ def backfill(connection: Connection) -> None:
         for pk, canonical, klass, organisation_id in connection.execute(statement):
             rows[pk].append({"canonical": canonical, "class_canonical": klass})
             owner[pk] = int(organisation_id)
-        scope = [{"event_pk": pk, "key": key} for pk in pks for key in scope_keys(rows[pk])]
+        scope = [
+            {"event_pk": pk, "key": key, "link": link}
+            for pk in pks
+            for key, link in scope_keys(rows[pk]).items()
+        ]
         if scope:
             connection.execute(_insert(connection, EVENT_SCOPE).on_conflict_do_nothing(), scope)
         by_member: dict[int, dict[str, None]] = {}

@@ -17,13 +17,14 @@ compared with the rule evaluated here in Python from the documents alone:
   the owning/possessing parties of its source and destination lists (the member holding the
   party's prefix; not for a ``private`` capture, which names no one), and any member that
   captured the same event again;
-- a ``linked`` event is read by every member *linked* to one of its keys (each identifier it
-  mentions and that identifier's class: the GTIN of an item or of a lot). A member is linked
-  to the keys of every event it recorded or captured again, and one hop further: to every
-  key of an aggregation/transformation event's parent/children/inputs/outputs when one of
-  those keys is one it recorded (whoever recorded that event, whenever);
+- a ``linked`` event is read by every member *linked* to one of its link keys (each
+  identifier it mentions and that identifier's lot, when an item carries one; never a whole
+  GTIN). A member is linked to the link keys of every event it recorded or captured again, and
+  one hop further: to every link key of an aggregation/transformation event's
+  parent/children/inputs/outputs when one of those is one it recorded (whoever recorded that
+  event, whenever);
 - a grant (unrevoked) of the event's recorder to the member, whose key is one of the event's
-  keys or the prefix of one of its identifiers;
+  identifiers, one of their classes (lot, GTIN) or the prefix of one of them;
 - the operator reads everything; the public reads ``linked`` and ``public`` events;
 - a capability link reads the events with one of its keys, within its event-time window, that
   its issuing member reads (everything, when the admin issued it).
@@ -99,14 +100,31 @@ def org_id_of(member: int) -> str:
 
 
 def class_of(identifier: str) -> str | None:
-    """The class of a Digital Link: the GTIN of an item or a lot; None for an SSCC."""
+    """The class of a Digital Link: an item's lot when it carries one, else the GTIN of an
+    item or a lot; None for a GTIN or an SSCC."""
     path = identifier.removeprefix(DL).split("/")
-    return f"{DL}/01/{path[2]}" if path[1] == "01" and len(path) > 3 else None
+    if path[1] != "01" or len(path) <= 3:
+        return None
+    if len(path) > 5 and path[3] == "10":
+        return f"{DL}/01/{path[2]}/10/{path[4]}"
+    return f"{DL}/01/{path[2]}"
 
 
 def keys_of(identifier: str) -> set[str]:
+    """What grants and capability links match: the identifier and its classes up to the
+    GTIN."""
+    keys = {identifier}
     klass = class_of(identifier)
-    return {identifier} | ({klass} if klass else set())
+    while klass is not None:
+        keys.add(klass)
+        klass = class_of(klass)
+    return keys
+
+
+def link_keys_of(identifier: str) -> set[str]:
+    """What the linked rule matches: the identifier and its lot, never a whole GTIN."""
+    klass = class_of(identifier)
+    return {identifier} | ({klass} if klass is not None and "/10/" in klass else set())
 
 
 def digits_of(identifier: str) -> str:
@@ -150,11 +168,15 @@ def event_keys(event: Mapping[str, Any]) -> set[str]:
     return set().union(*(keys_of(i) for i in identifiers(event)))
 
 
+def event_link_keys(event: Mapping[str, Any]) -> set[str]:
+    return set().union(*(link_keys_of(i) for i in identifiers(event)))
+
+
 def neighbour_keys(event: Mapping[str, Any]) -> set[str]:
     fields = RELATIONSHIP_FIELDS.get(event["type"])
     if fields is None:
         return set()
-    return set().union(*(keys_of(i) for i in identifiers(event, fields)))
+    return set().union(*(link_keys_of(i) for i in identifiers(event, fields)))
 
 
 def parties(event: Mapping[str, Any]) -> set[int]:
@@ -241,14 +263,17 @@ def chains(draw: st.DrawFn) -> Chain:
         }
         product = gtin_of(recorder, draw(st.integers(1, 2)))
         if kind == "commission":
-            new = [f"{DL}/01/{product}/21/S{next(serials)}" for _ in range(draw(st.integers(1, 3)))]
+            lot = f"L{next(serials)}" if draw(st.booleans()) else None
+            # Items of a lot carry it in their Digital Link (01/10/21) or not (01/21).
+            carried = f"/10/{lot}" if lot is not None and draw(st.booleans()) else ""
+            count = draw(st.integers(1, 3))
+            new = [f"{DL}/01/{product}{carried}/21/S{next(serials)}" for _ in range(count)]
             items += new
             event = {"type": "ObjectEvent", **base, "epcList": new, "action": "ADD"}
             event["bizStep"] = "commissioning"
-            if draw(st.booleans()):
-                lot = f"{DL}/01/{product}/10/L{next(serials)}"
-                lots.append(lot)
-                event["quantityList"] = [{"epcClass": lot, "quantity": 5}]
+            if lot is not None:
+                lots.append(f"{DL}/01/{product}/10/{lot}")
+                event["quantityList"] = [{"epcClass": lots[-1], "quantity": 5}]
         elif kind == "aggregate":
             case = f"{DL}/00/{sscc(prefix_of(recorder), next(serials))}"
             cases.append(case)
@@ -350,7 +375,7 @@ class Rule:
         self.stored = stored
         direct: dict[int, set[str]] = {m: set() for m in range(chain.members)}
         for step in chain.steps:
-            direct[step.recorder] |= event_keys(step.event)
+            direct[step.recorder] |= event_link_keys(step.event)
         relationships = [neighbour_keys(s.event) for s in chain.steps]
         self.links = {
             m: keys.union(*(near for near in relationships if near & keys))
@@ -373,7 +398,10 @@ class Rule:
             event.recorder == member
             or mode is Visibility.PUBLIC
             or (mode in (Visibility.RESTRICTED, Visibility.LINKED) and member in named)
-            or (mode is Visibility.LINKED and bool(keys & self.links[member]))
+            or (
+                mode is Visibility.LINKED
+                and bool(event_link_keys(event.event) & self.links[member])
+            )
             or granted
         )
 
@@ -499,11 +527,11 @@ def _event(hour: int, **members: Any) -> dict[str, Any]:
 
 
 def test_one_hop_whatever_the_order(migrated_engine: Engine) -> None:
-    """Member 2 receives item S1; member 0 packed S1's sibling S2 (same GTIN) into a case and
+    """Member 2 receives item S1; member 0 packed S1's sibling S2 (same lot) into a case and
     ships the case. Member 2 is linked to the case whether it received S1 before or after the
     packing (it was linked only when it received first)."""
     product = gtin_of(0, 1)
-    s1, s2 = f"{DL}/01/{product}/21/S1", f"{DL}/01/{product}/21/S2"
+    s1, s2 = f"{DL}/01/{product}/10/L1/21/S1", f"{DL}/01/{product}/10/L1/21/S2"
     case = f"{DL}/00/{sscc(prefix_of(0), 9)}"
     linked = Visibility.LINKED
     commission = _event(0, type="ObjectEvent", epcList=[s1, s2], action="ADD")
@@ -518,3 +546,32 @@ def test_one_hop_whatever_the_order(migrated_engine: Engine) -> None:
         assert all(rule.member_reads(2, event) for event in stored)
         assert selected(migrated_engine, Reader.member(ids[2])) == {e.pk for e in stored}
         assert selected(migrated_engine, Reader.member(ids[1])) == set()
+
+
+def test_a_gtin_links_no_one(migrated_engine: Engine) -> None:
+    """Items of one GTIN without a lot are not each other's relatives: member 2, which
+    received item S1, reads the commissioning that names S1, not the packing of S1's sibling
+    S2 nor the case's shipping; a competitor that handled another item of the GTIN reads
+    neither (recording one item of a brand must not open every event of the brand)."""
+    product = gtin_of(0, 1)
+    s1, s2, s3 = (f"{DL}/01/{product}/21/S{n}" for n in (1, 2, 3))
+    case = f"{DL}/00/{sscc(prefix_of(0), 9)}"
+    linked = Visibility.LINKED
+    commission = _event(0, type="ObjectEvent", epcList=[s1, s2], action="ADD")
+    pack = _event(1, type="AggregationEvent", parentID=case, childEPCs=[s2], action="ADD")
+    ship = _event(2, type="ObjectEvent", epcList=[case], action="OBSERVE", bizStep="shipping")
+    receive = _event(3, type="ObjectEvent", epcList=[s1], action="OBSERVE")
+    other = _event(4, type="ObjectEvent", epcList=[s3], action="OBSERVE")
+    chain = Chain(4, [linked] * 4)
+    recorders = {id(receive): 2, id(other): 3}
+    chain.steps = [
+        Step(recorders.get(id(e), 0), e, linked, frozenset())
+        for e in (commission, pack, ship, receive, other)
+    ]
+    ids, stored, again = build(migrated_engine, chain)
+    by_step = {s.event["eventTime"]: s.pk for s in stored}
+    rule = Rule(chain, stored, again)
+    seen_by_2 = {by_step[commission["eventTime"]], by_step[receive["eventTime"]]}
+    assert {e.pk for e in stored if rule.member_reads(2, e)} == seen_by_2
+    assert selected(migrated_engine, Reader.member(ids[2])) == seen_by_2
+    assert selected(migrated_engine, Reader.member(ids[3])) == {by_step[other["eventTime"]]}

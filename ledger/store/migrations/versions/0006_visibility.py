@@ -63,6 +63,7 @@ def upgrade() -> None:
         "event_scope",
         sa.Column("event_pk", BIG_ID, nullable=False),
         sa.Column("key", BINARY_TEXT, nullable=False),
+        sa.Column("link", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["event_pk"], ["event.id"], name="fk_event_scope_event_pk_event", ondelete="CASCADE"
         ),
@@ -146,9 +147,9 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    """Scope and link rows of the events stored already, from the identifier index (their
-    prefix keys are left to ``tracechain reindex``-free reads: a prefix grant or link covers an
-    event stored before this revision once its identifiers' prefixes are filled in below)."""
+    """Scope rows (identifiers, classes, prefixes) and their recorders' direct links for the
+    events stored already, from the identifier index (:func:`ledger.store.visibility.backfill`;
+    named readers and neighbour links of earlier captures are not known, so not made up)."""
     from ledger.store.visibility import backfill
 
     backfill(op.get_bind())
