@@ -166,6 +166,16 @@ class Principal:
             return Reader.operator(self.key_id)
         return Reader.member(self.organisation_id, self.key_id)
 
+    @property
+    def member_id(self) -> int:
+        """The store id of this key's member (403 ``wrong-role`` for a key of no member: the
+        admin's, an operator auditor's)."""
+        if self.organisation_id is None:
+            raise ProblemError(
+                403, "wrong-role", "this needs a member's key", field="Authorization"
+            )
+        return self.organisation_id
+
 
 def _unauthorized(slug: str, detail: str) -> ProblemError:
     return ProblemError(

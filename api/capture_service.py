@@ -156,11 +156,6 @@ def _refusals(services: Services) -> Iterator[None]:
         raise problem from None
 
 
-def _organisation(who: Principal) -> int:
-    assert who.organisation_id is not None  # a recorder key belongs to a member
-    return who.organisation_id
-
-
 def parse_events(
     services: Services, who: Principal, body: bytes, content_type: str
 ) -> list[CapturedEvent]:
@@ -171,7 +166,7 @@ def parse_events(
             services.engine,
             body,
             content_type,
-            organisation_id=_organisation(who),
+            organisation_id=who.member_id,
             max_events=services.settings.api.max_capture_events,
         )
 
@@ -180,7 +175,7 @@ def resolved_audience(services: Services, who: Principal, chosen: AudienceChoice
     """``chosen`` with its visibility filled in: the member's default when it chose none."""
     if chosen.visibility is not None:
         return chosen
-    return AudienceChoice(default_visibility(services.engine, _organisation(who)), chosen.readers)
+    return AudienceChoice(default_visibility(services.engine, who.member_id), chosen.readers)
 
 
 def capture_body(
@@ -203,7 +198,7 @@ def capture_body(
             services.engine,
             body,
             content_type,
-            organisation_id=_organisation(who),
+            organisation_id=who.member_id,
             max_events=services.settings.api.max_capture_events,
             single_event=single_event,
             visibility=None if audience is None else audience.visibility,

@@ -46,12 +46,6 @@ def rule_out(rule: DisclosureRule) -> DisclosureOut:
     )
 
 
-def _member_id(organisation_id: int | None) -> int:
-    if organisation_id is None:  # recorder and member keys always have one
-        raise ProblemError(403, "wrong-role", "this needs a member's key", field="Authorization")
-    return organisation_id
-
-
 @router.put(
     "/disclosure",
     response_model=DisclosureOut,
@@ -72,7 +66,7 @@ async def put_disclosure(
     rule, created = await run_in_threadpool(
         set_rule,
         services.engine,
-        owner_id=_member_id(who.organisation_id),
+        owner_id=who.member_id,
         scope_kind=body.scope_kind.value,
         scope=body.scope,
         recorder=body.recorder,
@@ -96,7 +90,7 @@ async def put_disclosure(
 async def list_disclosure(services: ServicesDep, who: MemberDep) -> DisclosuresOut:
     """This key's member's rules, oldest first, and the default projection that holds where
     none applies."""
-    rules = await run_in_threadpool(rules_of, services.engine, _member_id(who.organisation_id))
+    rules = await run_in_threadpool(rules_of, services.engine, who.member_id)
     return DisclosuresOut(
         rules=[rule_out(rule) for rule in rules],
         default=DisclosurePolicyOut(
@@ -115,9 +109,7 @@ async def list_disclosure(services: ServicesDep, who: MemberDep) -> DisclosuresO
 async def delete_disclosure(rule_id: RuleId, services: ServicesDep, who: RecorderDep) -> Response:
     """Delete one of this member's rules (the next broader rule, or the default, applies
     again). Another member's rule is answered as one that does not exist."""
-    deleted = await run_in_threadpool(
-        delete_rule, services.engine, _member_id(who.organisation_id), rule_id
-    )
+    deleted = await run_in_threadpool(delete_rule, services.engine, who.member_id, rule_id)
     if not deleted:
         raise ProblemError(404, "not-found", f"no disclosure rule {rule_id}", field="rule_id")
     services.trails.clear()

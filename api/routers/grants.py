@@ -36,12 +36,6 @@ def grant_out(record: GrantRecord) -> GrantOut:
     )
 
 
-def _member_id(organisation_id: int | None) -> int:
-    if organisation_id is None:  # recorder and member keys always have one
-        raise ProblemError(403, "wrong-role", "this needs a member's key", field="Authorization")
-    return organisation_id
-
-
 @router.post(
     "/grants",
     response_model=GrantOut,
@@ -58,7 +52,7 @@ async def create_grant(
     record = await run_in_threadpool(
         grant,
         services.engine,
-        grantor_id=_member_id(who.organisation_id),
+        grantor_id=who.member_id,
         grantee=body.grantee,
         scope_kind=body.scope_kind,
         scope=body.scope,
@@ -84,7 +78,7 @@ async def list_grants(
     found = await run_in_threadpool(
         grants_of,
         services.engine,
-        _member_id(who.organisation_id),
+        who.member_id,
         include_revoked=include_revoked,
     )
     return GrantsOut(
@@ -105,7 +99,7 @@ async def delete_grant(grant_id: GrantId, services: ServicesDep, who: RecorderDe
     revoked = await run_in_threadpool(
         revoke_grant,
         services.engine,
-        grantor_id=_member_id(who.organisation_id),
+        grantor_id=who.member_id,
         grant_id=grant_id,
     )
     if revoked is None:
