@@ -124,6 +124,24 @@ def _capability(
     return capability_reader(request, services.engine, token)
 
 
+def _viewer(
+    request: Request,
+    services: Services,
+    bearer: HTTPAuthorizationCredentials | None,
+    header_key: str | None,
+    access: str | None,
+    *,
+    public: bool,
+) -> Reader:
+    link = _capability(request, services, bearer, header_key, access)
+    if link is not None:
+        return link
+    if public and bearer is None and not header_key:
+        return Reader.public()
+    with services.sessions() as session:
+        return principal_of(request, session, bearer, header_key).reader
+
+
 def get_viewer(
     request: Request,
     services: ServicesDep,
@@ -135,13 +153,7 @@ def get_viewer(
     capability link whose token the request presents, else the caller's API key when it
     presents one (401 for a bad one of either), else a buyer without a key
     (:meth:`Reader.public`)."""
-    link = _capability(request, services, bearer, header_key, access)
-    if link is not None:
-        return link
-    if bearer is None and not header_key:
-        return Reader.public()
-    with services.sessions() as session:
-        return principal_of(request, session, bearer, header_key).reader
+    return _viewer(request, services, bearer, header_key, access, public=True)
 
 
 def signed_in_viewer(
@@ -153,11 +165,7 @@ def signed_in_viewer(
 ) -> Reader:
     """Who reads, on the routes that need credentials (401 without them): a capability link
     (read-only, within its scope) or an API key."""
-    link = _capability(request, services, bearer, header_key, access)
-    if link is not None:
-        return link
-    with services.sessions() as session:
-        return principal_of(request, session, bearer, header_key).reader
+    return _viewer(request, services, bearer, header_key, access, public=False)
 
 
 #: Who reads a public route (a buyer without a key, or the key presented).
