@@ -10,8 +10,9 @@ member's default):
                 destination lists)
 ``linked``      (the default) also every member *linked* to what the event is about: a
                 member that itself recorded an event about the same identifier, its lot (an
-                item's LGTIN; never a whole GTIN), or one of its aggregation or
-                transformation neighbours ("one up, one down")
+                item's LGTIN; never a whole GTIN), or its neighbour across an aggregation or
+                transformation ("one up, one down": a case and its contents, inputs and
+                outputs; never a sibling, such as another supplier's input)
 ``public``      every member; the public projection of the buyer's page applies
 =============  ===========================================================================
 
@@ -41,6 +42,7 @@ __all__ = [
     "NEIGHBOUR_ROLES",
     "PARTY_TYPES",
     "RELATIONSHIP_EVENT_TYPES",
+    "RELATIONSHIP_SIDES",
     "Audience",
     "Reader",
     "ReaderKind",
@@ -76,23 +78,22 @@ PARTY_TYPES: Final = frozenset(
     }
 )
 
-#: Event types whose identifiers are each other's neighbours (aggregation: parent and
-#: children; transformation: inputs and outputs; association: parent and children).
+#: Event types whose identifiers are neighbours across a relationship (aggregation and
+#: association: parent and children; transformation: inputs and outputs).
 RELATIONSHIP_EVENT_TYPES: Final = frozenset(
     {"AggregationEvent", "AssociationEvent", "TransformationEvent", "TransactionEvent"}
 )
-#: Index roles (``event_identifier.role``) that make an identifier a neighbour of the others.
-NEIGHBOUR_ROLES: Final = frozenset(
-    {
-        "parent",
-        "child",
-        "child_quantity",
-        "input",
-        "output",
-        "input_quantity",
-        "output_quantity",
-    }
+#: The two sides of each relationship, as index roles (``event_identifier.role``): an
+#: identifier on one side is a neighbour of those on the other side ("one up, one down": a
+#: case and its contents, a transformation's inputs and its outputs), never of those beside it
+#: on its own side (the other contents of a case, the other inputs of a transformation, which
+#: may be a competitor's).
+RELATIONSHIP_SIDES: Final = (
+    (frozenset({"parent"}), frozenset({"child", "child_quantity"})),
+    (frozenset({"input", "input_quantity"}), frozenset({"output", "output_quantity"})),
 )
+#: Index roles that take part in a relationship.
+NEIGHBOUR_ROLES: Final = frozenset().union(*(a | b for a, b in RELATIONSHIP_SIDES))
 
 
 def parse_visibility(value: str, *, field: str = "visibility") -> Visibility:
@@ -238,14 +239,18 @@ def _linkable(row: Mapping[str, Any]) -> list[str]:
     return keys
 
 
-def neighbour_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The link keys (identifiers and lots) of the identifiers in neighbour roles of one
-    event's index rows, in order, without repeats."""
-    keys: dict[str, None] = {}
-    for row in rows:
-        if row["role"] in NEIGHBOUR_ROLES:
-            keys.update(dict.fromkeys(_linkable(row)))
-    return list(keys)
+def neighbour_sides(rows: Iterable[Mapping[str, Any]]) -> list[tuple[list[str], list[str]]]:
+    """The link keys (identifiers and lots) on each side of each relationship one event's
+    index rows hold (see :data:`RELATIONSHIP_SIDES`), for the relationships it has both sides
+    of."""
+    found: list[tuple[list[str], list[str]]] = []
+    rows = list(rows)
+    for side_a, side_b in RELATIONSHIP_SIDES:
+        a = link_keys(row for row in rows if row["role"] in side_a)
+        b = link_keys(row for row in rows if row["role"] in side_b)
+        if a and b:
+            found.append((a, b))
+    return found
 
 
 def link_keys(rows: Iterable[Mapping[str, Any]]) -> list[str]:

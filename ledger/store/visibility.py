@@ -13,9 +13,10 @@ Capture keeps three tables for it, in the capture's own transaction
 - ``event_reader``: the members a capture names (explicitly or as owning/possessing parties),
   and members that captured a stored event again;
 - ``member_link``: the keys each member is linked to: directly (it recorded an event about
-  the identifier or its class) or as a neighbour (an aggregation/transformation event puts the
-  identifier beside one the member is directly linked to). Only direct links spread to
-  neighbours, so linking is one hop: "one up, one down".
+  the identifier or its lot) or as a neighbour (an aggregation/transformation event puts the
+  identifier across from one the member is directly linked to: a case and its contents,
+  inputs and outputs; never siblings on one side). Only direct links spread to neighbours, so
+  linking is one hop: "one up, one down".
 """
 
 from __future__ import annotations
@@ -41,15 +42,15 @@ from ledger.store.tables import (
     PREFIX,
 )
 from ledger.visibility import (
-    NEIGHBOUR_ROLES,
     RELATIONSHIP_EVENT_TYPES,
+    RELATIONSHIP_SIDES,
     Audience,
     Reader,
     ReaderKind,
     Visibility,
     class_facts,
     link_keys,
-    neighbour_keys,
+    neighbour_sides,
 )
 
 __all__ = [
@@ -281,11 +282,24 @@ def _link(connection: Connection, organisation_id: int, keys: Iterable[str], dir
     connection.execute(statement, params)
 
 
+def _across(mine: sa.ColumnElement[str], theirs: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """Whether index role ``theirs`` is across a relationship from role ``mine``."""
+    return sa.or_(
+        *(
+            sa.or_(
+                sa.and_(mine.in_(sorted(a)), theirs.in_(sorted(b))),
+                sa.and_(mine.in_(sorted(b)), theirs.in_(sorted(a))),
+            )
+            for a, b in RELATIONSHIP_SIDES
+        )
+    )
+
+
 def _neighbours_of(connection: Connection, keys: Sequence[str]) -> set[str]:
-    """The link keys beside ``keys`` (identifiers and lots) in stored aggregation and
-    transformation events: an identifier row there matches when it is one of ``keys`` or its
-    lot is (as :func:`ledger.visibility.neighbour_keys` reads a new event's rows)."""
-    roles = sorted(NEIGHBOUR_ROLES)
+    """The link keys across stored aggregation and transformation events from ``keys``
+    (identifiers and lots): an identifier row there matches when it is one of ``keys`` or its
+    lot is, and its neighbours are the rows on the other side of the relationship (as
+    :func:`ledger.visibility.neighbour_sides` reads a new event's rows)."""
     found: set[str] = set()
     near = EVENT_IDENTIFIER.alias("near")
     for chunk in _chunks(keys):
@@ -302,9 +316,8 @@ def _neighbours_of(connection: Connection, keys: Sequence[str]) -> set[str]:
             )
             .where(
                 matches,
-                EVENT_IDENTIFIER.c.role.in_(roles),
                 EVENT.c.event_type.in_(sorted(RELATIONSHIP_EVENT_TYPES)),
-                near.c.role.in_(roles),
+                _across(EVENT_IDENTIFIER.c.role, near.c.role),
             )
             .distinct()
         )
@@ -365,22 +378,21 @@ def record_audience(
     beside = _neighbours_of(connection, list(direct)) - direct.keys()
     _link(connection, organisation_id, sorted(beside), direct=False)
     # ... and a new aggregation/transformation event links every member directly linked to
-    # one of its identifiers to all of them.
+    # an identifier on one side of it to those on the other side.
     for record in new:
         if record.event_type not in RELATIONSHIP_EVENT_TYPES:
             continue
-        near = neighbour_keys(record.rows)
-        if not near:
-            continue
-        members: set[int] = set()
-        for chunk in _chunks(near):
-            statement = sa.select(MEMBER_LINK.c.organisation_id).where(
-                MEMBER_LINK.c.key.in_(chunk), MEMBER_LINK.c.direct
-            )
-            members.update(int(org) for (org,) in connection.execute(statement))
-        members.discard(organisation_id)
-        for member in sorted(members):
-            _link(connection, member, near, direct=False)
+        for side_a, side_b in neighbour_sides(record.rows):
+            for here, there in ((side_a, side_b), (side_b, side_a)):
+                members: set[int] = set()
+                for chunk in _chunks(here):
+                    statement = sa.select(MEMBER_LINK.c.organisation_id).where(
+                        MEMBER_LINK.c.key.in_(chunk), MEMBER_LINK.c.direct
+                    )
+                    members.update(int(org) for (org,) in connection.execute(statement))
+                members.discard(organisation_id)
+                for member in sorted(members):
+                    _link(connection, member, there, direct=False)
 
 
 def backfill(connection: Connection) -> None:

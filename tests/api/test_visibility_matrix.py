@@ -46,9 +46,8 @@ regulator's capability link (the owner's, for lot LP) and no key. The paths: ``G
 ``GET /trace/{LA}`` (events reached and ``hidden``), ``GET /export``, the trail JSON and page of
 LA, LB, LP, the case and LP2, and the Digital Link resolver's trail of LP.
 
-Where the implementation answers otherwise, :data:`DEVIATIONS` says what it answers instead,
-and those cells are expected failures as long as they answer exactly that (one today: sibling
-inputs of a transformation are linked to each other).
+Supplier A reads nothing of its competitor B's lot LB although both lots went into the same
+transformation: linking crosses a relationship (input to output), never to a sibling input.
 
 Then: a grant (A -> the retailer, lot LA) and its revocation, expired and forged links, the
 link outside its scope, the public trail of the recalled lot, and the linkset.
@@ -551,30 +550,11 @@ READ: Final[dict[str, Callable[[World, str], Cell]]] = {
 # ------------------------------------------------------------------------------ the matrix
 
 
-#: Where the implementation disagrees with the documented rule (see the module docstring),
-#: what it answers instead: the linked rule makes the inputs of one transformation each
-#: other's neighbours, so supplier A is linked to its competitor's lot LB and reads B's linked
-#: commissioning and shipment (B's customer and volumes) in full. Such a cell is an xfail when
-#: it answers exactly this, a failure when it answers anything else; it passes once fixed.
-SIBLING_INPUTS: Final = (
-    "the linked rule makes a transformation's inputs each other's neighbours: supplier A "
-    "reads its competitor B's linked events about LB (not one up or one down from LA)"
-)
-DEVIATIONS: Final[dict[str, dict[str, str]]] = {
-    who: {"b_made": "full", "b_ship": "full"} for who in ("supplier_a", "supplier_a_auditor")
-}
-
-
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("who", PRINCIPALS)
 def test_matrix(world: World, who: str, path: str) -> None:
     """Each (principal, path) cell answers exactly what :data:`TABLE` says."""
     want, got = expected(who, path), READ[path](world, who)
-    deviation = DEVIATIONS.get(who)
-    if deviation is not None and got != want:
-        instead = expected(who, path, TABLE[who] | deviation)
-        assert got == instead, f"{who} on {path}:\n{_diff(want, got)}"
-        pytest.xfail(f"{SIBLING_INPUTS}:\n{_diff(want, got)}")
     assert got == want, f"{who} on {path}:\n{_diff(want, got)}"
 
 

@@ -20,9 +20,10 @@ compared with the rule evaluated here in Python from the documents alone:
 - a ``linked`` event is read by every member *linked* to one of its link keys (each
   identifier it mentions and that identifier's lot, when an item carries one; never a whole
   GTIN). A member is linked to the link keys of every event it recorded or captured again, and
-  one hop further: to every link key of an aggregation/transformation event's
-  parent/children/inputs/outputs when one of those is one it recorded (whoever recorded that
-  event, whenever);
+  one hop further: across an aggregation/transformation event (to its children when one it
+  recorded is the parent, to the parent when it is a child; to the outputs from an input, to
+  the inputs from an output; never to a sibling on its own side), whoever recorded that event,
+  whenever;
 - a grant (unrevoked) of the event's recorder to the member, whose key is one of the event's
   identifiers, one of their classes (lot, GTIN) or the prefix of one of them;
 - the operator reads everything; the public reads ``linked`` and ``public`` events;
@@ -60,14 +61,13 @@ MODES: Final = tuple(Visibility)
 #: Source/destination types that name a party (CBV 2.0 §7.5, in the spellings EPCIS allows).
 OWNING: Final = ("owning_party", "https://ref.gs1.org/cbv/SDT-owning_party")
 POSSESSING: Final = ("possessing_party", "https://ref.gs1.org/cbv/SDT-possessing_party")
-#: Index roles of aggregation/transformation events whose identifiers are neighbours.
+#: The two sides of the relationship of aggregation/transformation events (their fields): an
+#: identifier on one side is a neighbour of those on the other, not of those beside it.
 RELATIONSHIP_FIELDS: Final = {
-    "AggregationEvent": ("parentID", "childEPCs", "childQuantityList"),
+    "AggregationEvent": (("parentID",), ("childEPCs", "childQuantityList")),
     "TransformationEvent": (
-        "inputEPCList",
-        "outputEPCList",
-        "inputQuantityList",
-        "outputQuantityList",
+        ("inputEPCList", "inputQuantityList"),
+        ("outputEPCList", "outputQuantityList"),
     ),
 }
 START: Final = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
@@ -172,11 +172,13 @@ def event_link_keys(event: Mapping[str, Any]) -> set[str]:
     return set().union(*(link_keys_of(i) for i in identifiers(event)))
 
 
-def neighbour_keys(event: Mapping[str, Any]) -> set[str]:
+def sides(event: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """The link keys on each side of an aggregation/transformation event (empty otherwise)."""
     fields = RELATIONSHIP_FIELDS.get(event["type"])
     if fields is None:
-        return set()
-    return set().union(*(link_keys_of(i) for i in identifiers(event, fields)))
+        return set(), set()
+    a, b = (set().union(*(link_keys_of(i) for i in identifiers(event, f))) for f in fields)
+    return a, b
 
 
 def parties(event: Mapping[str, Any]) -> set[int]:
@@ -376,9 +378,12 @@ class Rule:
         direct: dict[int, set[str]] = {m: set() for m in range(chain.members)}
         for step in chain.steps:
             direct[step.recorder] |= event_link_keys(step.event)
-        relationships = [neighbour_keys(s.event) for s in chain.steps]
+        relationships = [sides(s.event) for s in chain.steps]
         self.links = {
-            m: keys.union(*(near for near in relationships if near & keys))
+            m: keys.union(
+                *(b for a, b in relationships if a & keys),
+                *(a for a, b in relationships if b & keys),
+            )
             for m, keys in direct.items()
         }
         self.again = again
