@@ -36,6 +36,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3Exception,
 )
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import BlockIdentifier, EventData, LogReceipt, Nonce, TxParams, TxReceipt
 
 from contracts.build import load_artifact
@@ -302,8 +303,18 @@ class _BatchTransport:
 
 
 def connect(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
-    """A web3 connection to ``rpc_url`` (HTTP)."""
-    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    """A web3 connection to ``rpc_url`` (HTTP) that reads proof-of-authority block headers.
+
+    Clique, IBFT 2.0 and QBFT chains (Besu's) put the validators' data in a header's
+    ``extraData`` (Clique: 32 bytes of vanity, the signers, a 65-byte seal; QBFT and IBFT: an
+    RLP list), longer than the 32 bytes web3's block formatter accepts, so without
+    ``ExtraDataToPOAMiddleware`` every ``eth_getBlockBy*`` on them raises "extraData is N
+    bytes". The middleware moves the field to ``proofOfAuthorityData``; nothing here reads it.
+    Blocks read through :meth:`ChainClient.batch` are raw JSON and need no formatter.
+    """
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
 
 
 class ChainClient:
