@@ -1,7 +1,8 @@
 """The embedded devnet: the pinned anvil node on 127.0.0.1 with our contracts deployed.
 
 ``tracechain devnet up`` starts anvil (from ``devnet/node_modules`` or ``ANVIL_BIN``) with a
-fixed chain id, zero gas price (a permissioned chain: members need no funding), no unlocked
+fixed chain id, zero gas price (a permissioned chain: members need no funding; set
+``TRACECHAIN_DEVNET_GAS_PRICE`` to try one that charges gas, which funds the admin), no unlocked
 accounts (every transaction is signed by its sender's own key) and its state persisted under
 the data dir (dumped every few seconds and on a clean stop), waits until it answers, and deploys
 the contracts once from an admin key generated into the data dir. Later starts check the chain
@@ -23,7 +24,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
-from ledger.chain import ChainClient
+from ledger.chain import ChainClient, RpcRequest
 from ledger.deployment import DeployedContract, Deployment
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.settings import Settings
@@ -43,6 +44,8 @@ from wallets.keystore import (
 START_TIMEOUT_S = 30.0
 #: Seconds to wait for anvil to dump its state and exit on SIGTERM.
 STOP_TIMEOUT_S = 15.0
+#: What the admin of a devnet that charges gas is given (1,000,000 ether, in wei, hex).
+ADMIN_FUNDS = hex(10**24)
 
 
 class DevnetError(LedgerError):
@@ -143,8 +146,8 @@ class Devnet:
             "--port", str(s.devnet.port),
             "--chain-id", str(s.devnet.chain_id),
             "--hardfork", s.devnet.hardfork,
-            "--gas-price", "0",
-            "--base-fee", "0",
+            "--gas-price", str(s.devnet.gas_price),
+            "--base-fee", str(s.devnet.gas_price),
             "--disable-min-priority-fee",
             "--accounts", "0",
             "--state", str(self.paths.state),
@@ -292,6 +295,12 @@ class Devnet:
 
     def _deploy(self, client: ChainClient) -> Deployment:
         admin = self.admin_account()
+        if self.settings.devnet.gas_price > 0:
+            # A devnet that charges gas funds its admin (anvil's own faucet; there are no
+            # unlocked accounts to pay from).
+            (answer,) = client.batch([RpcRequest("anvil_setBalance", (admin.address, ADMIN_FUNDS))])
+            if answer.error is not None:
+                raise DevnetError(f"cannot fund the admin on the devnet: {answer.error}")
         receipt = client.deploy(admin, "TraceAnchor", admin.address)
         address = str(receipt["contractAddress"])
         record = Deployment(

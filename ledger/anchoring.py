@@ -62,7 +62,13 @@ from web3.contract import Contract
 from web3.exceptions import Web3Exception
 from web3.types import Wei
 
-from ledger.chain import ChainClient, ContractRevertError, TxState, event_topics
+from ledger.chain import (
+    ChainClient,
+    ContractRevertError,
+    InsufficientFundsError,
+    TxState,
+    event_topics,
+)
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
 from ledger.identifiers.hashing import keccak256
@@ -491,16 +497,20 @@ class AnchorWorker:
             return 0
         call = self.anchor.functions.anchorBatch(HexBytes(batch.root), batch.event_count)
         address: ChecksumAddress = signer.address
+        gas_price = self.chain.gas_price()
         try:
+            # On a chain that charges gas, an unfunded signer is refused by name before the
+            # node's estimate (which would only say "gas required exceeds allowance").
+            self.chain.require_funds(address, gas_price=gas_price)
             tx: dict[str, Any] = dict(
                 call.build_transaction(
-                    {
-                        "from": address,
-                        "chainId": self.chain.chain_id,
-                        "gasPrice": Wei(self.chain.gas_price()),
-                    }
+                    {"from": address, "chainId": self.chain.chain_id, "gasPrice": Wei(gas_price)}
                 )
             )
+            self.chain.require_funds(address, gas=int(tx["gas"]), gas_price=gas_price)
+        except InsufficientFundsError as exc:
+            self._refuse(batch.organisation_id, str(exc))
+            return 0
         except OSError as exc:  # the node went away while the transaction was being built
             raise ChainError(f"cannot build the anchor transaction: {exc}") from None
         except (ValueError, Web3Exception) as exc:
@@ -521,6 +531,9 @@ class AnchorWorker:
                 )
             try:
                 self.chain.broadcast(raw)
+            except InsufficientFundsError as exc:  # spent meanwhile: the tx is never mined
+                self._refuse(batch.organisation_id, str(exc))
+                return 0
             except ChainError as exc:
                 if not self.chain.reachable():
                     raise

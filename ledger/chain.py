@@ -15,14 +15,17 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ABI, ChecksumAddress
 from eth_utils.address import to_checksum_address
@@ -37,12 +40,23 @@ from web3.exceptions import (
     Web3Exception,
 )
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import BlockIdentifier, EventData, LogReceipt, Nonce, TxParams, TxReceipt
+from web3.providers import JSONBaseProvider
+from web3.types import (
+    BlockIdentifier,
+    EventData,
+    LogReceipt,
+    Nonce,
+    RPCEndpoint,
+    RPCResponse,
+    TxParams,
+    TxReceipt,
+    Wei,
+)
 
 from contracts.build import load_artifact
 from ledger.errors import ChainError
 from ledger.identifiers.hashing import keccak256
-from ledger.settings import get_settings
+from ledger.settings import GasPrice, get_settings
 from wallets.signer import Signer, as_signer
 
 #: Default seconds to wait for an RPC answer and for a receipt.
@@ -50,6 +64,12 @@ RPC_TIMEOUT_S = 10.0
 RECEIPT_TIMEOUT_S = 60.0
 #: Gas headroom over the node's estimate (estimates are exact on anvil, close on Besu).
 GAS_HEADROOM = 1.2
+#: The least gas any transaction uses (a signer holding less than this at the gas price
+#: cannot send anything).
+TX_BASE_GAS = 21_000
+
+log = logging.getLogger("tracechain.chain")
+_T = TypeVar("_T")
 
 
 class TxState(StrEnum):
@@ -76,6 +96,36 @@ class ContractRevertError(ChainError):
         self.name = name
         self.args_ = args
         self.tx_hash = tx_hash
+
+
+class InsufficientFundsError(ChainError):
+    """A signer's balance cannot pay for its transaction's gas at the configured gas price
+    (``TRACECHAIN_GAS_PRICE``): on a chain that charges gas the operator funds the signers."""
+
+    problem = "insufficient-funds"
+
+    def __init__(self, address: str, *, balance: int, needed: int | None, gas_price: int) -> None:
+        need = "more" if needed is None else f"up to {needed} wei"
+        super().__init__(
+            f"signer {address} holds {balance} wei but its transaction needs {need} of gas "
+            f"at {gas_price} wei per gas; fund {address}, or set TRACECHAIN_GAS_PRICE=zero "
+            "on a chain with zero base fee"
+        )
+        self.address = address
+        self.balance = balance
+        self.needed = needed
+        self.gas_price = gas_price
+
+
+class EndpointMismatchError(ChainError):
+    """An RPC endpoint serves another chain (chain id or genesis) or another deployment than
+    the other endpoints or the deployment record: it is never used."""
+
+    problem = "endpoint-mismatch"
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"RPC endpoint {url} is refused: {reason}")
+        self.url = url
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +352,277 @@ class _BatchTransport:
         raise AssertionError("unreachable")
 
 
+class EndpointState(StrEnum):
+    """How the client judges one of its RPC endpoints (:meth:`ChainClient.check_endpoints`)."""
+
+    #: Not checked yet (a client with one endpoint never checks it).
+    UNCHECKED = "unchecked"
+    #: Answers, serves the expected chain and is near the highest head.
+    OK = "ok"
+    #: Answers, but its head is more than ``max_lag_blocks`` behind the highest head.
+    LAGGING = "lagging"
+    #: Did not answer its last request or check.
+    DOWN = "down"
+    #: Serves another chain id, genesis or deployment: never used.
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainIdentity:
+    """What makes endpoints serve "the same chain": its id, its genesis as block 1's parent
+    records it, and optionally the code hash at each of our contracts' addresses."""
+
+    chain_id: int
+    genesis_hash: str
+    #: (address, keccak256 of its code), lower-case.
+    code: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStatus:
+    """One endpoint as the client last judged it."""
+
+    url: str
+    state: EndpointState
+    head: int | None = None
+    #: Why it is down, lagging or refused.
+    reason: str | None = None
+
+
+@dataclass
+class _Endpoint:
+    url: str
+    provider: Any
+    transport: _BatchTransport
+    state: EndpointState = EndpointState.UNCHECKED
+    head: int | None = None
+    reason: str | None = None
+
+    def status(self) -> EndpointStatus:
+        return EndpointStatus(self.url, self.state, self.head, self.reason)
+
+
+class _NoEndpointError(ConnectionError):
+    """No endpoint could serve a request: each one's failure, or the refusal of every
+    endpoint that answered (then :attr:`refused` is set)."""
+
+    def __init__(self, message: str, refused: EndpointMismatchError | None = None) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+#: What counts as an endpoint that did not answer (requests' errors are OSErrors).
+_TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+
+
+class _Endpoints:
+    """The endpoints of one client, in order of preference, and their health.
+
+    With one endpoint nothing is checked: every request goes to it, as before. With several,
+    :meth:`check` (run when a request finds the last check older than ``health_check_s``)
+    asks each for its chain id, genesis, head (and code, when an identity is expected) in one
+    batch; an endpoint serving another chain than the expected identity (or, when none is
+    expected, than the first endpoint in order that answers) is refused, one whose head is
+    more than ``max_lag`` blocks behind the highest is lagging. Requests go to the first OK
+    endpoint; when it does not answer it is marked down and the next is tried: OK ones in
+    configured order, then unchecked, lagging and down ones; never a refused one.
+    """
+
+    def __init__(
+        self, urls: Sequence[str], timeout: float, *, max_lag: int, health_check_s: float
+    ) -> None:
+        if not urls:
+            raise ValueError("no RPC URL")
+        several = len(urls) > 1
+        self.items = [
+            _Endpoint(
+                url,
+                Web3.HTTPProvider(
+                    url,
+                    request_kwargs={"timeout": timeout},
+                    # Several endpoints: fail over at once instead of retrying a dead one.
+                    **({"exception_retry_configuration": None} if several else {}),
+                ),
+                _BatchTransport(url, timeout),
+            )
+            for url in dict.fromkeys(urls)
+        ]
+        self.max_lag = max_lag
+        self.health_check_s = health_check_s
+        self.expected: ChainIdentity | None = None
+        self._checked_at: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def several(self) -> bool:
+        return len(self.items) > 1
+
+    def first(self) -> _Endpoint:
+        """The endpoint requests go to first (no check is run)."""
+        return self._order()[0] if self.several else self.items[0]
+
+    def _order(self) -> list[_Endpoint]:
+        rank = {
+            EndpointState.OK: 0,
+            EndpointState.UNCHECKED: 1,
+            EndpointState.LAGGING: 2,
+            EndpointState.DOWN: 3,
+        }
+        usable = [e for e in self.items if e.state is not EndpointState.REFUSED]
+        return sorted(usable, key=lambda e: rank[e.state]) or self.items[:1]
+
+    def run(self, fn: Callable[[_Endpoint], _T]) -> _T:
+        """``fn`` on the preferred endpoint, failing over to the next one that answers."""
+        if not self.several:
+            return fn(self.items[0])
+        due = self._checked_at is None or (
+            time.monotonic() - self._checked_at >= self.health_check_s
+        )
+        if due:
+            self.check()
+        candidates = [e for e in self._order() if e.state is not EndpointState.REFUSED]
+        if not candidates:
+            raise self._all_refused()
+        failures: list[str] = []
+        for endpoint in candidates:
+            try:
+                result = fn(endpoint)
+            except _TRANSPORT_ERRORS as exc:
+                with self._lock:
+                    if endpoint.state is not EndpointState.DOWN:
+                        log.warning("RPC endpoint %s did not answer: %s", endpoint.url, exc)
+                    endpoint.state, endpoint.reason = EndpointState.DOWN, str(exc)
+                failures.append(f"{endpoint.url}: {exc}")
+                continue
+            if endpoint.state is EndpointState.DOWN:
+                with self._lock:
+                    endpoint.state, endpoint.reason = EndpointState.UNCHECKED, None
+            return result
+        raise _NoEndpointError("no RPC endpoint answered (" + "; ".join(failures) + ")")
+
+    def _all_refused(self) -> _NoEndpointError:
+        first = self.items[0]
+        error = EndpointMismatchError(first.url, first.reason or "another chain")
+        reasons = "; ".join(f"{e.url}: {e.reason}" for e in self.items)
+        return _NoEndpointError(f"every RPC endpoint is refused ({reasons})", error)
+
+    def check(self) -> list[EndpointStatus]:
+        """Judge every endpoint now (see the class docstring)."""
+        facts = [(e, _identity_of(e, self.expected)) for e in self.items]
+        with self._lock:
+            reference = self.expected
+            source = "the deployment record"
+            if reference is None:
+                answered = [(e, i) for e, i in facts if isinstance(i, tuple)]
+                if answered:
+                    reference, source = answered[0][1][0], answered[0][0].url
+            heads: list[int] = []
+            for endpoint, fact in facts:
+                if isinstance(fact, str):
+                    endpoint.state, endpoint.reason, endpoint.head = EndpointState.DOWN, fact, None
+                    continue
+                identity, head = fact
+                endpoint.head = head
+                why = _identity_difference(identity, reference, source)
+                if why is not None:
+                    if endpoint.state is not EndpointState.REFUSED:
+                        log.error("RPC endpoint %s is refused: %s", endpoint.url, why)
+                    endpoint.state, endpoint.reason = EndpointState.REFUSED, why
+                    continue
+                endpoint.state, endpoint.reason = EndpointState.OK, None
+                heads.append(head)
+            top = max(heads, default=0)
+            for endpoint in self.items:
+                if (
+                    endpoint.state is EndpointState.OK
+                    and endpoint.head is not None
+                    and top - endpoint.head > self.max_lag
+                ):
+                    endpoint.state = EndpointState.LAGGING
+                    endpoint.reason = (
+                        f"head {endpoint.head} is {top - endpoint.head} blocks behind {top}"
+                    )
+            self._checked_at = time.monotonic()
+            return [e.status() for e in self.items]
+
+
+def _identity_of(
+    endpoint: _Endpoint, expected: ChainIdentity | None
+) -> tuple[ChainIdentity, int] | str:
+    """An endpoint's identity and head, in one raw batch; or why it could not be read."""
+    code = expected.code if expected is not None else ()
+    requests_ = [
+        {"jsonrpc": "2.0", "id": 0, "method": "eth_chainId", "params": []},
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_getBlockByNumber", "params": ["0x0", False]},
+        {"jsonrpc": "2.0", "id": 3, "method": "eth_getBlockByNumber", "params": ["0x1", False]},
+    ] + [
+        {"jsonrpc": "2.0", "id": 4 + n, "method": "eth_getCode", "params": [address, "latest"]}
+        for n, (address, _hash) in enumerate(code)
+    ]
+    try:
+        raw = json.loads(endpoint.transport.post(json.dumps(requests_).encode()))
+        results = {item["id"]: item.get("result") for item in raw}
+        block0, block1 = results.get(2), results.get(3)
+        genesis = (
+            str(block1["parentHash"]).lower()
+            if isinstance(block1, dict)
+            else str(block0["hash"]).lower()  # type: ignore[index]
+        )
+        identity = ChainIdentity(
+            chain_id=_quantity(results[0]),
+            genesis_hash=genesis,
+            code=tuple(
+                (address, "0x" + keccak256(bytes(HexBytes(results.get(4 + n) or "0x"))).hex())
+                for n, (address, _hash) in enumerate(code)
+            ),
+        )
+        return identity, _quantity(results[1])
+    except (*_TRANSPORT_ERRORS, ValueError, KeyError, TypeError) as exc:
+        return f"did not answer: {exc}"
+
+
+def _identity_difference(
+    found: ChainIdentity, expected: ChainIdentity | None, source: str
+) -> str | None:
+    """How ``found`` differs from ``expected`` (named by ``source``), or None."""
+    if expected is None:
+        return None
+    if found.chain_id != expected.chain_id:
+        return f"it serves chain id {found.chain_id}, {source} says {expected.chain_id}"
+    if found.genesis_hash != expected.genesis_hash.lower():
+        return f"its genesis is {found.genesis_hash}, {source} says {expected.genesis_hash}"
+    for (address, code), (_, want) in zip(found.code, expected.code, strict=True):
+        if code != want.lower():
+            return f"the code at {address} has hash {code}, {source} says {want}"
+    return None
+
+
+class _FailoverProvider(JSONBaseProvider):
+    """web3's provider over :class:`_Endpoints`: each request goes to the preferred endpoint
+    and fails over to the next one that answers (so contracts bound to the client's web3
+    fail over too)."""
+
+    def __init__(self, endpoints: _Endpoints) -> None:
+        super().__init__()
+        self._endpoints = endpoints
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """Send one request (see :meth:`_Endpoints.run`)."""
+        response: RPCResponse = self._endpoints.run(
+            lambda e: e.provider.make_request(method, params)
+        )
+        return response
+
+    def is_connected(self, show_traceback: bool = False) -> bool:
+        """Whether an endpoint answers."""
+        try:
+            self.make_request(RPCEndpoint("web3_clientVersion"), [])
+        except _TRANSPORT_ERRORS:
+            return False
+        return True
+
+
 def connect(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
     """A web3 connection to ``rpc_url`` (HTTP) that reads proof-of-authority block headers.
 
@@ -312,22 +633,84 @@ def connect(rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> Web3:
     bytes". The middleware moves the field to ``proofOfAuthorityData``; nothing here reads it.
     Blocks read through :meth:`ChainClient.batch` are raw JSON and need no formatter.
     """
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    return _reads_poa_headers(Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout})))
+
+
+def _reads_poa_headers(w3: Web3) -> Web3:
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 
 
 class ChainClient:
-    """Sends signed transactions to, and reads from, tracechain's contracts on one chain."""
+    """Sends signed transactions to, and reads from, tracechain's contracts on one chain,
+    through one or several JSON-RPC endpoints of it.
 
-    def __init__(self, rpc_url: str, *, timeout: float = RPC_TIMEOUT_S) -> None:
-        self.rpc_url = rpc_url
-        self.w3 = connect(rpc_url, timeout=timeout)
+    ``rpc_url`` is one URL or several (in order of preference): with several, every request,
+    web3's and :meth:`batch`'s alike, goes to the first endpoint that is up, serves the same
+    chain and is not lagging (see :meth:`check_endpoints`), failing over when it does not
+    answer. ``gas_price``, ``max_lag_blocks`` and ``health_check_s`` default to
+    ``settings.chain``'s.
+    """
+
+    def __init__(
+        self,
+        rpc_url: str | Sequence[str],
+        *,
+        timeout: float = RPC_TIMEOUT_S,
+        gas_price: GasPrice | None = None,
+        max_lag_blocks: int | None = None,
+        health_check_s: float | None = None,
+    ) -> None:
+        chain = get_settings().chain
+        urls = (rpc_url,) if isinstance(rpc_url, str) else tuple(rpc_url)
+        self._endpoints = _Endpoints(
+            urls,
+            timeout,
+            max_lag=chain.max_lag_blocks if max_lag_blocks is None else max_lag_blocks,
+            health_check_s=chain.health_check_s if health_check_s is None else health_check_s,
+        )
+        self.rpc_urls: tuple[str, ...] = tuple(e.url for e in self._endpoints.items)
+        self.gas_price_policy: GasPrice = chain.gas_price if gas_price is None else gas_price
+        self.w3 = _reads_poa_headers(Web3(_FailoverProvider(self._endpoints)))
         self._chain_id: int | None = None
         self._nonce_lock = threading.Lock()
         #: Nonces handed out and not yet broadcast, per address (see :meth:`nonce_for`).
         self._in_flight: dict[str, set[int]] = {}
-        self._transport = _BatchTransport(rpc_url, timeout)
+
+    @property
+    def rpc_url(self) -> str:
+        """The endpoint requests go to first (the only one, for a client of one URL)."""
+        return self._endpoints.first().url
+
+    # ------------------------------------------------------------------ endpoints
+
+    def expect(self, identity: ChainIdentity) -> None:
+        """Refuse, from the next check on, every endpoint that does not serve ``identity``
+        (the deployment record's chain: :meth:`ledger.deployment.Deployment.identity`)."""
+        self._endpoints.expected = identity
+        self._endpoints._checked_at = None
+
+    def check_endpoints(self) -> list[EndpointStatus]:
+        """Check every endpoint now (identity, head, lag); their states in configured order.
+
+        A client of one URL checks nothing and reports it ``unchecked``.
+        """
+        if not self._endpoints.several:
+            return [self._endpoints.items[0].status()]
+        return self._endpoints.check()
+
+    def endpoints(self) -> list[EndpointStatus]:
+        """Every endpoint as last judged (no request is made)."""
+        return [e.status() for e in self._endpoints.items]
+
+    def endpoint(self, url: str) -> ChainClient:
+        """A client of endpoint ``url`` alone (same timeout and gas price policy), to ask
+        one endpoint something, as the audit does to compare them."""
+        if url not in self.rpc_urls:
+            raise ValueError(f"{url} is not an endpoint of this client")
+        provider = self._endpoints.items[self.rpc_urls.index(url)].provider
+        timeout = float(provider._request_kwargs.get("timeout", RPC_TIMEOUT_S))
+        return ChainClient(url, timeout=timeout, gas_price=self.gas_price_policy)
 
     # ------------------------------------------------------------------ reads
 
@@ -438,7 +821,9 @@ class ChainClient:
             separators=(",", ":"),
         ).encode()
         try:
-            raw = json.loads(self._transport.post(body))
+            raw = json.loads(self._endpoints.run(lambda e: e.transport.post(body)))
+        except _NoEndpointError as exc:
+            raise exc.refused or ChainError(str(exc)) from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None
         if not isinstance(raw, list) or len(raw) != len(requests):
@@ -668,29 +1053,75 @@ class ChainClient:
                     self._in_flight.pop(address, None)
 
     def gas_price(self) -> int:
-        """The node's gas price (0 on a zero-fee permissioned chain)."""
-        return int(self._rpc(lambda: self.w3.eth.gas_price))
+        """The gas price transactions are sent with, by ``settings.chain.gas_price``: 0
+        (``zero``), the node's ``eth_gasPrice`` (``node``; 0 on a zero-fee permissioned
+        chain) or the number of wei set."""
+        policy = self.gas_price_policy
+        if policy == "zero":
+            return 0
+        if policy == "node":
+            return int(self._rpc(lambda: self.w3.eth.gas_price))
+        return int(policy)
+
+    def balance(self, address: str) -> int:
+        """The balance of ``address`` in wei (its pending state)."""
+        return int(
+            self._rpc(lambda: self.w3.eth.get_balance(to_checksum_address(address), "pending"))
+        )
+
+    def require_funds(self, address: str, *, gas: int = TX_BASE_GAS, gas_price: int) -> None:
+        """Check that ``address`` can pay ``gas`` at ``gas_price`` (nothing to check at 0).
+
+        Raises:
+            InsufficientFundsError: it cannot (naming the signer, its balance and the need).
+        """
+        if gas_price <= 0:
+            return
+        needed = gas * gas_price
+        balance = self.balance(address)
+        if balance < needed:
+            raise InsufficientFundsError(
+                to_checksum_address(address), balance=balance, needed=needed, gas_price=gas_price
+            )
 
     def broadcast(self, raw: bytes) -> str:
         """Send a signed transaction; its hash. Raises :class:`ChainError` when the node
         refuses it or does not answer."""
         try:
             return HexBytes(self.w3.eth.send_raw_transaction(raw)).to_0x_hex()
+        except _NoEndpointError as exc:
+            raise exc.refused or ChainError(f"sending the transaction failed: {exc}") from None
         except (OSError, Web3Exception, ValueError) as exc:
+            if "insufficient funds" in str(exc).lower():
+                raise self._unfunded(raw) from None
             raise ChainError(f"sending the transaction failed: {exc}") from None
+
+    def _unfunded(self, raw: bytes) -> ChainError:
+        """The error for a signed transaction the node refused for want of funds."""
+        try:
+            sender = Account.recover_transaction(raw)
+        except Exception:  # eth_account's decoding errors; our own transactions recover
+            return ChainError("the node refused the transaction: insufficient funds")
+        try:
+            balance, price = self.balance(sender), self.gas_price()
+        except ChainError as exc:
+            return exc
+        return InsufficientFundsError(sender, balance=balance, needed=None, gas_price=price)
 
     # ------------------------------------------------------------------ internals
 
     def _base_tx(self, account: Signer | LocalAccount) -> TxParams:
-        return {
-            "from": account.address,
-            "chainId": self.chain_id,
-            "gasPrice": self._rpc(lambda: self.w3.eth.gas_price),
-        }
+        """The sender, chain and gas price of a transaction; checks first that the sender can
+        pay the least gas (a node estimating gas for an unfunded sender answers only "gas
+        required exceeds allowance")."""
+        price = self.gas_price()
+        self.require_funds(account.address, gas_price=price)
+        return {"from": account.address, "chainId": self.chain_id, "gasPrice": Wei(price)}
 
     def _sign_send_wait(self, account: Signer | LocalAccount, tx: TxParams, abi: ABI) -> TxReceipt:
         signer = as_signer(account)
         tx = TxParams(**tx)
+        self.require_funds(signer.address, gas=int(tx["gas"]), gas_price=int(tx["gasPrice"]))
         with self.nonce_for(signer.address) as nonce:
             tx["nonce"] = nonce
             tx_hash = self.broadcast(signer.sign_transaction(tx))
@@ -730,5 +1161,7 @@ class ChainClient:
     def _rpc(self, fn: Any) -> Any:
         try:
             return fn()
+        except _NoEndpointError as exc:
+            raise exc.refused or ChainError(str(exc)) from None
         except (OSError, Web3Exception, ValueError) as exc:
             raise ChainError(f"chain at {self.rpc_url} did not answer: {exc}") from None

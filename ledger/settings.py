@@ -18,9 +18,17 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    SecretStr,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -50,6 +58,10 @@ class DevnetSettings(Group):
     #: Seconds between anvil's state dumps; a kill -9 loses at most this much chain history.
     state_interval: int = Field(default=2, ge=1)
     hardfork: str = "prague"
+    #: Base fee and gas price of the devnet in wei: 0 (a permissioned chain: members need no
+    #: funding), or more to try a chain that charges gas (the devnet funds its admin itself;
+    #: members' signers must then be funded).
+    gas_price: int = Field(default=0, ge=0)
     #: The anvil executable; default the pinned npm package in ``node_modules``.
     anvil_bin: Path | None = None
     #: A native solc; default solc-js from ``node_modules``.
@@ -63,12 +75,51 @@ class DevnetSettings(Group):
     )
 
 
+#: How transactions are priced: ``"zero"`` (a permissioned chain with zero base fee, whose
+#: members hold no balance), ``"node"`` (the node's ``eth_gasPrice``, for a chain that charges
+#: gas and whose operator funds the members' signers) or a fixed number of wei.
+GasPrice = Literal["zero", "node"] | NonNegativeInt
+
+
+def _url_list(value: Any) -> Any:
+    """A comma-separated list of URLs (as an environment variable gives it) as a tuple."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 class ChainSettings(Group):
-    """The chain the ledger anchors on."""
+    """The chain the ledger anchors on: its endpoints and how transactions are priced."""
 
     rpc_url: str | None = Field(
         default=None,
         description="JSON-RPC endpoint of the chain; default the devnet on devnet.port.",
+    )
+    rpc_urls: Annotated[tuple[str, ...], BeforeValidator(_url_list)] = Field(
+        default=(),
+        description=(
+            "Several JSON-RPC endpoints of the same chain (say, one per validator a member "
+            "trusts), comma-separated; the client fails over between them. rpc_url, when "
+            "set too, comes first."
+        ),
+    )
+    max_lag_blocks: int = Field(
+        default=5,
+        ge=0,
+        description=(
+            "An endpoint whose head is this many blocks behind the highest head of the "
+            "others is lagging: it is used only when no other answers."
+        ),
+    )
+    #: Seconds between checks of every endpoint's identity and head when there are several.
+    health_check_s: float = Field(default=5.0, ge=0)
+    gas_price: GasPrice = Field(
+        default="node",
+        description=(
+            "The gas price of every transaction: 'zero' (zero base fee, unfunded members), "
+            "'node' (the node's eth_gasPrice; signers need a balance where it is not 0) or "
+            "a number of wei."
+        ),
     )
     #: Largest block range asked of eth_getLogs (Besu and anvil cap it).
     logs_block_range: int = Field(default=2_000, ge=1)
@@ -162,12 +213,17 @@ VARIABLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "TRACECHAIN_DEVNET_CHAIN_ID": ("devnet", "chain_id"),
         "TRACECHAIN_DEVNET_STATE_INTERVAL": ("devnet", "state_interval"),
         "TRACECHAIN_DEVNET_HARDFORK": ("devnet", "hardfork"),
+        "TRACECHAIN_DEVNET_GAS_PRICE": ("devnet", "gas_price"),
         "ANVIL_BIN": ("devnet", "anvil_bin"),
         "TRACECHAIN_ANVIL_BIN": ("devnet", "anvil_bin"),
         "SOLC_BIN": ("devnet", "solc_bin"),
         "TRACECHAIN_SOLC_BIN": ("devnet", "solc_bin"),
         "TRACECHAIN_NODE_MODULES": ("devnet", "node_modules"),
         "TRACECHAIN_RPC_URL": ("chain", "rpc_url"),
+        "TRACECHAIN_RPC_URLS": ("chain", "rpc_urls"),
+        "TRACECHAIN_RPC_MAX_LAG_BLOCKS": ("chain", "max_lag_blocks"),
+        "TRACECHAIN_RPC_HEALTH_CHECK_S": ("chain", "health_check_s"),
+        "TRACECHAIN_GAS_PRICE": ("chain", "gas_price"),
         "TRACECHAIN_LOGS_BLOCK_RANGE": ("chain", "logs_block_range"),
         "TRACECHAIN_ANCHOR_BATCH_MAX_EVENTS": ("anchoring", "batch_max_events"),
         "TRACECHAIN_ANCHOR_BATCH_MAX_WAIT_S": ("anchoring", "batch_max_wait_s"),
@@ -196,7 +252,12 @@ def variable_of(location: Sequence[str | int]) -> str | None:
     """The environment variable that sets the setting at ``location`` (as a validation
     error of :class:`Settings` names it, e.g. ``("devnet", "port")``), or None."""
     path = tuple(str(part) for part in location)
-    return next((name for name, setting in VARIABLES.items() if setting == path), None)
+    # A union's error adds the member that failed (``("chain", "gas_price", "int")``).
+    for end in range(len(path), 0, -1):
+        found = next((name for name, setting in VARIABLES.items() if setting == path[:end]), None)
+        if found is not None:
+            return found
+    return None
 
 
 class FlatVariables(PydanticBaseSettingsSource):
@@ -309,8 +370,17 @@ class Settings(BaseSettings):
 
     @property
     def effective_rpc_url(self) -> str:
-        """The RPC URL to use: the configured one, or the devnet's."""
-        return self.chain.rpc_url or f"http://{self.devnet.host}:{self.devnet.port}"
+        """The first RPC URL to use (see :attr:`effective_rpc_urls`)."""
+        return self.effective_rpc_urls[0]
+
+    @property
+    def effective_rpc_urls(self) -> tuple[str, ...]:
+        """The RPC URLs to use, in order of preference: ``chain.rpc_url``, then
+        ``chain.rpc_urls`` (each once); the devnet's when neither is set."""
+        urls = dict.fromkeys(
+            ([self.chain.rpc_url] if self.chain.rpc_url else []) + [*self.chain.rpc_urls]
+        )
+        return tuple(urls) or (f"http://{self.devnet.host}:{self.devnet.port}",)
 
     @property
     def effective_database_url(self) -> str:
