@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import access, audit, bundle, devnet, events, members, serve, trace, verify
+from cli import access, audit, bundle, devnet, events, members, network, serve, trace, verify
 from cli.errors import HandledGroup
 
 __all__ = ["app"]
@@ -36,6 +36,7 @@ app = typer.Typer(
     cls=HandledGroup,
 )
 app.add_typer(devnet.app, name="devnet")
+app.add_typer(network.app, name="network")
 app.add_typer(members.app, name="members")
 app.add_typer(access.grant_app, name="grant")
 app.add_typer(access.link_app, name="link")
