@@ -14,6 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from web3.contract import Contract
 
 from devnet.launcher import Devnet
+from devnet.network import ExternalChain
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
 from ledger.settings import REPO_ROOT, Settings
@@ -43,8 +44,12 @@ TEST_OUTPUT_DIR = REPO_ROOT / "test-output"
 #: Fixtures that start or use an anvil devnet; a test asking for one (directly or through
 #: another fixture) is marked ``chain``.
 CHAIN_FIXTURES = frozenset({"devnet", "own_devnet", "chain", "deployment", "admin", "anchor"})
-#: Test folders whose every test starts a devnet of its own (launcher, crash and load runs).
-CHAIN_FOLDERS = frozenset({"devnet", "reliability"})
+#: Test folders (or modules) whose every test starts a devnet of its own (launcher, crash and
+#: load runs); the Besu kit's tests (tests/devnet/test_network.py) need none.
+CHAIN_FOLDERS = frozenset({"devnet/test_launcher.py", "reliability"})
+#: A JSON-RPC URL of a chain the suite does not run (a Besu network: ``make test-besu``): the
+#: session ``devnet`` is then that chain, with our contracts deployed on it once per session.
+EXTERNAL_RPC_ENV = "TRACECHAIN_TEST_RPC_URL"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,10 +59,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests_dir = Path(__file__).parent
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        folder = (
-            item.path.relative_to(tests_dir).parts[0] if item.path.is_relative_to(tests_dir) else ""
+        parts = (
+            item.path.relative_to(tests_dir).parts if item.path.is_relative_to(tests_dir) else ()
         )
-        if fixtures & CHAIN_FIXTURES or folder in CHAIN_FOLDERS:
+        folders = {"/".join(parts[: i + 1]) for i in range(len(parts))}
+        if fixtures & CHAIN_FIXTURES or folders & CHAIN_FOLDERS:
             item.add_marker(pytest.mark.chain)
 
 
@@ -93,8 +99,15 @@ def test_database_url() -> str:
 
 @pytest.fixture(scope="session")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    """A real anvil node with TraceAnchor deployed, shared by the session."""
-    net = Devnet(devnet_settings(tmp_path_factory.mktemp("devnet")), key_work_factor=SCRYPT_N_LIGHT)
+    """A real anvil node with TraceAnchor deployed, shared by the session (or the chain at
+    ``TRACECHAIN_TEST_RPC_URL``, with TraceAnchor deployed on it for this session)."""
+    settings = devnet_settings(tmp_path_factory.mktemp("devnet"))
+    external = os.environ.get(EXTERNAL_RPC_ENV)
+    net = (
+        ExternalChain(settings, external, key_work_factor=SCRYPT_N_LIGHT)
+        if external
+        else Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
+    )
     net.up()
     yield net
     net.down()
