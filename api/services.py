@@ -62,7 +62,7 @@ class Services:
     @cached_property
     def chain(self) -> ChainClient:
         """The chain client (no connection is made until it is used)."""
-        return ChainClient(self.settings.effective_rpc_url)
+        return ChainClient(self.settings.effective_rpc_urls)
 
     @cached_property
     def keyring(self) -> Keyring:

@@ -52,7 +52,7 @@ def chain() -> ChainClient:
     """The chain of ``TRACECHAIN_RPC_URL`` (or the devnet)."""
     from ledger.chain import ChainClient
 
-    return ChainClient(get_settings().effective_rpc_url)
+    return ChainClient(get_settings().effective_rpc_urls)
 
 
 def deployment() -> Deployment:

@@ -84,7 +84,7 @@ def verify_bundle(
     bundle = load_bundle(backends.read_file(file))
     result = run_verification(
         bundle,
-        ChainClient(rpc or settings.effective_rpc_url),
+        ChainClient(rpc or settings.effective_rpc_urls),
         logs_block_range=settings.chain.logs_block_range,
     )
     if as_json:

@@ -64,7 +64,7 @@ def anchor_worker(
     migrate(engine)
     worker = AnchorWorker(
         engine,
-        ChainClient(settings.effective_rpc_url),
+        ChainClient(settings.effective_rpc_urls),
         Deployment.load(settings.deployment_file),
         Keyring(settings.data_dir, work_factor=settings.keystore_work_factor),
         AnchorConfig.from_settings(settings),

@@ -455,7 +455,14 @@ class _Endpoints:
 
     @property
     def several(self) -> bool:
+        """Whether there is more than one endpoint (else nothing is checked)."""
         return len(self.items) > 1
+
+    def expect(self, identity: ChainIdentity) -> None:
+        """Judge endpoints against ``identity`` from now on (the next request checks)."""
+        with self._lock:
+            self.expected = identity
+            self._checked_at = None
 
     def first(self) -> _Endpoint:
         """The endpoint requests go to first (no check is run)."""
@@ -498,13 +505,19 @@ class _Endpoints:
                 with self._lock:
                     endpoint.state, endpoint.reason = EndpointState.UNCHECKED, None
             return result
+        if any(e.state is EndpointState.REFUSED for e in self.items):
+            raise self._all_refused(failures)
         raise _NoEndpointError("no RPC endpoint answered (" + "; ".join(failures) + ")")
 
-    def _all_refused(self) -> _NoEndpointError:
-        first = self.items[0]
-        error = EndpointMismatchError(first.url, first.reason or "another chain")
-        reasons = "; ".join(f"{e.url}: {e.reason}" for e in self.items)
-        return _NoEndpointError(f"every RPC endpoint is refused ({reasons})", error)
+    def _all_refused(self, failures: Sequence[str] = ()) -> _NoEndpointError:
+        """The error when the only endpoints that answer are refused: it names them."""
+        refused = [e for e in self.items if e.state is EndpointState.REFUSED]
+        reasons = [f"{e.url} is refused: {e.reason}" for e in refused] + list(failures)
+        why = refused[0].reason or "another chain"
+        if failures:
+            why += "; the other endpoints did not answer (" + "; ".join(failures) + ")"
+        error = EndpointMismatchError(refused[0].url, why)
+        return _NoEndpointError("no usable RPC endpoint (" + "; ".join(reasons) + ")", error)
 
     def check(self) -> list[EndpointStatus]:
         """Judge every endpoint now (see the class docstring)."""
@@ -687,8 +700,7 @@ class ChainClient:
     def expect(self, identity: ChainIdentity) -> None:
         """Refuse, from the next check on, every endpoint that does not serve ``identity``
         (the deployment record's chain: :meth:`ledger.deployment.Deployment.identity`)."""
-        self._endpoints.expected = identity
-        self._endpoints._checked_at = None
+        self._endpoints.expect(identity)
 
     def check_endpoints(self) -> list[EndpointStatus]:
         """Check every endpoint now (identity, head, lag); their states in configured order.
@@ -702,15 +714,6 @@ class ChainClient:
     def endpoints(self) -> list[EndpointStatus]:
         """Every endpoint as last judged (no request is made)."""
         return [e.status() for e in self._endpoints.items]
-
-    def endpoint(self, url: str) -> ChainClient:
-        """A client of endpoint ``url`` alone (same timeout and gas price policy), to ask
-        one endpoint something, as the audit does to compare them."""
-        if url not in self.rpc_urls:
-            raise ValueError(f"{url} is not an endpoint of this client")
-        provider = self._endpoints.items[self.rpc_urls.index(url)].provider
-        timeout = float(provider._request_kwargs.get("timeout", RPC_TIMEOUT_S))
-        return ChainClient(url, timeout=timeout, gas_price=self.gas_price_policy)
 
     # ------------------------------------------------------------------ reads
 

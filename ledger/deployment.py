@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import ChainClient
+from ledger.chain import ChainClient, ChainIdentity, EndpointState
 from ledger.errors import ConfigurationError
 
 
@@ -42,6 +42,30 @@ class Deployment:
     def anchor_address(self) -> str:
         """The address of the TraceAnchor contract."""
         return self.contracts["TraceAnchor"].address
+
+    def identity(self) -> ChainIdentity:
+        """What every RPC endpoint of this chain must serve: its chain id, genesis and the
+        code of each of our contracts."""
+        return ChainIdentity(
+            self.chain_id,
+            self.genesis_hash,
+            tuple(
+                (c.address.lower(), c.code_hash.lower()) for _, c in sorted(self.contracts.items())
+            ),
+        )
+
+    def endpoint_problems(self, client: ChainClient) -> list[str]:
+        """Which of ``client``'s RPC endpoints serve another chain id, genesis or deployment
+        than this record, each named; the client refuses them from now on. Empty for a client
+        of one endpoint (:meth:`mismatches` checks that one)."""
+        if len(client.rpc_urls) < 2:
+            return []
+        client.expect(self.identity())
+        return [
+            f"RPC endpoint {status.url} is refused: {status.reason}"
+            for status in client.check_endpoints()
+            if status.state is EndpointState.REFUSED
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -91,7 +115,13 @@ class Deployment:
         transaction mined in the recorded block at the recorded address, and the code there.
         Never by ``eth_getBlockByNumber(0)`` alone: anvil rewrites its genesis entry on each
         start from a dumped state.
+
+        A client of several endpoints is first told to expect this record
+        (:meth:`endpoint_problems`), so what follows is asked of endpoints that serve it; when
+        none does, the :class:`~ledger.chain.EndpointMismatchError` naming them is raised.
         """
+        if len(client.rpc_urls) > 1:
+            client.expect(self.identity())
         problems: list[str] = []
         if client.chain_id != self.chain_id:
             problems.append(f"chain id is {client.chain_id}, the record says {self.chain_id}")

@@ -42,6 +42,7 @@ from ledger.audit.workers import (
 )
 from ledger.chain import ChainClient
 from ledger.deployment import Deployment
+from ledger.errors import ChainError
 from ledger.identifiers import IdentifierError, parse, prefix_candidates
 from ledger.merkle import LEAF_VERSIONS
 from ledger.settings import get_settings
@@ -56,6 +57,24 @@ from ledger.store.tables import (
 )
 
 __all__ = ["UNIT_EVENTS", "Auditor", "Progress"]
+
+_NO_RECORD: Final = ("0x" + "00" * 32, 0, 0)
+
+
+def _record_text(record: tuple[str, int, int]) -> str:
+    """A ``batchOf`` answer in words."""
+    if record == _NO_RECORD:
+        return "not anchored"
+    org, block, count = record
+    return f"anchored by {org} in block {block} ({count} events)"
+
+
+def _record_json(record: tuple[str, int, int]) -> dict[str, Any] | None:
+    """A ``batchOf`` answer as evidence (None: not anchored)."""
+    if record == _NO_RECORD:
+        return None
+    org, block, count = record
+    return {"member": org, "block": block, "event_count": count}
 
 
 #: Events per unit of work handed to a worker process (whole batches; one batch may exceed it).
@@ -80,8 +99,15 @@ class Auditor:
         workers: int | None = None,
         unit_events: int = UNIT_EVENTS,
         anchor_lag_bound_s: float | None = None,
+        compare_endpoints: Sequence[str] | None = None,
     ) -> None:
         self.engine = engine
+        #: RPC endpoints asked for the same anchors (default: the client's, when several).
+        self.compare_endpoints: tuple[str, ...] = (
+            tuple(dict.fromkeys(compare_endpoints))
+            if compare_endpoints is not None
+            else (chain.rpc_urls if len(chain.rpc_urls) > 1 else ())
+        )
         self.anchor_lag_bound_s = (
             get_settings().anchoring.lag_bound_seconds
             if anchor_lag_bound_s is None
@@ -148,8 +174,96 @@ class Auditor:
         self._orphan_index_rows(report)
         if not wrong_chain:
             self._reconcile(report, batches)
+        if len(self.compare_endpoints) > 1:
+            self._compare_endpoints(report, batches)
         report.elapsed_s = time.perf_counter() - started
         return report
+
+    def _compare_endpoints(self, report: AuditReport, batches: Mapping[int, BatchSummary]) -> None:
+        """Ask every endpoint of :attr:`compare_endpoints` for the on-chain record
+        (``batchOf``: member, block, count) of every mined batch root of this chain, at the
+        lowest head among them (a lagging endpoint is not a disagreeing one), and report each
+        root on which two answer differently. An endpoint that is not this deployment's chain
+        is a ``wrong_chain`` finding naming it; one that does not answer is a disagreement."""
+        clients: list[ChainClient] = []
+        for url in self.compare_endpoints:
+            client = ChainClient(url)
+            try:
+                problems = self.deployment.mismatches(client)
+                if not problems:
+                    client.block_number()
+            except ChainError as exc:
+                report.findings.append(
+                    Finding(
+                        FindingKind.ENDPOINT_DISAGREEMENT,
+                        f"RPC endpoint {url} could not be compared: {exc.reason}",
+                        {"rpc_url": url},
+                    )
+                )
+                continue
+            for problem in problems:
+                report.findings.append(
+                    Finding(
+                        FindingKind.WRONG_CHAIN, f"RPC endpoint {url}: {problem}", {"rpc_url": url}
+                    )
+                )
+            if not problems:
+                clients.append(client)
+        roots = sorted(
+            {
+                s.root
+                for s in batches.values()
+                if s.status == "mined" and s.chain_id == report.chain_id
+            }
+        )
+        if len(clients) < 2 or not roots:
+            return
+        try:
+            at = min(client.block_number() for client in clients)
+            answers = {client.rpc_url: self._batch_records(client, roots, at) for client in clients}
+        except ChainError as exc:
+            report.findings.append(
+                Finding(
+                    FindingKind.ENDPOINT_DISAGREEMENT,
+                    f"the RPC endpoints could not be compared: {exc.reason}",
+                    {"rpc_urls": list(self.compare_endpoints)},
+                )
+            )
+            return
+        first, *others = clients
+        for other in others:
+            for root, mine, theirs in zip(
+                roots, answers[first.rpc_url], answers[other.rpc_url], strict=True
+            ):
+                if mine != theirs:
+                    report.findings.append(
+                        Finding(
+                            FindingKind.ENDPOINT_DISAGREEMENT,
+                            f"RPC endpoints {first.rpc_url} and {other.rpc_url} disagree at "
+                            f"block {at} on root {root}: {_record_text(mine)} against "
+                            f"{_record_text(theirs)}",
+                            {
+                                "root": root,
+                                "block": at,
+                                first.rpc_url: _record_json(mine),
+                                other.rpc_url: _record_json(theirs),
+                            },
+                        )
+                    )
+
+    def _batch_records(
+        self, client: ChainClient, roots: Sequence[str], block: int
+    ) -> list[tuple[str, int, int]]:
+        """``batchOf`` of each root at ``block`` on one endpoint: (member, block, count)."""
+        view = client.view(self.contract, "batchOf")
+        out: list[tuple[str, int, int]] = []
+        for low in range(0, len(roots), RPC_CHUNK):
+            chunk = roots[low : low + RPC_CHUNK]
+            for org, mined, count in client.calls(
+                view, [(bytes.fromhex(r.removeprefix("0x")),) for r in chunk], block=block
+            ):
+                out.append(("0x" + bytes(org).hex(), int(mined), int(count)))
+        return out
 
     def _orphan_index_rows(self, report: AuditReport) -> None:
         """Identifier index rows that name no stored event."""

@@ -60,6 +60,10 @@ class FindingKind(StrEnum):
     #: The oldest event waiting to be anchored has waited longer than the anchoring lag bound
     #: (``settings.anchoring.lag_bound_seconds``): the anchor worker is stopped or stuck.
     ANCHORING_STALLED = "anchoring_stalled"
+    #: Two RPC endpoints of the chain answer differently for the same anchor at the same
+    #: block (one has a batch root the other has not, or another member, block or count),
+    #: or an endpoint to compare did not answer.
+    ENDPOINT_DISAGREEMENT = "endpoint_disagreement"
 
 
 #: Every kind, in :class:`FindingKind` order.

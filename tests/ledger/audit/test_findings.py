@@ -25,6 +25,7 @@ WIRE_KINDS = [
     "orphan_anchor",
     "recall_by_non_owner",
     "anchoring_stalled",
+    "endpoint_disagreement",
 ]
 
 
