@@ -219,6 +219,9 @@ class Event(StoreModel, table=True):
         # Keyset pagination and time-range filters.
         sa.Index("ix_event_event_time_id", "event_time", "id"),
         sa.Index("ix_event_record_time_id", "record_time", "id"),
+        # A business step within a time window (GET /events?EQ_bizStep=..&GE_eventTime=..):
+        # reads the window's events only (migration 0008).
+        sa.Index("ix_event_biz_step_event_time_id", "biz_step", "event_time", "id"),
         # One record per event hash, and one error declaration of it (EPCIS 2.0 section
         # 7.4.1.2: the declaration has the hash of the event it declares in error).
         sa.UniqueConstraint("event_hash", "error_declaration"),

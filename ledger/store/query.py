@@ -504,17 +504,24 @@ def _conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
 
 def query_statement(query: EventQuery, reader: Reader) -> sa.Select[Any]:
     """The SELECT of one page (``perPage + 1`` rows, to know whether another page follows)
-    of the events ``reader`` may read."""
+    of the events ``reader`` may read.
+
+    In ``id`` order, a time window narrows the events down by another order than the page's
+    (``ix_event_biz_step_event_time_id``, ``ix_event_event_time_id``): the window's events
+    are then picked by id in a subquery and the reader's visibility rule is asked of them in
+    ``id`` order, so it stops after a page instead of being asked of every event of the
+    window before the sort (on a one-day window of a 100,000-event ledger 1.8 -> 0.2 ms on
+    SQLite for a member; the same rows)."""
     c = EVENT.c
     conditions = _conditions(query)
     allowed = visible(reader)
-    if allowed is not None:
-        conditions.append(allowed)
     after = query.after
     if query.order_by is None:
         if after is not None:
             conditions.append(c.id > after.id)
         order: list[sa.ColumnElement[Any]] = [c.id.asc()]
+        if allowed is not None and _windowed(query):
+            conditions = [c.id.in_(sa.select(c.id).where(*conditions).correlate(None))]
     else:
         key = c[query.order_by]
         if after is not None and after.key is not None:
@@ -527,7 +534,22 @@ def query_statement(query: EventQuery, reader: Reader) -> sa.Select[Any]:
                     sa.and_(key >= after.key, sa.or_(key > after.key, c.id > after.id))
                 )
         order = [key.desc(), c.id.desc()] if query.descending else [key.asc(), c.id.asc()]
+    if allowed is not None:
+        conditions.append(allowed)
     return sa.select(*EVENT_COLUMNS).where(*conditions).order_by(*order).limit(query.per_page + 1)
+
+
+def _windowed(query: EventQuery) -> bool:
+    """Whether ``query`` bounds the event time or the record time."""
+    return any(
+        bound is not None
+        for bound in (
+            query.ge_event_time,
+            query.lt_event_time,
+            query.ge_record_time,
+            query.lt_record_time,
+        )
+    )
 
 
 def query_events(
