@@ -196,6 +196,24 @@ def _prefixes(canonical: str) -> tuple[str, ...]:
         return ()
 
 
+@functools.lru_cache(maxsize=65_536)
+def _identifier_keys(
+    canonical: str, klass: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What one identifier index row adds to its event's keys: its link keys (itself and its
+    lot, :func:`ledger.visibility.link_keys`), its classes up to the product, and the prefixes
+    that may own it (its class's where it has one). Capture asks this of every identifier of
+    every event it stores; an identifier recurs in every event about it and a class in every
+    event about its items and lots, so the answers are kept."""
+    links = tuple(link_keys([{"canonical": canonical, "class_canonical": klass}]))
+    classes: list[str] = []
+    outer = klass
+    while outer and outer not in classes:
+        classes.append(outer)
+        outer = class_facts(outer)[1]
+    return links, tuple(classes), _prefixes(klass or canonical)
+
+
 def scope_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
     """The ``event_scope`` keys of an event with these identifier index rows, each with
     whether the ``linked`` rule matches it (``event_scope.link``): each identifier's canonical
@@ -204,15 +222,22 @@ def scope_keys(rows: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
     there is one: an item's prefixes are its class's); in order, without repeats."""
     keys: dict[str, bool] = {}
     for row in rows:
-        for key in link_keys([row]):
+        links, classes, prefixes = _identifier_keys(row["canonical"], row.get("class_canonical"))
+        for key in links:
             keys[key] = True
-        canonical, klass = row["canonical"], row.get("class_canonical")
-        while klass and klass not in keys:
+        for klass in classes:
+            if klass in keys:
+                break
             keys[klass] = False
-            klass = class_facts(klass)[1]
-        for prefix in _prefixes(row.get("class_canonical") or canonical):
+        for prefix in prefixes:
             keys.setdefault(prefix, False)
     return keys
+
+
+def _direct_keys(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """:func:`ledger.visibility.link_keys` of ``rows`` (with repeats), from the kept answers."""
+    for row in rows:
+        yield from _identifier_keys(row["canonical"], row.get("class_canonical"))[0]
 
 
 def _party_owners(bind: Connection, parties: Iterable[str]) -> dict[str, int]:
@@ -268,18 +293,64 @@ class NewRecord:
         self.parties = parties
 
 
-def _link(connection: Connection, organisation_id: int, keys: Iterable[str], direct: bool) -> None:
-    params = [{"organisation_id": organisation_id, "key": key, "direct": direct} for key in keys]
-    if not params:
+@functools.lru_cache(maxsize=32)
+def _sqlite_insert(table: str, columns: tuple[str, ...], update: tuple[str, ...]) -> str:
+    """SQLite's ``INSERT INTO table (columns) VALUES (?, ...) ON CONFLICT ...`` (do nothing, or
+    set ``update`` to the excluded row's values), for the driver's ``executemany``."""
+    statement = _conflict(sqlite.insert(_TABLES[table]), update)
+    compiled = statement.compile(dialect=sqlite.dialect(), column_keys=list(columns))
+    if tuple(compiled.positiontup or ()) != columns:
+        raise LedgerError(f"unexpected parameter order inserting into {table}")
+    return str(compiled)
+
+
+def _conflict(insert: Any, update: tuple[str, ...]) -> Any:
+    if not update:
+        return insert.on_conflict_do_nothing()
+    return insert.on_conflict_do_update(
+        index_elements=[column.name for column in insert.table.primary_key.columns],
+        set_={name: insert.excluded[name] for name in update},
+    )
+
+
+#: The tables :func:`_insert_rows` writes, by name.
+_TABLES: Final = {table.name: table for table in (EVENT_SCOPE, EVENT_READER, MEMBER_LINK)}
+
+
+def _insert_rows(
+    connection: Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    update: tuple[str, ...] = (),
+) -> None:
+    """Insert ``rows`` (values of ``columns``) into ``table``, skipping (or, with ``update``,
+    updating those columns of) rows whose primary key is stored. On SQLite the driver's
+    ``executemany`` runs the statement without SQLAlchemy's per-row parameter processing
+    (capture writes about ten ``event_scope`` rows per event); its values need none (texts,
+    integers, booleans stored as 0/1 as SQLAlchemy stores them)."""
+    if not rows:
         return
-    insert = _insert(connection, MEMBER_LINK)
-    if direct:
-        statement = insert.on_conflict_do_update(
-            index_elements=["organisation_id", "key"], set_={"direct": True}
-        )
-    else:
-        statement = insert.on_conflict_do_nothing()
-    connection.execute(statement, params)
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_sqlite_insert(table.name, columns, update), list(rows))
+        return
+    statement = _conflict(_insert(connection, table), update)
+    connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+_LINK_COLUMNS: Final = ("organisation_id", "key", "direct")
+
+
+def _link(connection: Connection, organisation_id: int, keys: Iterable[str], direct: bool) -> None:
+    """Link member ``organisation_id`` to ``keys``: directly (a stored neighbour link becomes
+    direct) or as a neighbour (a stored link stays as it is)."""
+    _insert_rows(
+        connection,
+        MEMBER_LINK,
+        _LINK_COLUMNS,
+        [(organisation_id, key, direct) for key in keys],
+        update=("direct",) if direct else (),
+    )
 
 
 def _across(mine: sa.ColumnElement[str], theirs: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
@@ -338,14 +409,13 @@ def record_audience(
     transaction: scope rows and named readers of the records it stored (``new``), reader rows
     for the records it captured again that another member stored (``existing``), and the
     member's links (direct, and one hop through aggregation/transformation neighbours)."""
-    scope = [
-        {"event_pk": r.pk, "key": key, "link": link}
-        for r in new
-        for key, link in scope_keys(r.rows).items()
-    ]
-    if scope:
-        connection.execute(_insert(connection, EVENT_SCOPE).on_conflict_do_nothing(), scope)
-    readers: list[dict[str, int]] = []
+    _insert_rows(
+        connection,
+        EVENT_SCOPE,
+        ("event_pk", "key", "link"),
+        [(r.pk, key, link) for r in new for key, link in scope_keys(r.rows).items()],
+    )
+    readers: list[tuple[int, int]] = []
     owners: dict[str, int] = {}
     if audience.visibility is not Visibility.PRIVATE:
         # Every party of the capture at once (a shipment document names a few, many times).
@@ -354,9 +424,8 @@ def record_audience(
         named = set(audience.readers)
         named.update(owners[party] for party in record.parties if party in owners)
         named.discard(organisation_id)
-        readers.extend({"event_pk": record.pk, "organisation_id": org} for org in sorted(named))
-    if readers:
-        connection.execute(_insert(connection, EVENT_READER).on_conflict_do_nothing(), readers)
+        readers.extend((record.pk, org) for org in sorted(named))
+    _insert_rows(connection, EVENT_READER, ("event_pk", "organisation_id"), readers)
     for chunk in _chunks(list(existing)):
         connection.execute(
             _insert(connection, EVENT_READER)
@@ -370,29 +439,59 @@ def record_audience(
         )
     direct: dict[str, None] = {}
     for rows in [*(r.rows for r in new), *rows_of_existing]:
-        direct.update(dict.fromkeys(link_keys(rows)))
+        direct.update(dict.fromkeys(_direct_keys(rows)))
     if not direct:
         return
     _link(connection, organisation_id, direct, direct=True)
+    if not _holds_relationships(connection):
+        # No stored event relates identifiers (this capture's are stored already): no
+        # neighbours to look up.
+        return
     # One hop: this member's new direct keys reach their stored neighbours ...
     beside = _neighbours_of(connection, list(direct)) - direct.keys()
     _link(connection, organisation_id, sorted(beside), direct=False)
     # ... and a new aggregation/transformation event links every member directly linked to
-    # an identifier on one side of it to those on the other side.
-    for record in new:
-        if record.event_type not in RELATIONSHIP_EVENT_TYPES:
-            continue
-        for side_a, side_b in neighbour_sides(record.rows):
-            for here, there in ((side_a, side_b), (side_b, side_a)):
-                members: set[int] = set()
-                for chunk in _chunks(here):
-                    statement = sa.select(MEMBER_LINK.c.organisation_id).where(
-                        MEMBER_LINK.c.key.in_(chunk), MEMBER_LINK.c.direct
-                    )
-                    members.update(int(org) for (org,) in connection.execute(statement))
-                members.discard(organisation_id)
-                for member in sorted(members):
-                    _link(connection, member, there, direct=False)
+    # an identifier on one side of it to those on the other side. (Those links are never
+    # direct, so which members are directly linked to what is read once for all of them.)
+    crossings = [
+        crossing
+        for record in new
+        if record.event_type in RELATIONSHIP_EVENT_TYPES
+        for side_a, side_b in neighbour_sides(record.rows)
+        for crossing in ((side_a, side_b), (side_b, side_a))
+    ]
+    linked = _direct_members(connection, sorted({key for here, _ in crossings for key in here}))
+    spread: dict[int, dict[str, None]] = {}
+    for here, there in crossings:
+        for member in {member for key in here for member in linked.get(key, ())}:
+            if member != organisation_id:
+                spread.setdefault(member, {}).update(dict.fromkeys(there))
+    for member in sorted(spread):
+        _link(connection, member, spread[member], direct=False)
+
+
+def _holds_relationships(connection: Connection) -> bool:
+    """Whether any stored event is an aggregation, association, transformation or transaction
+    event (one index lookup)."""
+    statement = (
+        sa.select(sa.literal(1))
+        .where(EVENT.c.event_type.in_(sorted(RELATIONSHIP_EVENT_TYPES)))
+        .limit(1)
+    )
+    return connection.execute(statement).first() is not None
+
+
+def _direct_members(connection: Connection, keys: Sequence[str]) -> dict[str, set[int]]:
+    """The members directly linked to each of ``keys`` (those no member is linked to are left
+    out)."""
+    members: dict[str, set[int]] = {}
+    for chunk in _chunks(keys):
+        statement = sa.select(MEMBER_LINK.c.key, MEMBER_LINK.c.organisation_id).where(
+            MEMBER_LINK.c.key.in_(chunk), MEMBER_LINK.c.direct
+        )
+        for key, org in connection.execute(statement):
+            members.setdefault(str(key), set()).add(int(org))
+    return members
 
 
 def backfill(connection: Connection) -> None:
