@@ -7,10 +7,12 @@ with a GS1 company prefix, 20 GTINs and an API key) and ``N`` events of lot flow
 each: the producer commissions a lot and ships it to a customer (an ``owning_party`` in its
 destination list), the customer receives it and ships it on to a third member, who receives
 it. Every member chooses each flow's visibility (private 20 %, restricted 30 %, linked 35 %,
-public 15 %), so a capture is one member's events of one visibility; documents of up to 1,000
-events are validated and hashed by ``parse_document`` in a process pool and stored by
-``ledger.store.capture.capture_events`` (with the capture's ``Audience``; nothing is
-anchored: reads need no chain).
+public 15 %), so a capture is one member's events of one visibility. Capture is
+``ledger.store.capture.capture_events`` cut at its transaction: documents of up to 1,000
+events are parsed, validated and hashed (``parse_document``) and their rows computed
+(``prepare_capture``, with the capture's ``Audience``) in a process pool, and the main
+process stores each in one write transaction (``capture_events_in``) while the pool prepares
+the next ones; nothing is anchored (reads need no chain).
 
 Then it starts a throwaway devnet and ``uvicorn api.app:app`` on that database (no anchor
 worker) and times, one request at a time, kinds interleaved:
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -53,10 +56,10 @@ from sqlmodel import Session
 
 from api.auth import create_api_key
 from devnet.launcher import Devnet
-from ledger.events import CapturedEvent, parse_document
+from ledger.events import parse_document
 from ledger.settings import Settings
-from ledger.store.capture import capture_events
-from ledger.store.db import make_engine, migrate
+from ledger.store.capture import PreparedCapture, capture_events_in, prepare_capture
+from ledger.store.db import make_engine, migrate, write_transaction
 from ledger.store.models import OrgRole
 from ledger.store.repository import assign_prefix, create_organisation
 from ledger.visibility import Audience, Visibility
@@ -198,9 +201,16 @@ def _document(events: list[dict[str, Any]]) -> bytes:
     return json.dumps(body).encode()
 
 
-def _parse(job: tuple[int, Visibility, bytes]) -> tuple[int, Visibility, list[CapturedEvent]]:
-    recorder, mode, body = job
-    return recorder, mode, parse_document(body, "application/ld+json")
+def _prepare(job: tuple[int, Visibility, bytes]) -> PreparedCapture:
+    """A document parsed, validated and hashed (``parse_document``) and its rows computed
+    (``prepare_capture``, what ``capture_events`` does before its transaction), in a worker."""
+    organisation_id, mode, body = job
+    return prepare_capture(
+        parse_document(body, "application/ld+json"),
+        organisation_id=organisation_id,
+        capture_id=str(uuid.uuid4()),
+        audience=Audience(mode),
+    )
 
 
 def build(database: Path, total: int, member: int) -> tuple[Flows, dict[str, str], float]:
@@ -227,14 +237,14 @@ def build(database: Path, total: int, member: int) -> tuple[Flows, dict[str, str
     window: deque[Any] = deque()
     started = time.perf_counter()
 
-    def store(parsed: tuple[int, Visibility, list[CapturedEvent]]) -> int:
-        recorder, mode, events = parsed
-        capture_events(engine, events, organisation_id=ids[recorder], audience=Audience(mode))
-        return len(events)
+    def store(prepared: PreparedCapture) -> int:
+        # The rest of capture_events: the capture's rows in one write transaction.
+        with write_transaction(engine) as connection:
+            return len(capture_events_in(connection, prepared).events)
 
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
-        for job in documents(flows):
-            window.append(pool.apply_async(_parse, (job,)))
+        for recorder, mode, body in documents(flows):
+            window.append(pool.apply_async(_prepare, ((ids[recorder], mode, body),)))
             if len(window) >= IN_FLIGHT:
                 stored += store(window.popleft().get())
         while window:
