@@ -121,6 +121,53 @@ def stamp(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: One event of a lot flow: (flow, its step 0-4, producer, customer, retailer, GTIN).
+Step = tuple[int, int, int, int, int, str]
+
+
+def _event(when: datetime, lot: str, step: str, at: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": stamp(when),
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [],
+        "quantityList": [{"epcClass": lot, "quantity": 100}],
+        "action": "ADD" if step == "commissioning" else "OBSERVE",
+        "bizStep": step,
+        "readPoint": site(at),
+        **extra,
+    }
+
+
+def _ship(when: datetime, lot: str, sender: int, to: int) -> dict[str, Any]:
+    return _event(
+        when,
+        lot,
+        "shipping",
+        sender,
+        sourceList=[{"type": "owning_party", "source": pgln(sender)}],
+        destinationList=[{"type": "owning_party", "destination": pgln(to)}],
+    )
+
+
+def flow_event(step: Step) -> dict[str, Any]:
+    """The EPCIS event of one step of a flow, its steps an hour apart: the producer
+    commissions the lot and ships it to the customer, who receives it and ships it on to the
+    retailer, who receives it."""
+    flow, index, producer, customer, retailer, product = step
+    lot = f"{DL}/01/{product}/10/L{flow}"
+    when = START + timedelta(minutes=FLOW_MINUTES * flow, hours=index)
+    if index == 0:
+        return _event(when, lot, "commissioning", producer)
+    if index == 1:
+        return _ship(when, lot, producer, customer)
+    if index == 2:
+        return _event(when, lot, "receiving", customer)
+    if index == 3:
+        return _ship(when, lot, customer, retailer)
+    return _event(when, lot, "receiving", retailer)
+
+
 class Flows:
     """The lot flows of the ledger, their events grouped by (recorder, visibility)."""
 
@@ -130,47 +177,19 @@ class Flows:
         #: (gtin, lot) of every flow.
         self.lots: list[tuple[str, str]] = []
 
-    def _event(self, when: datetime, lot: str, step: str, at: int, **extra: Any) -> dict[str, Any]:
-        return {
-            "type": "ObjectEvent",
-            "eventTime": stamp(when),
-            "eventTimeZoneOffset": "+08:00",
-            "epcList": [],
-            "quantityList": [{"epcClass": lot, "quantity": 100}],
-            "action": "ADD" if step == "commissioning" else "OBSERVE",
-            "bizStep": step,
-            "readPoint": site(at),
-            **extra,
-        }
-
-    def _ship(self, when: datetime, lot: str, sender: int, to: int) -> dict[str, Any]:
-        return self._event(
-            when,
-            lot,
-            "shipping",
-            sender,
-            sourceList=[{"type": "owning_party", "source": pgln(sender)}],
-            destinationList=[{"type": "owning_party", "destination": pgln(to)}],
-        )
-
-    def events(self) -> Iterator[tuple[int, Visibility, dict[str, Any]]]:
+    def events(self) -> Iterator[tuple[int, Visibility, Step]]:
+        """Each flow's steps (:func:`flow_event` makes their events), with who records each
+        and its visibility (the recorder's choice for the flow)."""
         rng = self.rng
         for flow in range(self.flows):
             producer, customer, retailer = rng.sample(range(MEMBERS), 3)
             product = gtin(producer, rng.randrange(1, GTINS + 1))
-            lot = f"{DL}/01/{product}/10/L{flow}"
             self.lots.append((product, f"L{flow}"))
-            began = START + timedelta(minutes=FLOW_MINUTES * flow)
-            hour = timedelta(hours=1)
             choice = {m: rng.choices(MODES, WEIGHTS)[0] for m in (producer, customer, retailer)}
-            for recorder, event in (
-                (producer, self._event(began, lot, "commissioning", producer)),
-                (producer, self._ship(began + hour, lot, producer, customer)),
-                (customer, self._event(began + 2 * hour, lot, "receiving", customer)),
-                (customer, self._ship(began + 3 * hour, lot, customer, retailer)),
-                (retailer, self._event(began + 4 * hour, lot, "receiving", retailer)),
-            ):
-                yield recorder, choice[recorder], event
+            recorders = (producer, producer, customer, customer, retailer)
+            for index, recorder in enumerate(recorders):
+                step = (flow, index, producer, customer, retailer, product)
+                yield recorder, choice[recorder], step
 
     @property
     def span(self) -> tuple[datetime, datetime]:
@@ -178,16 +197,15 @@ class Flows:
         return START, START + timedelta(minutes=FLOW_MINUTES * self.flows)
 
 
-def documents(flows: Flows) -> Iterator[tuple[int, Visibility, bytes]]:
-    """Documents of up to 1,000 events of one member and one visibility."""
-    pending: dict[tuple[int, Visibility], list[dict[str, Any]]] = defaultdict(list)
-    for recorder, mode, event in flows.events():
+def documents(flows: Flows) -> Iterator[tuple[int, Visibility, list[Step]]]:
+    """The steps of documents of up to 1,000 events of one member and one visibility."""
+    pending: dict[tuple[int, Visibility], list[Step]] = defaultdict(list)
+    for recorder, mode, step in flows.events():
         bucket = pending[(recorder, mode)]
-        bucket.append(event)
+        bucket.append(step)
         if len(bucket) == DOCUMENT_EVENTS:
-            yield recorder, mode, _document(pending.pop((recorder, mode)))
-    for (recorder, mode), events in pending.items():
-        yield recorder, mode, _document(events)
+            yield recorder, mode, pending.pop((recorder, mode))
+    yield from ((recorder, mode, steps) for (recorder, mode), steps in pending.items())
 
 
 def _document(events: list[dict[str, Any]]) -> bytes:
@@ -201,10 +219,12 @@ def _document(events: list[dict[str, Any]]) -> bytes:
     return json.dumps(body).encode()
 
 
-def _prepare(job: tuple[int, Visibility, bytes]) -> PreparedCapture:
-    """A document parsed, validated and hashed (``parse_document``) and its rows computed
-    (``prepare_capture``, what ``capture_events`` does before its transaction), in a worker."""
-    organisation_id, mode, body = job
+def _prepare(job: tuple[int, Visibility, list[Step]]) -> PreparedCapture:
+    """A document written, parsed, validated and hashed (``parse_document``) and its rows
+    computed (``prepare_capture``, what ``capture_events`` does before its transaction), in a
+    worker."""
+    organisation_id, mode, steps = job
+    body = _document([flow_event(step) for step in steps])
     return prepare_capture(
         parse_document(body, "application/ld+json"),
         organisation_id=organisation_id,
@@ -243,8 +263,8 @@ def build(database: Path, total: int, member: int) -> tuple[Flows, dict[str, str
             return len(capture_events_in(connection, prepared).events)
 
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 1) as pool:
-        for recorder, mode, body in documents(flows):
-            window.append(pool.apply_async(_prepare, ((ids[recorder], mode, body),)))
+        for recorder, mode, steps in documents(flows):
+            window.append(pool.apply_async(_prepare, ((ids[recorder], mode, steps),)))
             if len(window) >= IN_FLIGHT:
                 stored += store(window.popleft().get())
         while window:
