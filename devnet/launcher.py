@@ -290,6 +290,12 @@ class Devnet:
                 why = "anvil is no longer running"
                 break
             time.sleep(0.05)
+        if started is not None and started.poll() is None:
+            # A node this call started that never answered is stopped, not left running
+            # (holding the port, so the next ``up`` would say the port is taken).
+            started.kill()
+            started.wait(timeout=STOP_TIMEOUT_S)
+            self.paths.pid.unlink(missing_ok=True)
         tail = self.paths.log.read_text(errors="replace")[-2000:] if self.paths.log.exists() else ""
         raise DevnetError(f"{why}; its log ends with:\n{tail}")
 

@@ -120,6 +120,41 @@ def test_a_node_slow_to_exec_is_waited_for(tmp_path: Path) -> None:
         devnet.down()
 
 
+def test_a_node_that_never_answers_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``up`` gives up on a node that does not answer within the start timeout, and stops the
+    node it started rather than leaving it running (holding the port). Here the node is a
+    shell script that never listens."""
+    import devnet.launcher as launcher
+
+    mute = tmp_path / "mute-node"
+    mute.write_text("#!/bin/sh\nexec sleep 600\n")
+    mute.chmod(0o755)
+    monkeypatch.setattr(launcher, "START_TIMEOUT_S", 0.5)
+    started: list[subprocess.Popen[bytes]] = []
+    start = Devnet._start
+
+    def noting(devnet: Devnet) -> subprocess.Popen[bytes]:
+        started.append(start(devnet))
+        return started[-1]
+
+    monkeypatch.setattr(Devnet, "_start", noting)
+    settings = devnet_settings(tmp_path / "data").updated(devnet={"anvil_bin": mute})
+    devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
+    try:
+        with pytest.raises(DevnetError, match="did not answer"):
+            devnet.up()
+        assert len(started) == 1
+        assert started[0].poll() is not None, "the node up started is still running"
+        assert not devnet.paths.pid.exists()
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def test_port_taken_by_someone_else(tmp_path: Path) -> None:
     port = free_port()
     with socket.socket() as squatter:
