@@ -262,7 +262,7 @@ def _capture(
     "/capture/{capture_id}",
     response_model=CaptureJobOut,
     summary="A capture job",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404),
 )
 def capture_job(
     capture_id: str,

@@ -169,7 +169,7 @@ def _find(services: Any, event_id: str, viewer: Reader) -> StoredEvent | None:
     "/events/{event_id:path}",
     summary="One EPCIS event by eventID (or CBV 2.0 hash ID)",
     response_class=LdJSONResponse,
-    responses={**_QUERY_DOC, **problem_responses(401, 403, 404)},
+    responses={**_QUERY_DOC, **problem_responses(400, 401, 403, 404)},
 )
 async def get_event(event_id: str, services: ServicesDep, viewer: SignedInViewerDep) -> Response:
     """An EPCISQueryDocument holding the event whose ``eventID`` (or Event Hash ID

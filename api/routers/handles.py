@@ -145,7 +145,7 @@ def _lookup(
     response_model=HandleRecord,
     response_model_exclude_none=True,
     summary="Handle REST API: resolve a member's handle",
-    responses=problem_responses(400, 404),
+    responses=problem_responses(400, 401, 404),
 )
 async def resolve_handle(
     handle: str,

@@ -54,7 +54,7 @@ _TRAIL_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
             "text/html": {"schema": {"type": "string"}},
         },
     },
-    **problem_responses(400, 406, 503),
+    **problem_responses(400, 401, 406, 503),
 }
 
 
@@ -62,7 +62,7 @@ _TRAIL_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     "/identifiers/{identifier:path}/recall",
     response_model=RecallOut,
     summary="On-chain recall state of an identifier",
-    responses=problem_responses(400, 503),
+    responses=problem_responses(400, 401, 503),
 )
 def recall_state(identifier: str, services: ServicesDep, reader: ViewerDep) -> RecallOut:
     """Whether the identifier, or the lot or product class it belongs to, is recalled on chain,

@@ -207,7 +207,7 @@ RESOLVER_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         "description": "Redirect to the EPCIS query (linkType=gs1:epcis).",
         "headers": {"Location": {"schema": {"type": "string"}}},
     },
-    **problem_responses(400, 404, 406, 422, 503),
+    **problem_responses(400, 401, 404, 406, 422, 503),
 }
 
 
