@@ -37,15 +37,17 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Final
 from urllib.parse import quote
 
-from hypothesis import given, note, settings
+from hypothesis import Phase, given, note, settings
 
 from ledger.visibility import Visibility
 from tests.api.conftest import ADMIN_KEY, Api, Member, admit, event_list, path_of
-from tests.helpers import DL, document, gln, gtin, sscc
+from tests.helpers import DL, document, gln, gtin, sscc, timestamp
 from tests.ledger.store.test_visibility_rule import (
+    START,
     Chain,
     Rule,
     Step,
@@ -121,6 +123,8 @@ class Ledger:
     identifiers: list[str]
     #: The lots, as captured.
     lots: list[str]
+    #: The store test's prefix of each member -> the member's admitted prefix.
+    prefixes: dict[str, str]
 
 
 def _capture(api: Api, member: Member, event: dict[str, Any], params: dict[str, Any]) -> bool:
@@ -213,7 +217,7 @@ def replay(api: Api, chain: Chain) -> tuple[Ledger, Chain, dict[int, set[int]]]:
             if klass is not None and "/10/" in klass:
                 mentioned.add(klass)
     lots = sorted(i for i in mentioned if "/10/" in i and "/21/" not in i)
-    ledger = Ledger(api, members, stored, by_event_id, sorted(mentioned), lots)
+    ledger = Ledger(api, members, stored, by_event_id, sorted(mentioned), lots, prefixes)
     return ledger, replace(chain, steps=accepted), again
 
 
@@ -292,7 +296,9 @@ def read_trail(ledger: Ledger, key: str | None, identifier: str) -> dict[int, st
 # --- the property -------------------------------------------------------------------------------
 
 
-@settings(max_examples=6, deadline=None)
+#: No shrinking: an example costs an app and a few hundred requests, and a failure notes the
+#: whole chain it replayed.
+@settings(max_examples=10, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
 @given(chain=chains())
 def test_every_read_path_answers_the_rule(make_api: Callable[..., Api], chain: Chain) -> None:
     api = make_api()
@@ -311,6 +317,20 @@ def test_every_read_path_answers_the_rule(make_api: Callable[..., Api], chain: C
             for m, member in enumerate(ledger.members)
         },
     }
+    for index, link in enumerate(chain.capabilities):
+        body: dict[str, Any] = {
+            "scope_kind": link.kind,
+            "scope": translate(link.key, ledger.prefixes),
+            "label": f"link {index}",
+        }
+        for name, hour in (("since", link.since), ("until", link.until)):
+            if hour is not None:
+                body[name] = timestamp(START + timedelta(hours=hour))
+        issuer = ADMIN_KEY if link.issuer is None else ledger.members[link.issuer].key
+        issued = api.post("/links", json=body, key=issuer)
+        assert issued.status_code == 201, issued.text
+        reads = {e.pk for e in ledger.stored if rule.capability_reads(link, e)}
+        readers[f"link {index} {link}"] = (issued.json()["token"], reads)
     admin_trails = {i: read_trail(ledger, ADMIN_KEY, i) for i in ledger.identifiers}
     for identifier, listed in admin_trails.items():
         assert listed, f"the admin's trail of {identifier} is empty"

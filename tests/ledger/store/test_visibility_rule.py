@@ -121,6 +121,14 @@ def keys_of(identifier: str) -> set[str]:
     return keys
 
 
+def scope_key(kind: str, value: str) -> str:
+    """What a grant or capability link of ``kind`` naming ``value`` matches: a lot named by
+    one of its items is the item's lot (:func:`ledger.access.parse_scope`)."""
+    if kind == "lot" and "/21/" in value:
+        return class_of(value) or value
+    return value
+
+
 def link_keys_of(identifier: str) -> set[str]:
     """What the linked rule matches: the identifier and its lot, never a whole GTIN."""
     klass = class_of(identifier)
@@ -396,7 +404,7 @@ class Rule:
             g.grantor == event.recorder
             and g.grantee == member
             and not g.revoked
-            and g.key in keys | event.prefixes()
+            and scope_key(g.kind, g.key) in keys | event.prefixes()
             for g in self.chain.grants
         )
         return (
@@ -411,7 +419,7 @@ class Rule:
         )
 
     def capability_reads(self, link: Capability, event: Stored) -> bool:
-        in_scope = link.key in event_keys(event.event) | event.prefixes()
+        in_scope = scope_key(link.kind, link.key) in event_keys(event.event) | event.prefixes()
         if link.since is not None and event.time < START + timedelta(hours=link.since):
             in_scope = False
         if link.until is not None and event.time >= START + timedelta(hours=link.until):
