@@ -17,7 +17,10 @@ through the real API of a fresh app (a database of its own, the session devnet):
 
 The rule (:class:`tests.ledger.store.test_visibility_rule.Rule`) is evaluated on the chain as
 drawn (the store test's prefixes: the rewriting is a bijection, so who reads what is the
-same). Then for every member's key, the admin key and no key:
+same; a step the API refuses, another member capturing again a commissioning it may not
+make, is left out of the chain the rule reads). Capability links are issued with
+``POST /links`` (scope and event-time window as drawn). Then for every member's key, the admin
+key, every link's token and no key:
 
 - ``GET /events`` (every page) answers exactly the events the rule lets the reader read;
 - ``GET /events/{id}`` is 200 for exactly those (404 for the others);
