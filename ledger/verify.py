@@ -60,6 +60,7 @@ CLI prints the document as it is.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
@@ -784,16 +785,12 @@ class Verifier:
         ident = parse(text)
         canonical = ident.canonical
         classes = _classes(text)
-        allowed = visible(reader)
-        listed = allowed
-        if public_projection and allowed is not None and reader.kind is not ReaderKind.PUBLIC:
-            listed = sa.or_(allowed, *_listed_for_public())
-        trail_events = _TRAIL_EVENTS if listed is None else _TRAIL_EVENTS.where(listed)
+        trail_events, listed = _trail_statement(reader, public_projection)
         hidden_evidence: set[int] = set()
         with self.engine.connect() as conn:
             rows = conn.execute(trail_events, {"canonical": canonical}).all()
             index = _index_rows(conn, [row.id for row in rows])
-            full = _full(conn, reader, rows, allowed, public_projection=public_projection)
+            full = _full(reader, rows, public_projection=public_projection)
             owner = owner_of(conn, ident) if rows else None
             # The owner's commissioning: in the trail itself, else of the item's lot/class
             # (whoever may read it: see the module docstring).
@@ -885,34 +882,33 @@ def _shown(origin: Origin, hidden: set[int]) -> Origin:
     return replace(origin, evidence=kept, reasons=(*origin.reasons, note))
 
 
-def _listed_for_public() -> list[sa.ColumnElement[bool]]:
-    """The condition of the events the public may read (as a one-element list)."""
-    condition = visible(Reader.public())
-    return [] if condition is None else [condition]
+@functools.lru_cache(maxsize=1024)
+def _trail_statement(
+    reader: Reader, public_projection: bool
+) -> tuple[sa.Select[Any], sa.ColumnElement[bool] | None]:
+    """The trail's events statement for ``reader`` and its listing condition (built once per
+    reader: composing and keying a statement of this size costs more than running it).
+
+    With ``public_projection`` a reader other than the operator and the public also lists the
+    events the public may read, and a ``full_read`` column says which it reads in full."""
+    allowed = visible(reader)
+    if allowed is None:
+        return _TRAIL_EVENTS, None
+    if not public_projection or reader.kind is ReaderKind.PUBLIC:
+        return _TRAIL_EVENTS.where(allowed), allowed
+    public = visible(Reader.public())
+    listed = allowed if public is None else sa.or_(allowed, public)
+    full_read = sa.case((allowed, sa.true()), else_=sa.false()).label("full_read")
+    return _TRAIL_EVENTS.where(listed).add_columns(full_read), listed
 
 
-def _full(
-    conn: sa.Connection,
-    reader: Reader,
-    rows: Sequence[Any],
-    allowed: sa.ColumnElement[bool] | None,
-    *,
-    public_projection: bool,
-) -> set[int] | None:
+def _full(reader: Reader, rows: Sequence[Any], *, public_projection: bool) -> set[int] | None:
     """The pks among ``rows`` that ``reader`` reads in full (None: all of them)."""
-    if not public_projection or allowed is None:
+    if not public_projection or reader.kind is ReaderKind.OPERATOR:
         return None
-    if reader.kind is ReaderKind.PUBLIC or not rows:
+    if reader.kind is ReaderKind.PUBLIC:
         return set()
-    pks = [row.id for row in rows]
-    found: set[int] = set()
-    for start in range(0, len(pks), _CHUNK):
-        chunk = pks[start : start + _CHUNK]
-        found.update(
-            int(pk)
-            for (pk,) in conn.execute(sa.select(EVENT.c.id).where(EVENT.c.id.in_(chunk), allowed))
-        )
-    return found
+    return {row.id for row in rows if row.full_read}
 
 
 def _entry(row: Any, verification: EventVerification, *, full: bool = True) -> TrailEntry:

@@ -126,13 +126,15 @@ def _member_condition(organisation_id: int, event: sa.TableClause) -> sa.ColumnE
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def visible(reader: Reader, event: sa.TableClause = EVENT) -> sa.ColumnElement[bool] | None:
     """The condition on ``event`` (the ``event`` table or an alias of it) of the events
     ``reader`` may read; ``None`` when it may read every event.
 
     Add it to the ``WHERE`` of any statement over ``event``: its subqueries correlate with
     ``event`` and use the indexes of ``event_reader``, ``event_scope``, ``member_link`` and
-    ``access_grant``.
+    ``access_grant``. One reader's condition is built once and reused (a pure function of the
+    reader; SQL expressions are immutable), so statements built from it can be reused too.
     """
     if reader.kind is ReaderKind.OPERATOR:
         return None
