@@ -105,10 +105,12 @@ def serve(
     env: Mapping[str, str] | None = None,
     admin_key: str | None = None,
     access_log: bool = False,
+    ready_path: str = "/readyz",
 ) -> Iterator[Server]:
     """``uvicorn api.app:app`` on a free port, configured by environment, ready to serve;
     stopped (SIGTERM) afterwards. Its output goes to ``data_dir/server.log`` (with uvicorn's
-    access log at info level when ``access_log``)."""
+    access log at info level when ``access_log``). Ready means ``ready_path`` answers 200
+    (``/healthz`` for a server whose ledger is not meant to be anchored)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     key = admin_key or f"tc_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
@@ -136,7 +138,7 @@ def serve(
         deadline = time.monotonic() + 180  # a machine shared with other work starts slowly
         while True:
             try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -36,10 +36,8 @@ import gc
 import json
 import os
 import secrets
-import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +47,12 @@ from typing import Any
 
 import httpx
 
+if __package__ in (None, ""):  # run as `python bench/verify.py`: the root holds `bench`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loadrun import free_port, serve
 from devnet.launcher import Devnet
+from ledger.identifiers.gs1 import check_digit
 from ledger.settings import Settings
 from wallets.keystore import SCRYPT_N_LIGHT
 
@@ -67,57 +70,10 @@ CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 STEPS = ("receiving", "storing", "picking", "loading", "shipping")
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def check_digit(digits: str) -> str:
-    """The GS1 mod-10 check digit."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
-
-
 def gs1(prefix: str, reference: int, width: int) -> str:
     """A GS1 key of ``prefix`` + a zero-padded reference + its check digit."""
     body = prefix + f"{reference:0{width}d}"
     return body + check_digit(body)
-
-
-def start_server(
-    data_dir: Path, devnet_port: int, database: Path
-) -> tuple[subprocess.Popen[bytes], str]:
-    """``uvicorn api.app:app`` configured by environment, ready to serve."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "TRACECHAIN_DATA_DIR": str(data_dir),
-        "TRACECHAIN_DEVNET_PORT": str(devnet_port),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "TRACECHAIN_PUBLIC_URL": base,
-        "TRACECHAIN_ADMIN_API_KEY": ADMIN_KEY,
-        "TRACECHAIN_KEYSTORE_WORK_FACTOR": str(1 << 10),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=data_dir,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the API server did not become ready")
 
 
 def record(base: str, cold_items: int) -> tuple[list[str], list[str]]:
@@ -357,8 +313,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         devnet.up()
         devnet.admin_account()
         try:
-            server, base = start_server(data_dir, settings.devnet.port, data_dir / "bench.sqlite3")
-            try:
+            with serve(
+                data_dir,
+                settings.devnet.port,
+                database_url=f"sqlite:///{data_dir / 'bench.sqlite3'}",
+                admin_key=ADMIN_KEY,
+            ) as server:
+                base = server.base
                 paths, cold_paths = record(base, args.cold_items)
                 print(
                     f"{PRODUCTS} products of {EVENTS_PER_PRODUCT} events and "
@@ -380,9 +341,6 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                         k: round(v * 1000 / max(hot["requests"], 1), 3) for k, v in hot_cpu.items()
                     },
                 }
-            finally:
-                server.terminate()
-                server.wait(timeout=15)
         finally:
             devnet.down()
 

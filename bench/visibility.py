@@ -38,9 +38,7 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,9 +52,14 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
+if __package__ in (None, ""):  # run as `python bench/visibility.py`: the root holds `bench`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from api.auth import create_api_key
+from bench.loadrun import free_port, serve
 from devnet.launcher import Devnet
 from ledger.events import parse_document
+from ledger.identifiers.gs1 import check_digit
 from ledger.settings import Settings
 from ledger.store.capture import PreparedCapture, capture_events_in, prepare_capture
 from ledger.store.db import make_engine, migrate, write_transaction
@@ -83,19 +86,6 @@ EVENTS_PER_FLOW = 5
 MODES = (Visibility.PRIVATE, Visibility.RESTRICTED, Visibility.LINKED, Visibility.PUBLIC)
 WEIGHTS = (20, 30, 35, 15)
 ADMIN_KEY = "tc_a1b2c3d4e5f6_" + "b" * 43
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def check_digit(body: str) -> str:
-    """The GS1 mod-10 check digit."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
 
 
 def prefix_of(member: int) -> str:
@@ -275,40 +265,6 @@ def build(database: Path, total: int, member: int) -> tuple[Flows, dict[str, str
     return flows, keys, stored / elapsed
 
 
-def start_server(
-    data_dir: Path, devnet_port: int, database: Path
-) -> tuple[subprocess.Popen[bytes], str]:
-    """``uvicorn api.app:app`` on ``database`` (no anchor worker), ready to serve."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "TRACECHAIN_DATA_DIR": str(data_dir),
-        "TRACECHAIN_DEVNET_PORT": str(devnet_port),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "TRACECHAIN_PUBLIC_URL": base,
-        "TRACECHAIN_ADMIN_API_KEY": ADMIN_KEY,
-        "TRACECHAIN_ANCHOR_WORKER_IN_API": "false",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=data_dir,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the API server did not become ready")
-
-
 def _figures(latencies: list[float], sizes: list[int]) -> dict[str, Any]:
     latencies.sort()
     count = len(latencies)
@@ -391,12 +347,17 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         devnet = Devnet(settings, key_work_factor=SCRYPT_N_LIGHT)
         devnet.up()
         try:
-            server, base = start_server(data_dir, settings.devnet.port, database)
-            try:
-                figures = measure(base, flows, keys, args.requests)
-            finally:
-                server.terminate()
-                server.wait(timeout=15)
+            # No anchor worker, and ready when it answers (the ledger is not meant to be
+            # anchored, so /readyz would report the anchoring lag).
+            with serve(
+                data_dir,
+                settings.devnet.port,
+                database_url=f"sqlite:///{database}",
+                env={"TRACECHAIN_ANCHOR_WORKER_IN_API": "false"},
+                admin_key=ADMIN_KEY,
+                ready_path="/healthz",
+            ) as server:
+                figures = measure(server.base, flows, keys, args.requests)
         finally:
             devnet.down()
     figures["capture_events_per_s"] = round(per_s, 1)
