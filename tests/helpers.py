@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from eth_account import Account
 from sqlalchemy.engine import Engine
 
 from ledger.anchoring import AnchorConfig, AnchorWorker
@@ -298,3 +299,18 @@ def anchor_all(engine: Engine, rpc_url: str, deployment: Deployment, keyring: Ke
     its own (closing partial batches); how many were anchored."""
     worker = AnchorWorker(engine, ChainClient(rpc_url), deployment, keyring, AnchorConfig())
     return worker.drain()
+
+
+def signed_transfer(chain_id: int) -> bytes:
+    """A new account's first transaction, signed (raw bytes): a zero-value transfer to itself
+    at gas price 0, which the devnet takes from an unfunded sender."""
+    account = Account.create()
+    tx = {
+        "to": account.address,
+        "value": 0,
+        "gas": 21_000,
+        "gasPrice": 0,
+        "nonce": 0,
+        "chainId": chain_id,
+    }
+    return bytes(account.sign_transaction(tx).raw_transaction)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from eth_account import Account
 from hexbytes import HexBytes
 from sqlalchemy.engine import Engine
 
@@ -15,7 +14,7 @@ from ledger.chain import ChainClient, TxState
 from ledger.deployment import Deployment
 from ledger.identifiers.hashing import keccak256
 from ledger.store.models import AnchorBatch, metadata
-from tests.helpers import sgtin_event
+from tests.helpers import sgtin_event, signed_transfer
 from tests.ledger.conftest import Capture, MakeMember
 from wallets.keyring import Keyring
 
@@ -99,16 +98,7 @@ def test_a_transaction_unknown_for_a_moment_is_not_taken_for_dropped(
     """A round looks at its transaction again before calling it dropped: one look that finds
     it unknown (a node between pool and block) made a round anchor nothing (seen once in ten
     fresh-clone runs, ``test_batches_close_on_size_or_time``)."""
-    account = Account.create()
-    tx = {
-        "to": account.address,
-        "value": 0,
-        "gas": 21_000,
-        "gasPrice": 0,
-        "nonce": 0,
-        "chainId": chain.chain_id,
-    }
-    raw = bytes(account.sign_transaction(tx).raw_transaction)
+    raw = signed_transfer(chain.chain_id)
     tx_hash = "0x" + keccak256(raw).hex()
     racing = _MinedWhileUnknown(chain.rpc_url, raw)
     worker = AnchorWorker(engine, racing, deployment, keyring, AnchorConfig())

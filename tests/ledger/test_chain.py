@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_account import Account
 from hexbytes import HexBytes
 from web3.contract import Contract
 
@@ -14,7 +13,7 @@ from ledger.chain import ChainClient, RpcRequest, Transaction, TxState, event_to
 from ledger.deployment import Deployment
 from ledger.errors import ChainError
 from ledger.settings import get_settings
-from tests.helpers import free_port
+from tests.helpers import free_port, signed_transfer
 from tests.ledger.conftest import MakeMember
 
 #: An unknown transaction hash (nobody signed anything hashing to it).
@@ -152,19 +151,10 @@ def test_a_transaction_mined_between_the_questions_is_mined_not_dropped(
     node mines it in between, the count has passed its nonce. That is not "another transaction
     took its nonce": it is mined (seen as a silent lost round of the anchor worker on a loaded
     machine)."""
-    account = Account.create()
-    tx = {
-        "to": account.address,
-        "value": 0,
-        "gas": 21_000,
-        "gasPrice": 0,
-        "nonce": 0,
-        "chainId": chain.chain_id,
-    }
     provider = chain.w3.provider
     provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
-        tx_hash = chain.broadcast(bytes(account.sign_transaction(tx).raw_transaction))
+        tx_hash = chain.broadcast(signed_transfer(chain.chain_id))
         # Next in line (its nonce is the mined count): pending, whatever the pool's count says.
         assert chain.tx_state(tx_hash) is TxState.PENDING
         racing = _MinesAfterReading(chain.rpc_url)
