@@ -25,7 +25,6 @@ from ledger.errors import InvalidInputError, TooManyEventsError
 from ledger.events import CapturedEvent
 from ledger.store.indexing import index_identifier
 from ledger.store.repository import normalise_org_id
-from ledger.store.visibility import default_visibility
 from ledger.visibility import Visibility, parse_visibility
 
 JSON_TYPES: Final = ("application/json", "application/ld+json")
@@ -169,13 +168,6 @@ def parse_events(
             organisation_id=who.member_id,
             max_events=services.settings.api.max_capture_events,
         )
-
-
-def resolved_audience(services: Services, who: Principal, chosen: AudienceChoice) -> AudienceChoice:
-    """``chosen`` with its visibility filled in: the member's default when it chose none."""
-    if chosen.visibility is not None:
-        return chosen
-    return AudienceChoice(default_visibility(services.engine, who.member_id), chosen.readers)
 
 
 def capture_body(

@@ -101,10 +101,12 @@ class EventSignature:
 
 @dataclass(frozen=True, slots=True)
 class Captured:
-    """An accepted capture and its events, in the document's order."""
+    """An accepted capture and its events, in the document's order, and who may read the
+    events it stored (the visibility chosen, or the member's default)."""
 
     result: CaptureResult
     events: list[CapturedEvent]
+    audience: Audience
 
 
 def read_document(
@@ -199,7 +201,7 @@ def capture_document(
         events_path=path,
         audience=audience,
     )
-    return Captured(result, events)
+    return Captured(result, events, audience)
 
 
 def capture_audience(

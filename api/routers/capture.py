@@ -26,7 +26,6 @@ from api.capture_service import (
     capture_body,
     check_media_type,
     read_body,
-    resolved_audience,
 )
 from api.deps import RecorderDep, ServicesDep, SessionDep, SignedInViewerDep
 from api.problems import TITLES, ProblemError, problem_responses, title_of
@@ -250,12 +249,10 @@ def _capture(
 ) -> tuple[Captured, Visibility]:
     """Capture a body with the audience chosen (the member's default visibility when none);
     the capture and the visibility its new events got."""
-    audience = resolved_audience(services, who, chosen)
     captured = capture_body(
-        services, who, body, content_type, single_event=single_event, audience=audience
+        services, who, body, content_type, single_event=single_event, audience=chosen
     )
-    assert audience.visibility is not None  # resolved
-    return captured, audience.visibility
+    return captured, captured.audience.visibility
 
 
 @router.get(
